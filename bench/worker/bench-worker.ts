@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import type { Durability } from '../../services/partition/partition-database.js';
+
+const CLI = fileURLToPath(new URL('../../services/cli/main.js', import.meta.url));
+
+/** A worker process for benchmarks, on port 47xxx, preloaded with users × objects. */
+export async function startBenchWorker(
+  dataDir: string,
+  durability: Durability,
+  users: number,
+  objectsPerUser: number,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = 47000 + Math.floor(Math.random() * 900);
+  const child = spawn(
+    process.execPath,
+    [CLI, 'worker', '--id', 'bench', '--port', String(port), '--data', dataDir, '--durability', durability, '--log-level', 'warn'],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      if (i > 200) throw new Error('bench worker did not start');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const pool = new Pool(url, { connections: 64 });
+  let next = 0;
+  const total = users * objectsPerUser;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      for (let i = next++; i < total; i = next++) {
+        const { statusCode, body } = await pool.request({
+          method: 'PUT',
+          path: `/api/users/user${i % users}/bench/o${Math.floor(i / users)}`,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ title: 'benchmark', n: i, tags: ['a', 'b'] }),
+        });
+        await body.dump();
+        if (statusCode >= 300) throw new Error(`preload answered ${statusCode}`);
+      }
+    }),
+  );
+  await pool.close();
+  return {
+    url,
+    stop: async () => {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
+import type { Durability } from '../../services/partition/partition-database.js';
+import type { PoolEvents } from '../../services/partition/partition-pool.js';
+import { PartitionStore } from '../../services/partition/partition-store.js';
+import { DAY_MS } from '../../services/worker/worker-config.js';
+
+const quietEvents: PoolEvents = {
+  opened: () => undefined,
+  closed: () => undefined,
+  lease: () => undefined,
+  batch: () => undefined,
+  committed: () => undefined,
+};
+
+export function benchStore(dataDir: string, durability: Durability, maxOpen = 1000): PartitionStore {
+  return new PartitionStore({
+    dataDir,
+    workerId: 'bench',
+    maxOpen,
+    idleCloseMs: 3_600_000,
+    lease: DEFAULT_LEASE_TIMING,
+    database: { durability, cacheKiB: 1024 },
+    limits: { maxDocumentBytes: 1 << 20, maxPendingWrites: 100_000 },
+    events: quietEvents,
+    retention: { retentionMs: 7 * DAY_MS, idempotencyTtlMs: DAY_MS, pruneIntervalMs: 3_600_000, maxRowsPerBatch: 1000 },
+  });
+}
+
+/** Durable single-row writes to one partition by `writers` concurrent loops for `seconds`; rows/s. */
+export async function writeThroughput(dataDir: string, durability: Durability, writers: number, seconds: number): Promise<number> {
+  const store = benchStore(dataDir, durability);
+  await store.write('bench-user', { op: 'put', collection: 'c', id: 'warm', document: {}, precondition: {} });
+  const deadline = performance.now() + seconds * 1000;
+  let rows = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let n = 0; performance.now() < deadline; n++) {
+        await store.write('bench-user', {
+          op: 'put',
+          collection: 'c',
+          id: `w${w}-${n % 100}`,
+          document: { writer: w, n, title: 'benchmark row' },
+          precondition: {},
+        });
+        rows++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  await store.close();
+  return rows / elapsed;
+}
+
+/**
+ * Cold-open cost: creates `users` partitions, closes them all, then times
+ * opening each again (lease + SQLite open + first read) one at a time.
+ */
+export async function coldOpen(dataDir: string, users: number): Promise<{ meanMs: number; p50Ms: number; p99Ms: number }> {
+  const store = benchStore(dataDir, 'pipelined');
+  for (let u = 0; u < users; u++) {
+    await store.write(`cold${u}`, { op: 'put', collection: 'c', id: 'x', document: { u }, precondition: {} });
+  }
+  await store.close();
+  const reopened = benchStore(dataDir, 'pipelined');
+  const times: number[] = [];
+  for (let u = 0; u < users; u++) {
+    const started = performance.now();
+    await reopened.read(`cold${u}`, (view) => view.object('c', 'x'));
+    times.push(performance.now() - started);
+  }
+  await reopened.close();
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+  return { meanMs: times.reduce((s, t) => s + t, 0) / times.length, p50Ms: at(0.5), p99Ms: at(0.99) };
+}

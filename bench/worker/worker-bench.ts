@@ -1,0 +1,90 @@
+/**
+ * Worker benchmarks, side by side in one run (see docs/BENCHMARKS.md):
+ *   storage  in-process durable writes to one partition, 1 and 64 writers
+ *   cold     cost of opening a closed partition
+ *   http     one worker over HTTP (wrk, 64 connections, 1000 users): GET vs PUT
+ *   rss      RSS while 100k users are touched under the LRU cap
+ * Usage: npm run bench:worker -- [--only storage,cold,http,rss] [--seconds 10] [--users 100000]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Durability } from '../../services/partition/partition-database.js';
+import { assertWrkInstalled, runWrk, spreadOverUsersLua, type WrkResult } from '../support/wrk.js';
+import { startBenchWorker } from './bench-worker.js';
+import { coldOpen, writeThroughput } from './storage-bench.js';
+
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, seconds: { type: 'string' }, users: { type: 'string' } },
+});
+const sections = new Set((values.only ?? 'storage,cold,http,rss').split(','));
+const seconds = Number(values.seconds ?? 10);
+const rssUsers = Number(values.users ?? 100_000);
+const scratch = mkdtempSync(join(tmpdir(), 'pinbase-bench-'));
+const fresh = (name: string) => mkdtempSync(join(scratch, `${name}-`));
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+console.log(`Pinbase worker benchmark — ${new Date().toISOString()} — ${cpus().length} CPUs, Node ${process.version}`);
+
+try {
+  if (sections.has('storage')) {
+    console.log(`\n## Durable writes to one partition, in process (${Math.max(2, seconds / 2)} s each)`);
+    console.log('| durability | 1 writer (rows/s) | 64 writers (rows/s) | 64 vs 1 |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const durability of ['pipelined', 'inline', 'normal'] as Durability[]) {
+      const one = await writeThroughput(fresh('one'), durability, 1, Math.max(2, seconds / 2));
+      const many = await writeThroughput(fresh('many'), durability, 64, Math.max(2, seconds / 2));
+      console.log(`| ${durability} | ${fmt(one)} | ${fmt(many)} | ${fmt(many / one, 1)}× |`);
+    }
+  }
+
+  if (sections.has('cold')) {
+    const users = 2000;
+    const result = await coldOpen(fresh('cold'), users);
+    console.log(`\n## Cold open of a partition (lease + SQLite open + first read), ${users} users, one at a time`);
+    console.log(`mean ${fmt(result.meanMs, 3)} ms, p50 ${fmt(result.p50Ms, 3)} ms, p99 ${fmt(result.p99Ms, 3)} ms`);
+  }
+
+  if (sections.has('http')) {
+    assertWrkInstalled();
+    console.log(`\n## One worker over HTTP: wrk -t2 -c64 -d${seconds}s, 1000 users x 10 objects`);
+    console.log('| durability | GET req/s | GET p50 / p99 ms | PUT req/s | PUT p50 / p99 ms | PUT / GET |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const durability of ['pipelined', 'inline'] as Durability[]) {
+      const worker = await startBenchWorker(fresh('http'), durability, 1000, 10);
+      let get: WrkResult;
+      let put: WrkResult;
+      try {
+        get = await runWrk({ baseUrl: worker.url, connections: 64, seconds, requestLua: spreadOverUsersLua('GET', 1000, 10) });
+        put = await runWrk({ baseUrl: worker.url, connections: 64, seconds, requestLua: spreadOverUsersLua('PUT', 1000, 10) });
+      } finally {
+        await worker.stop();
+      }
+      const errors = get.errors + put.errors;
+      console.log(
+        `| ${durability} | ${fmt(get.rps)} | ${fmt(get.p50ms, 2)} / ${fmt(get.p99ms, 2)} | ${fmt(put.rps)} | ${fmt(put.p50ms, 2)} / ${fmt(put.p99ms, 2)} | ${fmt(put.rps / get.rps, 2)}×${errors > 0 ? ` (${errors} errors)` : ''} |`,
+      );
+    }
+  }
+
+  if (sections.has('rss')) {
+    const probe = fileURLToPath(new URL('./rss-probe.js', import.meta.url));
+    const output = execFileSync(process.execPath, [probe, '--users', String(rssUsers), '--max-open', '1000', '--data', fresh('rss')], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    const result = JSON.parse(output.trim().split('\n').pop()!) as {
+      seconds: number;
+      samples: { users: number; rssMiB: number; open: number }[];
+    };
+    console.log(`\n## RSS while touching ${fmt(rssUsers)} users (one write each) with --max-open 1000 (${fmt(result.seconds, 1)} s)`);
+    console.log('| users touched | open partitions | RSS MiB |');
+    console.log('| ---: | ---: | ---: |');
+    for (const s of result.samples) console.log(`| ${fmt(s.users)} | ${s.open} | ${fmt(s.rssMiB)} |`);
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * `pinbase <command>`: one module per subcommand, loaded on demand so that
+ * `pinbase status` does not load SQLite and `pinbase worker` does not load
+ * the router.
+ */
+import { CliError, type Command } from './command.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  worker: { summary: 'run one worker that serves users\' SQLite partitions', load: () => import('./worker-command.js') },
+};
+
+function mainUsage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['Usage: pinbase <command> [options]', '', 'Commands:', ...lines, '', 'Run `pinbase <command> --help` for its options.'].join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${mainUsage()}\n`);
+    return;
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return;
+  }
+  const entry = COMMANDS[name];
+  if (entry === undefined) throw new CliError(`unknown command "${name}"; run \`pinbase --help\``);
+  const command = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return;
+  }
+  await command.run(rest);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof CliError) {
+    process.stderr.write(`pinbase: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`pinbase: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

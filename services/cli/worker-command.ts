@@ -1,0 +1,100 @@
+import { resolve } from 'node:path';
+import { parseDuration } from '../worker/durations.js';
+import { DAY_MS, WORKER_DEFAULTS, defaultMaxOpen, type WorkerConfig } from '../worker/worker-config.js';
+import { CliError, integerOption, parseCommandArgs } from './command.js';
+
+export const usage = `Usage: pinbase worker --id ID --port PORT --data DIR [options]
+
+Serves the object API for the users it owns, one SQLite file per user.
+
+Required:
+  --id ID                 worker id, as in the topology file (${'^[A-Za-z0-9_-]{1,64}$'})
+  --port PORT             port to listen on
+  --data DIR              data directory (shared storage in a cluster)
+
+Options:
+  --topology FILE         cluster topology (JSON); without it the worker owns every user.
+                          Reloaded on change and on SIGHUP.
+  --host HOST             address to listen on (default ${WORKER_DEFAULTS.host})
+  --durability MODE       pipelined (default): ack after the WAL fsync, run off the event loop
+                          inline: SQLite synchronous=FULL, fsync inside COMMIT
+                          normal: SQLite synchronous=NORMAL; power loss may lose the last commits
+  --max-open N            partitions open at once (default from the fd limit: ${defaultMaxOpen()} here)
+  --idle-close DURATION   close a partition unused this long (default 60s)
+  --retention DURATION    keep superseded versions this long (default 7d)
+  --idempotency-ttl DUR   keep Idempotency-Key records this long (default 24h, at least 24h)
+  --prune-interval DUR    prune a partition at most this often (default 10m)
+  --body-limit BYTES      largest request body (default ${WORKER_DEFAULTS.bodyLimit})
+  --max-in-flight N       requests served at once before 503 (default ${WORKER_DEFAULTS.maxInFlight})
+  --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
+  --log-level LEVEL       fatal, error, warn, info, debug, trace (default info)
+
+Durations: 500ms, 30s, 15m, 24h, 7d.`;
+
+const OPTIONS = {
+  id: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  topology: { type: 'string' },
+  host: { type: 'string' },
+  durability: { type: 'string' },
+  'max-open': { type: 'string' },
+  'idle-close': { type: 'string' },
+  retention: { type: 'string' },
+  'idempotency-ttl': { type: 'string' },
+  'prune-interval': { type: 'string' },
+  'body-limit': { type: 'string' },
+  'max-in-flight': { type: 'string' },
+  'lease-wait': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+function durationOption(value: string | undefined, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new CliError(`--${name} must be a duration like 30s, 24h or 7d, got "${value}"`);
+  if (ms < min) throw new CliError(`--${name} must be at least ${min} ms, got ${value}`);
+  return ms;
+}
+
+/** Parses and validates `pinbase worker` arguments; a bad one is a one-line CliError. */
+export function parseWorkerArgs(argv: string[]): WorkerConfig {
+  const values = parseCommandArgs(argv, OPTIONS);
+  const { id, data } = values;
+  if (id === undefined || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new CliError('--id is required and must match ^[A-Za-z0-9_-]{1,64}$');
+  if (values.port === undefined) throw new CliError('--port is required');
+  if (data === undefined) throw new CliError('--data is required');
+  const durability = values.durability ?? WORKER_DEFAULTS.durability;
+  if (durability !== 'pipelined' && durability !== 'inline' && durability !== 'normal') {
+    throw new CliError(`--durability must be pipelined, inline or normal, got "${durability}"`);
+  }
+  const logLevel = values['log-level'] ?? WORKER_DEFAULTS.logLevel;
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new CliError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  return {
+    id,
+    host: values.host ?? WORKER_DEFAULTS.host,
+    port: integerOption(values.port, 'port', 0, 0, 65535),
+    dataDir: resolve(data),
+    topologyFile: values.topology === undefined ? undefined : resolve(values.topology),
+    maxOpen: integerOption(values['max-open'], 'max-open', defaultMaxOpen(), 1, 1_000_000),
+    idleCloseMs: durationOption(values['idle-close'], 'idle-close', WORKER_DEFAULTS.idleCloseMs, 100),
+    durability,
+    retentionMs: durationOption(values.retention, 'retention', WORKER_DEFAULTS.retentionMs, 0),
+    idempotencyTtlMs: durationOption(values['idempotency-ttl'], 'idempotency-ttl', WORKER_DEFAULTS.idempotencyTtlMs, DAY_MS),
+    pruneIntervalMs: durationOption(values['prune-interval'], 'prune-interval', WORKER_DEFAULTS.pruneIntervalMs, 1000),
+    bodyLimit: integerOption(values['body-limit'], 'body-limit', WORKER_DEFAULTS.bodyLimit, 1024, 64 * 1024 * 1024),
+    maxInFlight: integerOption(values['max-in-flight'], 'max-in-flight', WORKER_DEFAULTS.maxInFlight, 1, 1_000_000),
+    maxPendingWrites: WORKER_DEFAULTS.maxPendingWrites,
+    leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
+    cacheKiB: WORKER_DEFAULTS.cacheKiB,
+    logLevel,
+  };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const config = parseWorkerArgs(argv);
+  const { startWorker } = await import('../worker/worker-server.js');
+  await startWorker(config);
+}

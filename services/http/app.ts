@@ -1,0 +1,112 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { PinbaseError } from '../problem/pinbase-error.js';
+import { registerJsonBodies } from './json-body.js';
+import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
+import { changeRoutes } from './routes/change-routes.js';
+import { collectionRoutes } from './routes/collection-routes.js';
+import { objectRoutes } from './routes/object-routes.js';
+import type { RouteContext, UserParams } from './routes/route-context.js';
+import { systemRoutes, type SystemContext } from './routes/system-routes.js';
+import { transactionRoutes } from './routes/transaction-routes.js';
+
+/** Decides whether this worker serves a user (421 misdirected_request otherwise). */
+export interface OwnershipCheck {
+  /** Throws PinbaseError misdirected_request unless this worker owns `userId` given the router's down list. */
+  assertOwner(userId: string, downHeader: string | undefined): void;
+}
+
+export interface RequestMetrics {
+  onRequest(): void;
+  onResponse(method: string, route: string, status: number, seconds: number): void;
+}
+
+export interface AppOptions extends RouteContext, SystemContext {
+  workerId: string;
+  ownership: OwnershipCheck | undefined;
+  requestMetrics: RequestMetrics;
+  /** Largest request body accepted, bytes (413 beyond). */
+  bodyLimit: number;
+  /** Requests served at once, beyond which new ones get 503 overloaded. */
+  maxInFlight: number;
+  logger: FastifyServerOptions['loggerInstance'] | boolean;
+  /** Serve OpenAPI and Swagger UI at /docs. */
+  docs: boolean;
+}
+
+/**
+ * Builds the worker's HTTP app (not listening: server.ts does that; tests
+ * use inject()). Every response carries X-Pinbase-Worker; every error is
+ * application/problem+json with a stable code.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(typeof options.logger === 'boolean' ? { logger: options.logger } : { loggerInstance: options.logger }),
+    bodyLimit: options.bodyLimit,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 1024 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', discriminator: true } },
+    // Errors fastify's router raises before any hook runs (bad percent-encoding, over-long path parameter).
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-pinbase-worker', options.workerId);
+      void sendProblem(reply, toPinbaseError(error, request), request.url);
+    },
+  }) as unknown as FastifyInstance;
+
+  let inFlight = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-pinbase-worker', options.workerId);
+    if (inFlight >= options.maxInFlight) {
+      return sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
+    }
+    inFlight++;
+    options.requestMetrics.onRequest();
+    reply.raw.once('close', () => inFlight--);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  installProblemHandlers(app);
+  registerJsonBodies(app);
+
+  if (options.docs) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Pinbase worker API',
+          version: '1',
+          description:
+            'Per-user MVCC JSON documents. Every error is application/problem+json with a stable `code`. ' +
+            'Through the router, every request for /api/users/<id>/ reaches the worker that owns the user.',
+        },
+        tags: [
+          { name: 'objects', description: 'Versioned JSON objects' },
+          { name: 'collections', description: 'Listing and creating' },
+          { name: 'transactions', description: 'All-or-nothing optimistic transactions' },
+          { name: 'changes', description: 'The change feed (JSON and SSE)' },
+        ],
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+  }
+
+  systemRoutes(app, options);
+  await app.register(async (api) => {
+    if (options.ownership) {
+      const ownership = options.ownership;
+      api.addHook('preHandler', async (request) => {
+        const downHeader = request.headers['x-pinbase-down'];
+        ownership.assertOwner((request.params as UserParams).userId, typeof downHeader === 'string' ? downHeader : undefined);
+      });
+    }
+    objectRoutes(api, options);
+    collectionRoutes(api, options);
+    changeRoutes(api, options);
+    transactionRoutes(api, options);
+  });
+  return app;
+}

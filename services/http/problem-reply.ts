@@ -1,0 +1,83 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isErrorCode, type ErrorCode } from '../problem/error-table.js';
+import { PinbaseError } from '../problem/pinbase-error.js';
+import { PROBLEM_CONTENT_TYPE, problemDocument } from '../problem/problem-document.js';
+
+/** Sends `error` as application/problem+json, with Retry-After when it has one. */
+export function sendProblem(reply: FastifyReply, error: PinbaseError, instance?: string): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+  if (error.seq !== undefined) reply.header('x-pinbase-seq', String(error.seq));
+  return reply
+    .code(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemDocument(error.code, error.detail, instance, error.extensions)));
+}
+
+/** Which problem code a schema validation failure of each field is. */
+const FIELD_CODES: Record<string, ErrorCode> = {
+  userId: 'invalid_user_id',
+  collection: 'invalid_collection',
+  id: 'invalid_object_id',
+  at: 'invalid_at',
+  since: 'invalid_since',
+  limit: 'invalid_limit',
+  cursor: 'invalid_cursor',
+  before: 'invalid_cursor',
+  'idempotency-key': 'invalid_idempotency_key',
+  'last-event-id': 'invalid_since',
+};
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_header',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_BAD_URL: 'invalid_path',
+  FST_ERR_MAX_PARAM_LENGTH: 'invalid_path',
+};
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The problem code for a body that fails this route's schema (default invalid_body). */
+    bodyErrorCode?: ErrorCode;
+  }
+}
+
+/** Turns anything thrown in a request into a PinbaseError a client can act on. */
+export function toPinbaseError(error: unknown, request: FastifyRequest): PinbaseError {
+  if (error instanceof PinbaseError) return error;
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation && fastifyError.validation.length > 0) {
+    const first = fastifyError.validation[0]!;
+    const field =
+      first.instancePath.split('/')[1] ?? (first.params as { missingProperty?: string }).missingProperty ?? '';
+    const code =
+      fastifyError.validationContext === 'body'
+        ? (request.routeOptions.config.bodyErrorCode ?? 'invalid_body')
+        : (FIELD_CODES[field] ?? 'invalid_request');
+    return new PinbaseError(code, `${fastifyError.validationContext ?? 'request'}${first.instancePath} ${first.message ?? 'is invalid'}`);
+  }
+  const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];
+  if (mapped) return new PinbaseError(mapped, fastifyError.message);
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code = `${fastifyError.code ?? ''}`.toLowerCase();
+    return new PinbaseError(isErrorCode(code) ? code : 'invalid_request', fastifyError.message);
+  }
+  return new PinbaseError('internal_error', undefined, { cause: error });
+}
+
+/** Every error and every unknown route answers application/problem+json. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toPinbaseError(error, request);
+    if (problem.status >= 500 && problem.code !== 'io_error') {
+      request.log.error({ err: problem.cause ?? error, code: problem.code }, 'request failed');
+    }
+    return sendProblem(reply, problem, request.url);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, new PinbaseError('route_not_found', `no route for ${request.method} ${request.url}`), request.url),
+  );
+}

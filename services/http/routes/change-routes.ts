@@ -1,0 +1,132 @@
+import { once } from 'node:events';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Change } from '../../partition/object-reads.js';
+import { PinbaseError } from '../../problem/pinbase-error.js';
+import { problemDocument } from '../../problem/problem-document.js';
+import { toPinbaseError } from '../problem-reply.js';
+import { changesQuery, problemResponse, userParams } from '../schemas.js';
+import { USER_BASE, type RouteContext, type UserParams } from './route-context.js';
+
+const PAGE = 500;
+
+/**
+ * GET /_changes: the change feed. As JSON, one page of changes after
+ * `since`; with `Accept: text/event-stream`, a live SSE stream: one event
+ * per commit (`id:` is its seq), resumable with Last-Event-ID.
+ */
+export function changeRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get(
+    `${USER_BASE}/_changes`,
+    {
+      schema: {
+        summary: 'The change feed (JSON page, or a live SSE stream with Accept: text/event-stream)',
+        tags: ['changes'],
+        params: userParams,
+        querystring: changesQuery,
+        headers: { type: 'object', properties: { 'last-event-id': { type: 'string', pattern: '^[0-9]{1,16}$' } } },
+        response: { '4xx': problemResponse, '5xx': problemResponse },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = request.params as UserParams;
+      const query = request.query as { since?: number; limit: number; includeData: boolean };
+      const lastEventId = request.headers['last-event-id'];
+      const since = typeof lastEventId === 'string' ? Number(lastEventId) : query.since;
+      const live = request.headers.accept?.includes('text/event-stream') === true;
+      const page = await ctx.store.read(userId, (view) => {
+        if (since !== undefined && since > view.seq) {
+          throw new PinbaseError('invalid_since', `since ${since} is beyond the latest commit ${view.seq}`);
+        }
+        const from = since ?? (live ? view.seq : 0);
+        return { from, seq: view.seq, changes: live ? [] : view.changes(from, query.limit, query.includeData) };
+      });
+      reply.header('x-pinbase-seq', String(page.seq));
+      if (live) return streamChanges(ctx, request, reply, userId, page.from, query.includeData);
+      const lastSeq = page.changes.length > 0 ? page.changes[page.changes.length - 1]!.seq : page.from;
+      const rows = page.changes.map(formatChange);
+      return reply
+        .type('application/json; charset=utf-8')
+        .send(`{"changes":[${rows.join(',')}],"lastSeq":${lastSeq},"hasMore":${lastSeq < page.seq}}`);
+    },
+  );
+}
+
+function formatChange(change: Change): string {
+  const data = change.body === undefined ? '' : `,"data":${change.body ?? 'null'}`;
+  return `{"seq":${change.seq},"collection":${JSON.stringify(change.collection)},"id":${JSON.stringify(change.id)},"deleted":${change.deleted}${data}}`;
+}
+
+/** SSE events, one per commit; `changes` holds whole commits (readChanges never splits one). */
+function formatEvents(changes: Change[]): string {
+  let out = '';
+  for (let i = 0; i < changes.length; ) {
+    const seq = changes[i]!.seq;
+    const rows: string[] = [];
+    for (; i < changes.length && changes[i]!.seq === seq; i++) rows.push(formatChange(changes[i]!));
+    out += `id: ${seq}\nevent: change\ndata: {"seq":${seq},"changes":[${rows.join(',')}]}\n\n`;
+  }
+  return out;
+}
+
+async function streamChanges(
+  ctx: RouteContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  userId: string,
+  from: number,
+  includeData: boolean,
+): Promise<void> {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+  });
+  raw.write('retry: 1000\n\n');
+  let position = from;
+  let pumping = false;
+  let again = false;
+  let ended = false;
+
+  const end = (problem?: PinbaseError) => {
+    if (ended) return;
+    ended = true;
+    clearInterval(heartbeat);
+    unsubscribe();
+    removeStream();
+    if (problem) raw.write(`event: error\ndata: ${JSON.stringify(problemDocument(problem.code, problem.detail))}\n\n`);
+    raw.end();
+  };
+
+  const pump = async (): Promise<void> => {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        for (;;) {
+          const changes = await ctx.store.read(userId, (view) => view.changes(position, PAGE, includeData));
+          if (ended || changes.length === 0) break;
+          position = changes[changes.length - 1]!.seq;
+          if (!raw.write(formatEvents(changes))) await once(raw, 'drain');
+        }
+      } while (again && !ended);
+    } catch (error) {
+      end(toPinbaseError(error, request));
+    } finally {
+      pumping = false;
+    }
+  };
+
+  const unsubscribe = ctx.store.changes.subscribe(userId, () => void pump());
+  const removeStream = ctx.live.add(userId, { end: () => end() });
+  const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), ctx.heartbeatMs);
+  heartbeat.unref();
+  raw.on('close', () => end());
+  await pump();
+}

@@ -1,0 +1,157 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { parsePointer, resolvePointer } from '../../partition/json-pointer.js';
+import type { StoredVersion } from '../../partition/object-reads.js';
+import type { JsonObject } from '../../partition/write-request.js';
+import { PinbaseError } from '../../problem/pinbase-error.js';
+import { entityTag, parseEntityTags, parsePrecondition } from '../conditional-headers.js';
+import { idempotencyClaim } from '../idempotency-key.js';
+import {
+  documentBody,
+  objectParams,
+  pointerParams,
+  problemResponse,
+  snapshotQuery,
+  writeHeaders,
+} from '../schemas.js';
+import { sendWriteOutcome } from '../write-reply.js';
+import { USER_BASE, type ObjectParams, type RouteContext } from './route-context.js';
+
+const OBJECT = `${USER_BASE}/:collection/:id`;
+const errors = { '4xx': problemResponse, '5xx': problemResponse };
+
+/** GET / PUT / PATCH / DELETE of one object, and reads inside it by JSON pointer. */
+export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get(
+    OBJECT,
+    {
+      schema: {
+        summary: 'Read an object (optionally as of a snapshot)',
+        tags: ['objects'],
+        params: objectParams,
+        querystring: snapshotQuery,
+        response: errors,
+      },
+    },
+    async (request, reply) => {
+      const { userId, collection, id } = request.params as ObjectParams;
+      const { at } = request.query as { at?: number };
+      const version = await readVersion(ctx, reply, userId, collection, id, at);
+      const ifNoneMatch = parseEntityTags(request.headers['if-none-match'], 'If-None-Match');
+      if (ifNoneMatch === '*' || ifNoneMatch?.includes(version.rev)) return reply.code(304).send();
+      return reply.type('application/json; charset=utf-8').send(version.body);
+    },
+  );
+
+  app.get(
+    `${OBJECT}/*`,
+    {
+      schema: {
+        summary: 'Read a value inside an object by JSON pointer (e.g. /address/city)',
+        tags: ['objects'],
+        params: pointerParams,
+        querystring: snapshotQuery,
+        response: errors,
+      },
+    },
+    async (request, reply) => {
+      const params = request.params as ObjectParams & { '*': string };
+      const { at } = request.query as { at?: number };
+      const tokens = parsePointer(`/${params['*']}`);
+      const version = await readVersion(ctx, reply, params.userId, params.collection, params.id, at);
+      const value = resolvePointer(JSON.parse(version.body!), tokens);
+      if (value === undefined) throw new PinbaseError('path_not_found', `no value at /${params['*']}`);
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(value));
+    },
+  );
+
+  app.put(
+    OBJECT,
+    {
+      schema: {
+        summary: 'Create or replace an object (If-Match / If-None-Match: * for compare-and-set)',
+        tags: ['objects'],
+        params: objectParams,
+        headers: writeHeaders,
+        body: documentBody,
+        response: errors,
+      },
+    },
+    async (request, reply) => {
+      const { userId, collection, id } = request.params as ObjectParams;
+      const outcome = await ctx.store.write(
+        userId,
+        { op: 'put', collection, id, document: request.body as JsonObject, precondition: parsePrecondition(request.headers) },
+        idempotencyClaim(request),
+      );
+      return sendWriteOutcome(reply, userId, outcome);
+    },
+  );
+
+  app.patch(
+    OBJECT,
+    {
+      schema: {
+        summary: 'Update an object with a JSON Merge Patch (RFC 7396)',
+        tags: ['objects'],
+        params: objectParams,
+        headers: writeHeaders,
+        body: documentBody,
+        response: errors,
+      },
+    },
+    async (request, reply) => {
+      const { userId, collection, id } = request.params as ObjectParams;
+      const outcome = await ctx.store.write(
+        userId,
+        { op: 'patch', collection, id, patch: request.body as JsonObject, precondition: parsePrecondition(request.headers) },
+        idempotencyClaim(request),
+      );
+      return sendWriteOutcome(reply, userId, outcome);
+    },
+  );
+
+  app.delete(
+    OBJECT,
+    {
+      schema: {
+        summary: 'Delete an object (its history is kept for the retention window)',
+        tags: ['objects'],
+        params: objectParams,
+        headers: writeHeaders,
+        response: errors,
+      },
+    },
+    async (request, reply) => {
+      const { userId, collection, id } = request.params as ObjectParams;
+      const outcome = await ctx.store.write(
+        userId,
+        { op: 'delete', collection, id, precondition: parsePrecondition(request.headers) },
+        idempotencyClaim(request),
+      );
+      return sendWriteOutcome(reply, userId, outcome);
+    },
+  );
+}
+
+/**
+ * The live version of an object at `at` (latest if undefined), with ETag,
+ * Last-Modified and X-Pinbase-Seq set; object_not_found if there is none.
+ */
+async function readVersion(
+  ctx: RouteContext,
+  reply: FastifyReply,
+  userId: string,
+  collection: string,
+  id: string,
+  at: number | undefined,
+): Promise<StoredVersion> {
+  const { version, seq } = await ctx.store.read(userId, (view) => {
+    if (at !== undefined) view.assertSnapshot(at);
+    return { version: view.object(collection, id, at), seq: at ?? view.seq };
+  });
+  reply.header('x-pinbase-seq', String(seq));
+  if (!version || version.deleted) throw new PinbaseError('object_not_found', `${collection}/${id} does not exist`);
+  reply.header('etag', entityTag(version.rev));
+  reply.header('last-modified', new Date(version.committedAt).toUTCString());
+  return version;
+}

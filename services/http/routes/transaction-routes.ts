@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import type { ReadCheck, TxOperation } from '../../partition/write-request.js';
+import { idempotencyClaim } from '../idempotency-key.js';
+import { problemResponse, transactionBody, userParams, writeHeaders } from '../schemas.js';
+import { sendWriteOutcome } from '../write-reply.js';
+import { USER_BASE, type RouteContext, type UserParams } from './route-context.js';
+
+/** POST /_tx: optimistic, all-or-nothing transactions over MVCC snapshots. */
+export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.post(
+    `${USER_BASE}/_tx`,
+    {
+      config: { bodyErrorCode: 'invalid_transaction' },
+      schema: {
+        summary: 'Commit a transaction: a read set to validate and operations to apply, all or nothing',
+        description:
+          'Every read-set entry must still have the rev the client read (0: absent), and every `ifRev` must hold; ' +
+          'otherwise nothing is applied and the answer is 409 `transaction_conflict` listing every conflict.',
+        tags: ['transactions'],
+        params: userParams,
+        headers: writeHeaders,
+        body: transactionBody,
+        response: { '4xx': problemResponse, '5xx': problemResponse },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = request.params as UserParams;
+      const body = request.body as { reads?: ReadCheck[]; ops: TxOperation[] };
+      const outcome = await ctx.store.write(userId, { op: 'tx', reads: body.reads ?? [], ops: body.ops }, idempotencyClaim(request));
+      return sendWriteOutcome(reply, userId, outcome);
+    },
+  );
+}

@@ -1,0 +1,245 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { PinbaseError } from '../problem/pinbase-error.js';
+import { PartitionLease, type LeaseTiming, type OwnerRecord } from './lease.js';
+import { Partition, type PartitionLimits, type PartitionObserver } from './partition.js';
+import { openPartitionDatabase, type DatabaseOptions } from './partition-database.js';
+import { classifyStorageError } from './storage-errors.js';
+import { partitionPath } from './user-id.js';
+import { WalSync } from './wal-sync.js';
+
+export type CloseReason = 'idle' | 'evicted' | 'released' | 'broken' | 'shutdown';
+
+/** What the pool reports, for metrics and logs. Implementations must not throw. */
+export interface PoolEvents {
+  opened(userId: string, seconds: number): void;
+  closed(userId: string, reason: CloseReason): void;
+  lease(event: 'acquired' | 'released' | 'busy' | 'lost', userId: string, detail?: string): void;
+  batch(size: number, seconds: number): void;
+  committed(userId: string, seq: number): void;
+}
+
+export interface PoolOptions {
+  dataDir: string;
+  workerId: string;
+  /** Open partitions at most; least recently used idle ones are closed to make room. */
+  maxOpen: number;
+  /** A partition unused this long is closed and its lease released. */
+  idleCloseMs: number;
+  lease: LeaseTiming;
+  database: DatabaseOptions;
+  limits: PartitionLimits;
+  events: PoolEvents;
+  /** Asked when another worker holds a user's lease: may request a handover. */
+  requestHandover?: (userId: string, holder: OwnerRecord | undefined) => Promise<void>;
+}
+
+interface Entry {
+  partition?: Partition;
+  opening?: Promise<Partition>;
+  closing?: Promise<void>;
+}
+
+/**
+ * The open partitions of this worker: an LRU of user files, each opened
+ * under a lease and closed (lease released) when idle, evicted, handed over,
+ * broken or at shutdown. acquire()/release() bracket every request so that
+ * a partition is never closed under an in-flight request.
+ */
+export class PartitionPool {
+  private readonly entries = new Map<string, Entry>();
+  private readonly idleTimer: NodeJS.Timeout;
+  private shuttingDown = false;
+  private readonly observer: PartitionObserver;
+
+  constructor(private readonly options: PoolOptions) {
+    this.idleTimer = setInterval(() => this.closeIdle(), Math.max(250, options.idleCloseMs / 4));
+    this.idleTimer.unref();
+    this.observer = {
+      onBatch: (_partition, size, seconds) => options.events.batch(size, seconds),
+      onCommitted: (partition, seq) => options.events.committed(partition.userId, seq),
+      onBroken: (partition, reason) => this.markBroken(partition, reason),
+    };
+  }
+
+  get openCount(): number {
+    let count = 0;
+    for (const entry of this.entries.values()) if (entry.partition?.state === 'open') count++;
+    return count;
+  }
+
+  /** Whether the user's partition is open, or being opened, here. */
+  isOpen(userId: string): boolean {
+    return this.entries.has(userId);
+  }
+
+  /** Open partitions, least recently used first. */
+  openPartitions(): Partition[] {
+    const open: Partition[] = [];
+    for (const entry of this.entries.values()) if (entry.partition?.state === 'open') open.push(entry.partition);
+    return open;
+  }
+
+  /**
+   * The user's open partition, opening it (lease first) if needed; the caller
+   * must call release() when done. Throws partition_busy when another worker
+   * keeps the lease, overloaded when every slot is in use, shutting_down.
+   */
+  async acquire(userId: string): Promise<Partition> {
+    for (;;) {
+      const entry = this.entries.get(userId);
+      const partition = entry?.partition;
+      if (partition?.state === 'open') {
+        this.entries.delete(userId);
+        this.entries.set(userId, entry!);
+        partition.refs++;
+        return partition;
+      }
+      if (entry?.opening) {
+        await entry.opening;
+        continue;
+      }
+      if (entry?.closing) {
+        await entry.closing;
+        continue;
+      }
+      if (this.shuttingDown) throw new PinbaseError('shutting_down', undefined, { retryAfter: 1 });
+      this.makeRoom();
+      const opening: Entry = { opening: this.open(userId) };
+      this.entries.set(userId, opening);
+      try {
+        opening.partition = await opening.opening;
+      } catch (error) {
+        if (this.entries.get(userId) === opening) this.entries.delete(userId);
+        throw error;
+      } finally {
+        delete opening.opening;
+      }
+    }
+  }
+
+  release(partition: Partition): void {
+    partition.refs--;
+    partition.lastUsed = Date.now();
+  }
+
+  private async open(userId: string): Promise<Partition> {
+    const started = process.hrtime.bigint();
+    const file = partitionPath(this.options.dataDir, userId);
+    try {
+      await mkdir(dirname(file), { recursive: true });
+    } catch (error) {
+      throw classifyStorageError(error).error;
+    }
+    let lost: PinbaseError | undefined;
+    let partition: Partition | undefined;
+    const lease = await PartitionLease.acquire(file, {
+      workerId: this.options.workerId,
+      timing: this.options.lease,
+      onCompromised: (error) => {
+        lost = new PinbaseError('partition_lost', `lease lost: ${error.message}`, { retryAfter: 1 });
+        if (partition) this.markBroken(partition, lost);
+      },
+      onBusy: async (holder) => {
+        this.options.events.lease('busy', userId, holder?.worker);
+        await this.options.requestHandover?.(userId, holder);
+      },
+    }).catch((error: unknown) => {
+      throw classifyStorageError(error).error;
+    });
+    this.options.events.lease('acquired', userId, `epoch ${lease.epoch}`);
+    try {
+      const db = await this.openDatabase(file);
+      const walSync = this.options.database.durability === 'pipelined' ? new WalSync(`${file}-wal`) : undefined;
+      partition = new Partition(userId, db, lease, walSync, this.options.limits, this.observer);
+    } catch (error) {
+      await lease.release();
+      this.options.events.lease('released', userId);
+      throw classifyStorageError(error).error;
+    }
+    if (lost) throw lost;
+    this.options.events.opened(userId, Number(process.hrtime.bigint() - started) / 1e9);
+    return partition;
+  }
+
+  /** Opens the file, retrying while SQLite's own lock is held by another process, up to the lease wait. */
+  private async openDatabase(file: string) {
+    const deadline = Date.now() + this.options.lease.waitMs;
+    for (;;) {
+      try {
+        return openPartitionDatabase(file, this.options.database);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  /** Closes least recently used idle partitions until one more fits. */
+  private makeRoom(): void {
+    let open = 0;
+    for (const entry of this.entries.values()) if (!entry.closing) open++;
+    if (open < this.options.maxOpen) return;
+    for (const [userId, entry] of this.entries) {
+      const partition = entry.partition;
+      if (partition?.state === 'open' && partition.refs === 0 && !partition.busy) {
+        void this.startClose(userId, 'evicted');
+        return;
+      }
+    }
+    throw new PinbaseError('overloaded', `all ${this.options.maxOpen} partition slots are in use`, { retryAfter: 1 });
+  }
+
+  private closeIdle(): void {
+    const cutoff = Date.now() - this.options.idleCloseMs;
+    for (const [userId, entry] of this.entries) {
+      const partition = entry.partition;
+      if (partition?.state === 'open' && partition.refs === 0 && !partition.busy && partition.lastUsed < cutoff) {
+        void this.startClose(userId, 'idle');
+      }
+    }
+  }
+
+  private markBroken(partition: Partition, reason: PinbaseError): void {
+    if (partition.state === 'broken' || partition.state === 'closed') return;
+    partition.state = 'broken';
+    this.options.events.lease('lost', partition.userId, reason.detail);
+    const entry = this.entries.get(partition.userId);
+    if (entry?.partition === partition && !entry.closing) void this.startClose(partition.userId, 'broken');
+  }
+
+  /**
+   * Closes the user's partition once its in-flight requests have ended and
+   * releases the lease. Resolves when done; a no-op if it is not open here.
+   */
+  close(userId: string, reason: CloseReason): Promise<void> {
+    const entry = this.entries.get(userId);
+    if (!entry) return Promise.resolve();
+    if (entry.closing) return entry.closing;
+    if (entry.opening) return entry.opening.then(() => this.close(userId, reason), () => undefined);
+    return this.startClose(userId, reason);
+  }
+
+  private startClose(userId: string, reason: CloseReason): Promise<void> {
+    const entry = this.entries.get(userId)!;
+    const partition = entry.partition!;
+    if (partition.state === 'open') partition.state = 'closing';
+    entry.closing = (async () => {
+      while (partition.refs > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      await partition.close();
+      this.options.events.lease('released', userId);
+      this.options.events.closed(userId, reason);
+      if (this.entries.get(userId) === entry) this.entries.delete(userId);
+    })();
+    return entry.closing;
+  }
+
+  /** Stops opening partitions and closes every open one (graceful shutdown). */
+  async closeAll(): Promise<void> {
+    this.shuttingDown = true;
+    clearInterval(this.idleTimer);
+    const pending: Promise<void>[] = [];
+    for (const userId of [...this.entries.keys()]) pending.push(this.close(userId, 'shutdown'));
+    await Promise.all(pending);
+  }
+}

@@ -1,0 +1,307 @@
+import type { Database } from 'better-sqlite3';
+import { PinbaseError } from '../problem/pinbase-error.js';
+import type { PartitionLease } from './lease.js';
+import {
+  listObjects,
+  objectHistory,
+  readChanges,
+  readObject,
+  type Change,
+  type ListedObject,
+  type StoredVersion,
+} from './object-reads.js';
+import { applyWrite, type WriteContext } from './object-writes.js';
+import { Statements } from './statements.js';
+import { classifyStorageError } from './storage-errors.js';
+import type { WalSync } from './wal-sync.js';
+import type { IdempotencyClaim, WriteOutcome, WriteRequest, WriteResult } from './write-request.js';
+
+export interface PartitionLimits {
+  maxDocumentBytes: number;
+  /** Writes waiting for the next batch, beyond which new ones get 503 overloaded. */
+  maxPendingWrites: number;
+}
+
+/** What a partition tells its owner (the pool) about. Implementations must not throw. */
+export interface PartitionObserver {
+  onBatch(partition: Partition, size: number, seconds: number): void;
+  onCommitted(partition: Partition, seq: number): void;
+  /** The partition can no longer be written (fenced, or storage in doubt): close it. */
+  onBroken(partition: Partition, reason: PinbaseError): void;
+}
+
+interface Job<T> {
+  run(ctx: WriteContext): T;
+  /**
+   * Run in a savepoint of its own: needed when the job may fail after it has
+   * written (a transaction finding a conflict midway). A single-object write
+   * checks everything before it writes, so it runs without one.
+   */
+  savepoint: boolean;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * One open user file. Reads run synchronously on the connection; writes go
+ * through the group-commit queue: every write that arrives before the queue
+ * is flushed (the next turn of the event loop) joins one SQLite transaction,
+ * each write in its own savepoint so that one failing changes nothing for
+ * its neighbours. Before each batch the lease is verified against storage.
+ */
+export class Partition {
+  readonly sql: Statements;
+  /** Seq of the last commit. */
+  seq: number;
+  prunedThrough: number;
+  state: 'open' | 'closing' | 'closed' | 'broken' = 'open';
+  /** In-flight requests using this partition (the pool will not close it meanwhile). */
+  refs = 0;
+  lastUsed = Date.now();
+  private pending: Job<unknown>[] = [];
+  private flushScheduled = false;
+  private epochRecorded = false;
+  private readonly runInSavepoint: (job: Job<unknown>, ctx: WriteContext) => unknown;
+
+  constructor(
+    readonly userId: string,
+    readonly db: Database,
+    readonly lease: PartitionLease,
+    private readonly walSync: WalSync | undefined,
+    private readonly limits: PartitionLimits,
+    private readonly observer: PartitionObserver,
+  ) {
+    this.sql = new Statements(db);
+    this.seq = (db.prepare('SELECT max(seq) AS seq FROM commits').get() as { seq: number | null }).seq ?? 0;
+    this.prunedThrough = Number((db.prepare("SELECT value FROM meta WHERE key = 'pruned_through'").get() as { value: number }).value);
+    this.runInSavepoint = db.transaction((job: Job<unknown>, ctx: WriteContext) => job.run(ctx));
+  }
+
+  /** The version of an object at snapshot `at` (latest if undefined); see readObject. */
+  object(collection: string, id: string, at?: number): StoredVersion | undefined {
+    return readObject(this.sql, collection, id, at);
+  }
+
+  list(collection: string, options: { after: string; limit: number; at?: number | undefined }): ListedObject[] {
+    return listObjects(this.sql, collection, options);
+  }
+
+  history(collection: string, id: string, options: { before?: number | undefined; limit: number }): StoredVersion[] {
+    return objectHistory(this.sql, collection, id, options);
+  }
+
+  changes(since: number, limit: number, includeBodies: boolean): Change[] {
+    return readChanges(this.sql, since, limit, includeBodies);
+  }
+
+  /**
+   * Throws unless snapshot `at` can be served: snapshot_in_future beyond the
+   * last commit, snapshot_pruned before the retention horizon.
+   */
+  assertSnapshot(at: number): void {
+    assertSnapshotWithin(at, this.seq, this.prunedThrough);
+  }
+
+  /**
+   * When reads must wait before they may look (a commit is written but not yet
+   * durable), the promise to wait for; otherwise undefined. Reads never see a
+   * commit that a crash could still take back.
+   */
+  whenReadable(): Promise<void> | undefined {
+    return this.walSync && !this.walSync.isDurable ? this.walSync.whenDurable() : undefined;
+  }
+
+  /**
+   * Applies `request` in the next group commit. With `claim`, a repeat of the
+   * same key returns the stored result without applying anything, and the
+   * same key with another request fails with idempotency_key_reused.
+   * Resolves once the commit is durable.
+   */
+  write(request: WriteRequest, claim: IdempotencyClaim | undefined): Promise<WriteOutcome> {
+    return this.enqueue(request.op === 'tx', (ctx) => {
+      if (claim) {
+        const stored = this.sql
+          .get('SELECT request_hash, result FROM idempotency WHERE key = ?')
+          .get(claim.key) as { request_hash: string; result: string } | undefined;
+        if (stored) {
+          if (stored.request_hash !== claim.requestHash) {
+            throw new PinbaseError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
+          }
+          return { result: JSON.parse(stored.result) as WriteResult, replayed: true };
+        }
+      }
+      const result = applyWrite(ctx, request);
+      if (claim) {
+        this.sql
+          .get('INSERT INTO idempotency (key, request_hash, result, seq, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(claim.key, claim.requestHash, JSON.stringify(result), result.seq, ctx.now);
+      }
+      return { result, replayed: false };
+    });
+  }
+
+  /** Runs `task` as a write of its own in the next batch, without a seq (pruning, maintenance). */
+  maintain<T>(task: (sql: Statements, now: number) => T): Promise<T> {
+    return this.enqueue(true, (ctx) => task(ctx.sql, ctx.now));
+  }
+
+  private enqueue<T>(savepoint: boolean, run: (ctx: WriteContext) => T): Promise<T> {
+    if (this.state !== 'open') return Promise.reject(notWritable(this.state));
+    if (this.pending.length >= this.limits.maxPendingWrites) {
+      return Promise.reject(new PinbaseError('overloaded', 'too many writes queued for this user', { retryAfter: 1 }));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ run, savepoint, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** True while writes are queued or being committed. */
+  get busy(): boolean {
+    return this.flushScheduled || this.pending.length > 0;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    if (this.state === 'broken' || this.state === 'closed') return rejectAll(batch, notWritable(this.state));
+    try {
+      this.lease.verify();
+    } catch (error) {
+      rejectAll(batch, error);
+      this.observer.onBroken(this, error as PinbaseError);
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const startSeq = this.seq;
+    let settled: Settled[];
+    try {
+      settled = this.commitBatch(batch);
+    } catch (error) {
+      this.seq = startSeq;
+      const classified = classifyStorageError(error);
+      rejectAll(batch, classified.error);
+      if (classified.fatal) this.observer.onBroken(this, classified.error);
+      return;
+    }
+    this.epochRecorded = true;
+    this.observer.onBatch(this, batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+    const committed = this.seq;
+    const durable = this.walSync?.commit(committed);
+    if (durable === undefined) return this.settle(batch, settled, committed > startSeq ? committed : 0);
+    durable.then(
+      () => this.settle(batch, settled, committed > startSeq ? committed : 0),
+      (error: unknown) => {
+        const classified = classifyStorageError(error);
+        const failure = classified.error.code === 'internal_error' ? new PinbaseError('io_error', undefined, { cause: error }) : classified.error;
+        rejectAll(batch, failure);
+        this.observer.onBroken(this, failure);
+      },
+    );
+  }
+
+  /**
+   * One SQLite transaction for the whole batch. A job that fails with a
+   * PinbaseError changes nothing (savepoint, or nothing written yet); any
+   * other error aborts the whole batch. The batch records one `commits` row
+   * (its last seq and time), which is what retention needs.
+   */
+  private commitBatch(batch: Job<unknown>[]): Settled[] {
+    const now = Date.now();
+    const settled: Settled[] = [];
+    const batchStartSeq = this.seq;
+    this.db.transaction(() => {
+      if (!this.epochRecorded) {
+        this.sql
+          .get("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_epoch', ?), ('owner_worker', ?)")
+          .run(this.lease.epoch, this.lease.record.worker);
+      }
+      for (const job of batch) {
+        const jobStartSeq = this.seq;
+        const ctx: WriteContext = {
+          sql: this.sql,
+          now,
+          maxDocumentBytes: this.limits.maxDocumentBytes,
+          commitSeq: () => (this.seq === jobStartSeq ? ++this.seq : this.seq),
+        };
+        try {
+          settled.push({ ok: true, value: job.savepoint ? this.runInSavepoint(job, ctx) : job.run(ctx) });
+        } catch (error) {
+          this.seq = jobStartSeq;
+          if (!(error instanceof PinbaseError)) throw error;
+          error.seq = jobStartSeq;
+          settled.push({ ok: false, error });
+        }
+      }
+      if (this.seq > batchStartSeq) {
+        this.sql.get('INSERT INTO commits (seq, committed_at) VALUES (?, ?)').run(this.seq, now);
+      }
+    })();
+    return settled;
+  }
+
+  private settle(batch: Job<unknown>[], settled: Settled[], committedSeq: number): void {
+    batch.forEach((job, i) => {
+      const outcome = settled[i]!;
+      if (outcome.ok) job.resolve(outcome.value);
+      else job.reject(outcome.error);
+    });
+    if (committedSeq > 0) this.observer.onCommitted(this, committedSeq);
+  }
+
+  /** Resolves when no write is queued or in a batch (used before closing). */
+  async drainWrites(): Promise<void> {
+    while (this.busy) await new Promise((resolve) => setImmediate(resolve));
+    await this.walSync?.whenDurable().catch(() => undefined);
+  }
+
+  /**
+   * Closes the connection and releases the lease. The caller has stopped new
+   * requests and waited for in-flight ones (refs === 0). Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'open') this.state = 'closing';
+    await this.drainWrites();
+    await this.walSync?.close();
+    // Also for a broken partition: SQLite's exclusive lock, held until here,
+    // means no other process has had the file open, so letting SQLite
+    // checkpoint on close cannot overwrite another owner's commits.
+    try {
+      this.db.close();
+    } catch {
+      // The file is released below whatever close reported.
+    }
+    this.state = 'closed';
+    await this.lease.release();
+  }
+}
+
+/** See Partition.assertSnapshot. */
+export function assertSnapshotWithin(at: number, seq: number, prunedThrough: number): void {
+  if (at > seq) {
+    throw new PinbaseError('snapshot_in_future', `the latest commit is ${seq}`, { extensions: { seq } });
+  }
+  if (at < prunedThrough) {
+    throw new PinbaseError('snapshot_pruned', `the oldest snapshot kept is ${prunedThrough}`, {
+      extensions: { oldest: prunedThrough },
+    });
+  }
+}
+
+function notWritable(state: Partition['state']): PinbaseError {
+  return state === 'broken'
+    ? new PinbaseError('partition_lost', 'this worker no longer owns the partition; retry', { retryAfter: 1 })
+    : new PinbaseError('partition_lost', 'partition is being handed over; retry', { retryAfter: 1 });
+}
+
+function rejectAll(batch: Job<unknown>[], error: unknown): void {
+  for (const job of batch) job.reject(error);
+}

@@ -1,0 +1,105 @@
+import type { Partition } from './partition.js';
+import type { PartitionPool } from './partition-pool.js';
+import type { Statements } from './statements.js';
+
+export interface RetentionOptions {
+  /** Superseded versions are kept this long after they were superseded (snapshot reads, history). */
+  retentionMs: number;
+  /** Idempotency records are kept this long (≥ 24 h). */
+  idempotencyTtlMs: number;
+  /** A partition is pruned at most this often. */
+  pruneIntervalMs: number;
+  /** Rows deleted per batch, so that one prune never blocks the event loop for long. */
+  maxRowsPerBatch: number;
+}
+
+export interface PruneResult {
+  versions: number;
+  idempotency: number;
+  prunedThrough: number;
+}
+
+/**
+ * Deletes what the retention window no longer needs, in one write of the
+ * partition's commit queue (so it is fenced like any commit). The current
+ * version of every object, tombstones included, is never pruned. Snapshots
+ * at seq ≥ the new horizon stay exact; older ones answer snapshot_pruned.
+ */
+export function prunePartition(partition: Partition, sql: Statements, now: number, options: RetentionOptions): PruneResult {
+  const horizonRow = sql
+    .get('SELECT max(seq) AS seq FROM commits WHERE committed_at <= ?')
+    .get(now - options.retentionMs) as { seq: number | null };
+  const horizon = Math.max(horizonRow.seq ?? 0, partition.prunedThrough);
+  const versions = sql
+    .get('DELETE FROM versions WHERE rowid IN (SELECT rowid FROM versions WHERE superseded_by <= ? LIMIT ?)')
+    .run(horizon, options.maxRowsPerBatch).changes;
+  const idempotency = sql
+    .get('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)')
+    .run(now - options.idempotencyTtlMs, options.maxRowsPerBatch).changes;
+  // The horizon moves first: snapshots before it are refused from now on,
+  // even while a large backlog is still being deleted batch by batch.
+  if (horizon > partition.prunedThrough) {
+    sql.get('DELETE FROM commits WHERE seq < ?').run(horizon);
+    sql.get("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_through', ?)").run(horizon);
+  }
+  sql.get("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_pruned_at', ?)").run(now);
+  return { versions, idempotency, prunedThrough: horizon };
+}
+
+/** Background compaction of the open partitions of a pool. */
+export class Pruner {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly lastPruned = new WeakMap<Partition, number>();
+  private running = false;
+
+  constructor(
+    private readonly pool: PartitionPool,
+    private readonly options: RetentionOptions,
+    private readonly onPruned: (userId: string, result: PruneResult) => void,
+    private readonly onError: (userId: string, error: unknown) => void,
+  ) {}
+
+  start(tickMs = 5000): void {
+    this.timer = setInterval(() => void this.tick(), tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Prunes every open partition not pruned within pruneIntervalMs. Returns how many were pruned. */
+  async tick(now = Date.now()): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    let pruned = 0;
+    try {
+      for (const partition of this.pool.openPartitions()) {
+        const last = this.lastPruned.get(partition) ?? lastPrunedAt(partition);
+        if (now - last < this.options.pruneIntervalMs) continue;
+        this.lastPruned.set(partition, now);
+        try {
+          const result = await partition.maintain((sql) => {
+            const outcome = prunePartition(partition, sql, now, this.options);
+            partition.prunedThrough = outcome.prunedThrough;
+            return outcome;
+          });
+          pruned++;
+          // A full batch left a backlog: come back at the next tick, not the next interval.
+          if (result.versions >= this.options.maxRowsPerBatch) this.lastPruned.set(partition, 0);
+          if (result.versions > 0 || result.idempotency > 0) this.onPruned(partition.userId, result);
+        } catch (error) {
+          this.onError(partition.userId, error);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+    return pruned;
+  }
+}
+
+function lastPrunedAt(partition: Partition): number {
+  const row = partition.sql.get("SELECT value FROM meta WHERE key = 'last_pruned_at'").get() as { value: number } | undefined;
+  return row?.value ?? 0;
+}

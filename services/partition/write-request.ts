@@ -1,0 +1,60 @@
+/** What the store is asked to write. Built by the HTTP layer, validated names, parsed JSON. */
+export type JsonObject = Record<string, unknown>;
+
+/** HTTP conditional headers, parsed: revs, or "*" (any / none). */
+export interface Precondition {
+  ifMatch?: '*' | number[];
+  ifNoneMatch?: '*' | number[];
+}
+
+export interface ReadCheck {
+  collection: string;
+  id: string;
+  /** The rev the client read; 0 when it read "does not exist". */
+  rev: number;
+}
+
+export type TxOperation =
+  | { op: 'put'; collection: string; id: string; data: JsonObject; ifRev?: number }
+  | { op: 'patch'; collection: string; id: string; patch: JsonObject; ifRev?: number }
+  | { op: 'delete'; collection: string; id: string; ifRev?: number }
+  | { op: 'create'; collection: string; id?: string; data: JsonObject };
+
+export type WriteRequest =
+  | { op: 'put'; collection: string; id: string; document: JsonObject; precondition: Precondition }
+  | { op: 'patch'; collection: string; id: string; patch: JsonObject; precondition: Precondition }
+  | { op: 'delete'; collection: string; id: string; precondition: Precondition }
+  | { op: 'create'; collection: string; document: JsonObject }
+  | { op: 'tx'; reads: ReadCheck[]; ops: TxOperation[] };
+
+export interface TxResultEntry {
+  op: TxOperation['op'];
+  collection: string;
+  id: string;
+  rev: number;
+  deleted: boolean;
+}
+
+/** What a write did. Stored under its Idempotency-Key and replayed verbatim. */
+export type WriteResult =
+  | {
+      kind: 'object';
+      outcome: 'created' | 'updated' | 'deleted';
+      collection: string;
+      id: string;
+      rev: number;
+      seq: number;
+    }
+  | { kind: 'tx'; seq: number; results: TxResultEntry[] };
+
+export interface IdempotencyClaim {
+  key: string;
+  /** A hash of everything that makes the request what it is (method, path, headers, body). */
+  requestHash: string;
+}
+
+export interface WriteOutcome {
+  result: WriteResult;
+  /** True when the result was stored earlier under the same Idempotency-Key and nothing was applied now. */
+  replayed: boolean;
+}

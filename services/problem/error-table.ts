@@ -1,0 +1,74 @@
+/**
+ * Every error Pinbase can answer with, in one table: a stable `code` (the
+ * contract clients program against), the HTTP status, a short title, and
+ * whether the same request may succeed if retried unchanged.
+ *
+ * Codes are never renamed or reused; new rows may be added.
+ */
+export const ERROR_TABLE = {
+  // 400: the request itself is malformed. Nothing was changed.
+  invalid_user_id: { status: 400, title: 'Invalid user id', retryable: false },
+  invalid_collection: { status: 400, title: 'Invalid collection name', retryable: false },
+  invalid_object_id: { status: 400, title: 'Invalid object id', retryable: false },
+  invalid_json: { status: 400, title: 'Request body is not valid JSON', retryable: false },
+  forbidden_key: { status: 400, title: 'Forbidden key in JSON body', retryable: false },
+  invalid_body: { status: 400, title: 'Invalid request body', retryable: false },
+  invalid_pointer: { status: 400, title: 'Invalid JSON pointer', retryable: false },
+  invalid_at: { status: 400, title: 'Invalid snapshot sequence', retryable: false },
+  snapshot_in_future: { status: 400, title: 'Snapshot sequence is beyond the latest commit', retryable: false },
+  invalid_since: { status: 400, title: 'Invalid change-feed position', retryable: false },
+  invalid_cursor: { status: 400, title: 'Invalid cursor', retryable: false },
+  invalid_limit: { status: 400, title: 'Invalid limit', retryable: false },
+  invalid_precondition: { status: 400, title: 'Invalid conditional header', retryable: false },
+  invalid_idempotency_key: { status: 400, title: 'Invalid Idempotency-Key header', retryable: false },
+  invalid_transaction: { status: 400, title: 'Invalid transaction', retryable: false },
+  invalid_request: { status: 400, title: 'Invalid request', retryable: false },
+  invalid_path: { status: 400, title: 'Invalid request path', retryable: false },
+  invalid_header: { status: 400, title: 'Invalid request header', retryable: false },
+  request_timeout: { status: 408, title: 'Request not received in time', retryable: true },
+  headers_too_large: { status: 431, title: 'Request headers too large', retryable: false },
+
+  // 404 / 410: the thing asked for is not there.
+  route_not_found: { status: 404, title: 'No such route', retryable: false },
+  worker_not_found: { status: 404, title: 'No such worker in the topology', retryable: false },
+  object_not_found: { status: 404, title: 'Object not found', retryable: false },
+  path_not_found: { status: 404, title: 'Path not found in object', retryable: false },
+  snapshot_pruned: { status: 410, title: 'Snapshot is older than the retention window', retryable: false },
+
+  // 409 / 412 / 422: the request conflicts with the stored state.
+  transaction_conflict: { status: 409, title: 'Transaction conflict', retryable: false },
+  precondition_failed: { status: 412, title: 'Precondition failed', retryable: false },
+  idempotency_key_reused: {
+    status: 422,
+    title: 'Idempotency-Key was already used for a different request',
+    retryable: false,
+  },
+
+  // 413 / 415: the body cannot be accepted at all.
+  body_too_large: { status: 413, title: 'Request body too large', retryable: false },
+  unsupported_media_type: { status: 415, title: 'Unsupported content type', retryable: false },
+
+  // 421: the request reached a worker that does not own the user.
+  misdirected_request: { status: 421, title: 'This worker does not own the user', retryable: true },
+
+  // 429 / 503 / 507: the server cannot take it now; nothing was changed.
+  too_many_requests: { status: 429, title: 'Too many requests for this user', retryable: true },
+  overloaded: { status: 503, title: 'Server overloaded', retryable: true },
+  partition_busy: { status: 503, title: 'Partition is held by another worker', retryable: true },
+  partition_lost: { status: 503, title: 'Partition ownership was lost', retryable: true },
+  shutting_down: { status: 503, title: 'Worker is shutting down', retryable: true },
+  no_worker_available: { status: 503, title: 'No live worker for this user', retryable: true },
+  io_error: { status: 503, title: 'Storage I/O error; the outcome of a write is unknown', retryable: true },
+  insufficient_storage: { status: 507, title: 'Insufficient storage', retryable: true },
+
+  // 5xx: something failed inside. The outcome of a write may be unknown (502/504).
+  internal_error: { status: 500, title: 'Internal error', retryable: false },
+  upstream_failed: { status: 502, title: 'Upstream worker failed', retryable: true },
+  upstream_timeout: { status: 504, title: 'Upstream worker timed out', retryable: true },
+} as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERROR_TABLE, value);
+}

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import type { Durability } from '../partition/partition-database.js';
+
+export interface WorkerConfig {
+  id: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  topologyFile: string | undefined;
+  maxOpen: number;
+  idleCloseMs: number;
+  durability: Durability;
+  retentionMs: number;
+  idempotencyTtlMs: number;
+  pruneIntervalMs: number;
+  bodyLimit: number;
+  maxInFlight: number;
+  maxPendingWrites: number;
+  leaseWaitMs: number;
+  cacheKiB: number;
+  logLevel: string;
+}
+
+export const DAY_MS = 86_400_000;
+
+/**
+ * Default for how many partitions may be open at once: each costs three file
+ * descriptors (database, WAL, our WAL sync handle) and ~200 KB, so stay well
+ * under the soft RLIMIT_NOFILE, and at most 2000.
+ */
+export function defaultMaxOpen(): number {
+  let softLimit = 1024;
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const value = line?.split(/\s+/)[3];
+    if (value !== undefined && /^\d+$/.test(value)) softLimit = Number(value);
+  } catch {
+    // Not Linux: keep the conservative default.
+  }
+  return Math.max(16, Math.min(2000, Math.floor((softLimit - 256) / 4)));
+}
+
+export const WORKER_DEFAULTS = {
+  host: '127.0.0.1',
+  idleCloseMs: 60_000,
+  durability: 'pipelined' as Durability,
+  retentionMs: 7 * DAY_MS,
+  idempotencyTtlMs: DAY_MS,
+  pruneIntervalMs: 10 * 60_000,
+  bodyLimit: 1024 * 1024,
+  maxInFlight: 4096,
+  maxPendingWrites: 1024,
+  leaseWaitMs: 2500,
+  cacheKiB: 1024,
+  logLevel: 'info',
+};

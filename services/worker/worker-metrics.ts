@@ -1,0 +1,102 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CloseReason, PoolEvents } from '../partition/partition-pool.js';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** The worker's Prometheus metrics, in a registry of its own (served at /metrics). */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'method' | 'route' | 'status'>;
+  readonly latency: Histogram<'method' | 'route'>;
+  readonly inFlight: Gauge;
+  private readonly commits: Counter;
+  private readonly batches: Histogram;
+  private readonly commitSeconds: Histogram;
+  private readonly leaseEvents: Counter<'event'>;
+  private readonly opens: Histogram;
+  private readonly closes: Counter<'reason'>;
+
+  constructor(gauges: { openPartitions: () => number; liveStreams: () => number }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'pinbase_' });
+    this.requests = new Counter({
+      name: 'pinbase_http_requests_total',
+      help: 'HTTP requests by method, route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'pinbase_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.inFlight = new Gauge({ name: 'pinbase_http_in_flight_requests', help: 'Requests being served', registers });
+    new Gauge({
+      name: 'pinbase_open_partitions',
+      help: 'User partitions open (lease held) on this worker',
+      registers,
+      collect() {
+        this.set(gauges.openPartitions());
+      },
+    });
+    new Gauge({
+      name: 'pinbase_live_change_streams',
+      help: 'Open SSE change streams',
+      registers,
+      collect() {
+        this.set(gauges.liveStreams());
+      },
+    });
+    this.commits = new Counter({ name: 'pinbase_commits_total', help: 'Group-commit batches committed', registers });
+    this.batches = new Histogram({
+      name: 'pinbase_group_commit_batch_size',
+      help: 'Writes per group-commit batch (one SQLite transaction)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: 'pinbase_commit_duration_seconds',
+      help: 'Time to apply and commit one batch (before the WAL fsync)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.leaseEvents = new Counter({
+      name: 'pinbase_lease_events_total',
+      help: 'Partition lease events: acquired, released, busy (held elsewhere), lost',
+      labelNames: ['event'],
+      registers,
+    });
+    this.opens = new Histogram({
+      name: 'pinbase_partition_open_duration_seconds',
+      help: 'Time to open a partition (lease + SQLite open)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.closes = new Counter({
+      name: 'pinbase_partition_closes_total',
+      help: 'Partitions closed, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+  }
+
+  /** Pool events feeding these metrics; `log` receives the ones worth a log line. */
+  poolEvents(log: (message: string, fields: Record<string, unknown>) => void): PoolEvents {
+    return {
+      opened: (_userId, seconds) => this.opens.observe(seconds),
+      closed: (_userId: string, reason: CloseReason) => this.closes.inc({ reason }),
+      lease: (event, userId, detail) => {
+        this.leaseEvents.inc({ event });
+        if (event === 'lost' || event === 'busy') log(`lease ${event}`, { userId, detail });
+      },
+      batch: (size, seconds) => {
+        this.commits.inc();
+        this.batches.observe(size);
+        this.commitSeconds.observe(seconds);
+      },
+      committed: () => undefined,
+    };
+  }
+}

@@ -1,0 +1,207 @@
+import { mkdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { request } from 'undici';
+import { CliError } from '../cli/command.js';
+import { buildApp } from '../http/app.js';
+import { LiveFeeds } from '../http/live-feeds.js';
+import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
+import { PartitionStore } from '../partition/partition-store.js';
+import { TopologySource } from '../topology/topology-source.js';
+import { Ownership } from './ownership.js';
+import type { WorkerConfig } from './worker-config.js';
+import { WorkerMetrics } from './worker-metrics.js';
+
+export interface RunningWorker {
+  app: FastifyInstance;
+  store: PartitionStore;
+  url: string;
+  /** Graceful stop: refuse new requests, finish in-flight ones, close partitions, release leases. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker process: the partition store, the HTTP app over it, and the
+ * topology it owns users by. `start()` resolves once it listens.
+ */
+class WorkerServer {
+  readonly log: Logger;
+  readonly live = new LiveFeeds();
+  readonly metrics: WorkerMetrics;
+  readonly store: PartitionStore;
+  private readonly topology: TopologySource | undefined;
+  private readonly ownership: Ownership | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly config: WorkerConfig) {
+    this.log = pino({ name: 'pinbase-worker', level: config.logLevel, base: { worker: config.id, pid: process.pid } });
+    mkdirSync(config.dataDir, { recursive: true });
+    this.topology = this.watchTopology();
+    this.ownership = this.topology && new Ownership(config.id, this.topology.current);
+    this.metrics = new WorkerMetrics({ openPartitions: () => this.store.pool.openCount, liveStreams: () => this.live.count });
+    this.store = new PartitionStore({
+      dataDir: config.dataDir,
+      workerId: config.id,
+      maxOpen: config.maxOpen,
+      idleCloseMs: config.idleCloseMs,
+      lease: { ...DEFAULT_LEASE_TIMING, waitMs: config.leaseWaitMs },
+      database: { durability: config.durability, cacheKiB: config.cacheKiB },
+      limits: { maxDocumentBytes: config.bodyLimit, maxPendingWrites: config.maxPendingWrites },
+      events: this.metrics.poolEvents((message, fields) => this.log.warn(fields, message)),
+      retention: {
+        retentionMs: config.retentionMs,
+        idempotencyTtlMs: config.idempotencyTtlMs,
+        pruneIntervalMs: config.pruneIntervalMs,
+        maxRowsPerBatch: 5000,
+      },
+      onPruneError: (userId, error) => this.log.warn({ userId, err: error }, 'prune failed'),
+      requestHandover: (userId, holder) => this.requestHandover(userId, holder),
+    });
+  }
+
+  private watchTopology(): TopologySource | undefined {
+    const file = this.config.topologyFile;
+    if (file === undefined) return undefined;
+    let source: TopologySource;
+    try {
+      source = new TopologySource(file, {
+        onChange: (next) => {
+          this.ownership?.update(next);
+          this.log.info({ version: next.version, workers: next.workers.length }, 'topology reloaded');
+          this.releaseUnowned();
+        },
+        onReject: (message) => this.log.error(message),
+      });
+    } catch (error) {
+      throw new CliError((error as Error).message);
+    }
+    if (!source.current.workers.some((w) => w.id === this.config.id)) {
+      this.log.warn({ topology: file }, `worker ${this.config.id} is not in the topology: it owns no users until it is`);
+    }
+    return source;
+  }
+
+  /** After a topology change: hand over every open partition this worker no longer owns. */
+  private releaseUnowned(): void {
+    if (!this.ownership) return;
+    for (const partition of this.store.pool.openPartitions()) {
+      if (!this.ownership.owns(partition.userId)) void this.releasePartition(partition.userId);
+    }
+  }
+
+  private async releasePartition(userId: string): Promise<void> {
+    this.live.endUser(userId);
+    await this.store.release(userId);
+  }
+
+  /**
+   * Another worker holds the lease of a user this worker was sent: ask it to
+   * hand the partition over (it closes it after its in-flight requests). A
+   * lease held by an earlier process of this same worker id, or by a worker
+   * that does not answer, is left to go stale.
+   */
+  private async requestHandover(userId: string, holder: OwnerRecord | undefined): Promise<void> {
+    if (!holder || holder.worker === this.config.id) return;
+    const url = this.ownership?.urlOf(holder.worker);
+    if (url === undefined) return;
+    const response = await request(`${url}/_worker/partitions/${userId}/release`, {
+      method: 'POST',
+      headersTimeout: 1500,
+      bodyTimeout: 1500,
+    });
+    await response.body.dump();
+  }
+
+  async start(): Promise<RunningWorker> {
+    const app = await this.buildApp();
+    try {
+      await app.listen({ host: this.config.host, port: this.config.port });
+    } catch (error) {
+      await this.store.close();
+      this.topology?.close();
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new CliError(`cannot listen on ${this.config.host}:${this.config.port}: ${code}`);
+    }
+    const address = app.server.address();
+    const url = `http://${this.config.host}:${typeof address === 'object' && address ? address.port : this.config.port}`;
+    const { dataDir, durability, maxOpen } = this.config;
+    this.log.info({ url, data: dataDir, durability, maxOpen }, 'worker listening');
+    return { app, store: this.store, url, stop: () => this.stop(app) };
+  }
+
+  private buildApp(): Promise<FastifyInstance> {
+    const { config, metrics, store } = this;
+    return buildApp({
+      workerId: config.id,
+      store,
+      live: this.live,
+      heartbeatMs: 15_000,
+      ownership: this.ownership,
+      requestMetrics: {
+        onRequest: () => metrics.inFlight.inc(),
+        onResponse: (method, route, status, seconds) => {
+          metrics.inFlight.dec();
+          metrics.requests.inc({ method, route, status });
+          metrics.latency.observe({ method, route }, seconds);
+        },
+      },
+      bodyLimit: config.bodyLimit,
+      maxInFlight: config.maxInFlight,
+      logger: this.log,
+      docs: true,
+      notReadyReason: () => (this.stopping ? 'worker is shutting down' : undefined),
+      status: () => ({
+        worker: config.id,
+        pid: process.pid,
+        topologyVersion: this.ownership?.topologyVersion ?? null,
+        openPartitions: store.pool.openCount,
+        liveStreams: this.live.count,
+        durability: config.durability,
+      }),
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      releasePartition: (userId) => this.releasePartition(userId),
+    });
+  }
+
+  private stop(app: FastifyInstance): Promise<void> {
+    return (this.stopping ??= (async () => {
+      this.log.info('stopping: finishing in-flight requests');
+      this.live.endAll();
+      // In-flight requests finish; their keep-alive connections are closed as
+      // soon as they go idle (close() alone only closes the ones idle now).
+      const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+      await app.close();
+      clearInterval(sweeper);
+      await this.store.close();
+      this.topology?.close();
+      this.log.info('stopped: partitions closed, leases released');
+    })());
+  }
+
+  reloadTopology(): void {
+    this.topology?.reload();
+  }
+}
+
+/**
+ * Starts a worker from a validated config and installs the signal handlers
+ * (SIGTERM/SIGINT: graceful stop, then exit; SIGHUP: reload the topology).
+ */
+export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
+  const server = new WorkerServer(config);
+  const running = await server.start();
+  const exitAfterStop = (signal: string) => {
+    server.log.info({ signal }, 'signal received');
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => exitAfterStop('SIGTERM'));
+  process.once('SIGINT', () => exitAfterStop('SIGINT'));
+  process.on('SIGHUP', () => server.reloadTopology());
+  return running;
+}

@@ -1,0 +1,86 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type OwnershipCheck } from '../../services/http/app.js';
+import { LiveFeeds } from '../../services/http/live-feeds.js';
+import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
+import type { PoolEvents } from '../../services/partition/partition-pool.js';
+import { PartitionStore, type StoreOptions } from '../../services/partition/partition-store.js';
+import { DAY_MS } from '../../services/worker/worker-config.js';
+
+/** Every pool event, recorded, for assertions. */
+export class RecordedEvents implements PoolEvents {
+  readonly batches: number[] = [];
+  readonly leases: { event: string; userId: string }[] = [];
+  readonly closes: { userId: string; reason: string }[] = [];
+  readonly commits: { userId: string; seq: number }[] = [];
+  opened(): void {}
+  closed(userId: string, reason: string): void {
+    this.closes.push({ userId, reason });
+  }
+  lease(event: string, userId: string): void {
+    this.leases.push({ event, userId });
+  }
+  batch(size: number): void {
+    this.batches.push(size);
+  }
+  committed(userId: string, seq: number): void {
+    this.commits.push({ userId, seq });
+  }
+}
+
+/** A PartitionStore on `dataDir` with test-friendly defaults; override any option. */
+export function openTestStore(dataDir: string, overrides: Partial<StoreOptions> = {}): PartitionStore {
+  return new PartitionStore({
+    dataDir,
+    workerId: 'w-test',
+    maxOpen: 64,
+    idleCloseMs: 60_000,
+    lease: { ...DEFAULT_LEASE_TIMING, waitMs: 300 },
+    database: { durability: 'pipelined', cacheKiB: 512 },
+    limits: { maxDocumentBytes: 1024 * 1024, maxPendingWrites: 1024 },
+    events: new RecordedEvents(),
+    retention: { retentionMs: 7 * DAY_MS, idempotencyTtlMs: DAY_MS, pruneIntervalMs: 60_000, maxRowsPerBatch: 1000 },
+    ...overrides,
+  });
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  store: PartitionStore;
+  live: LiveFeeds;
+  close(): Promise<void>;
+}
+
+/** The worker's fastify app over a test store, for inject() tests. */
+export async function buildTestApp(
+  dataDir: string,
+  options: { ownership?: OwnershipCheck; store?: Partial<StoreOptions>; bodyLimit?: number; maxInFlight?: number } = {},
+): Promise<TestApp> {
+  const store = openTestStore(dataDir, options.store);
+  const live = new LiveFeeds();
+  const app = await buildApp({
+    workerId: 'w-test',
+    store,
+    live,
+    heartbeatMs: 15_000,
+    ownership: options.ownership,
+    requestMetrics: { onRequest: () => undefined, onResponse: () => undefined },
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    maxInFlight: options.maxInFlight ?? 1000,
+    logger: false,
+    docs: false,
+    notReadyReason: () => undefined,
+    status: () => ({ worker: 'w-test' }),
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    releasePartition: (userId) => store.release(userId),
+  });
+  return {
+    app,
+    store,
+    live,
+    close: async () => {
+      live.endAll();
+      await app.close();
+      await store.close();
+    },
+  };
+}

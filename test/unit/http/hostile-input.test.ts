@@ -1,0 +1,165 @@
+import type { InjectOptions } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectProblem, jsonRequest, latestSeq, listTree, startHttpFixture, type HttpFixture } from './http-harness.js';
+
+/** The one user written legitimately; every other user id below must leave no trace. */
+const VICTIM = 'victim';
+const V = `/api/users/${VICTIM}`;
+/** Never written: a write to it that is rejected must not create its file. */
+const M = '/api/users/mallory';
+
+const MiB = 1024 * 1024;
+/** A JSON object of exactly `bytes` bytes. */
+const jsonOfSize = (bytes: number) => `{"x":"${'a'.repeat(bytes - 8)}"}`;
+const b64 = (text: string) => Buffer.from(text).toString('base64url');
+const arbitraryCursor = Buffer.from(Array.from({ length: 24 }, (_, i) => (i * 97 + 13) % 256)).toString('base64url');
+
+const deepArray = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+const get = (url: string, headers: Record<string, string> = {}): InjectOptions => ({ method: 'GET', url, headers });
+const raw = (method: 'PUT' | 'PATCH' | 'POST', url: string, payload: string, contentType?: string): InjectOptions => ({
+  method,
+  url,
+  payload,
+  headers: contentType === undefined ? {} : { 'content-type': contentType },
+});
+const putJson = (url: string, payload: string, headers: Record<string, string> = {}): InjectOptions => ({
+  method: 'PUT',
+  url,
+  payload,
+  headers: { 'content-type': 'application/json', ...headers },
+});
+
+type Case = [name: string, code: string, status: number, request: InjectOptions];
+
+const CASES: Case[] = [
+  // User ids, collections and object ids. inject() resolves whole "." / ".." segments like any URL parser.
+  ['user id ".." (resolved away)', 'route_not_found', 404, putJson(`/api/users/../c/a`, '{}')],
+  ['user id "%2e%2e" (resolved away)', 'route_not_found', 404, putJson(`/api/users/%2e%2e/c/a`, '{}')],
+  ['user id "../x" with %2F', 'invalid_user_id', 400, putJson(`/api/users/..%2Fx/c/a`, '{}')],
+  ['user id with NUL', 'invalid_user_id', 400, putJson(`/api/users/u%00/c/a`, '{}')],
+  ['user id of 65 chars', 'invalid_user_id', 400, putJson(`/api/users/${'u'.repeat(65)}/c/a`, '{}')],
+  ['user id with a dot', 'invalid_user_id', 400, putJson(`/api/users/mal.lory/c/a`, '{}')],
+  ['object id ".." (resolved to the collection)', 'route_not_found', 404, putJson(`${M}/c/..`, '{}')],
+  ['object id "..x" via %2e%2e', 'invalid_object_id', 400, putJson(`${M}/c/%2e%2ex`, '{}')],
+  ['object id with %2F', 'invalid_object_id', 400, putJson(`${M}/c/a%2Fb`, '{}')],
+  ['object id with %2F..%2F', 'invalid_object_id', 400, putJson(`${M}/c/a%2F..%2F..%2Fetc`, '{}')],
+  ['object id with NUL', 'invalid_object_id', 400, putJson(`${M}/c/a%00`, '{}')],
+  ['object id with a leading dot', 'invalid_object_id', 400, putJson(`${M}/c/.hidden`, '{}')],
+  ['object id with a space', 'invalid_object_id', 400, putJson(`${M}/c/a%20b`, '{}')],
+  ['object id of 129 chars', 'invalid_object_id', 400, putJson(`${M}/c/${'i'.repeat(129)}`, '{}')],
+  ['collection "_x"', 'invalid_collection', 400, putJson(`${M}/_x/a`, '{}')],
+  ['collection "Upper"', 'invalid_collection', 400, putJson(`${M}/Upper/a`, '{}')],
+  ['collection of 65 chars', 'invalid_collection', 400, putJson(`${M}/${'c'.repeat(65)}/a`, '{}')],
+  ['collection starting with a digit', 'invalid_collection', 400, get(`${V}/1c`)],
+  ['POST to collection "_x"', 'invalid_collection', 400, raw('POST', `${M}/_x`, '{}', 'application/json')],
+  // Forbidden keys, however spelled and wherever nested.
+  ['__proto__ key', 'forbidden_key', 400, putJson(`${M}/c/a`, '{"__proto__":{"admin":true}}')],
+  ['nested __proto__ key', 'forbidden_key', 400, putJson(`${M}/c/a`, '{"a":{"b":[{"__proto__":{}}]}}')],
+  ['__proto__ spelled \\u005f_proto__', 'forbidden_key', 400, putJson(`${M}/c/a`, '{"a":{"\\u005f_proto__":1}}')],
+  ['constructor key', 'forbidden_key', 400, putJson(`${M}/c/a`, '{"constructor":{"prototype":{}}}')],
+  ['constructor spelled \\u0063onstructor, nested', 'forbidden_key', 400, putJson(`${M}/c/a`, '{"x":[1,{"\\u0063onstructor":1}]}')],
+  ['__proto__ in a PATCH', 'forbidden_key', 400, raw('PATCH', `${V}/c/a`, '{"__proto__":{"x":1}}', 'application/merge-patch+json')],
+  ['__proto__ in POST', 'forbidden_key', 400, raw('POST', `${M}/c`, '{"__proto__":1}', 'application/json')],
+  ['__proto__ in a transaction op', 'forbidden_key', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"put","collection":"c","id":"a","data":{"__proto__":1}}]}', 'application/json')],
+  // Size, media type, syntax and shape of bodies.
+  ['body of 1 MiB + 1 byte', 'body_too_large', 413, putJson(`${M}/c/a`, jsonOfSize(MiB + 1))],
+  ['transaction of 1 MiB + 1 byte', 'body_too_large', 413, raw('POST', `${M}/_tx`, jsonOfSize(MiB + 1), 'application/json')],
+  ['text/plain body', 'unsupported_media_type', 415, raw('PUT', `${M}/c/a`, '{"a":1}', 'text/plain')],
+  ['form body', 'unsupported_media_type', 415, raw('PUT', `${M}/c/a`, 'a=1', 'application/x-www-form-urlencoded')],
+  ['body without a content type', 'unsupported_media_type', 415, raw('PUT', `${M}/c/a`, '{"a":1}')],
+  ['text/json PATCH', 'unsupported_media_type', 415, raw('PATCH', `${V}/c/a`, '{"a":1}', 'text/json')],
+  ['malformed JSON', 'invalid_json', 400, putJson(`${M}/c/a`, '{"a":')],
+  ['trailing garbage after JSON', 'invalid_json', 400, putJson(`${M}/c/a`, '{"a":1} x')],
+  ['empty JSON body', 'invalid_json', 400, putJson(`${M}/c/a`, '')],
+  ['array body', 'invalid_body', 400, putJson(`${M}/c/a`, '[1,2]')],
+  ['string body', 'invalid_body', 400, putJson(`${M}/c/a`, '"text"')],
+  ['number body', 'invalid_body', 400, putJson(`${M}/c/a`, '42')],
+  ['null body', 'invalid_body', 400, putJson(`${M}/c/a`, 'null')],
+  ['array PATCH', 'invalid_body', 400, raw('PATCH', `${V}/c/a`, '[]', 'application/json')],
+  ['array nested 100 000 deep', 'invalid_body', 400, putJson(`${M}/c/a`, `{"y":${deepArray}}`)],
+  ['array nested 100 000 deep beside a \\u escape', 'invalid_body', 400, putJson(`${M}/c/a`, `{"x":"\\u0041","y":${deepArray}}`)],
+  ['transaction without ops', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"reads":[]}', 'application/json')],
+  ['transaction with an unknown op', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"drop","collection":"c","id":"a"}]}', 'application/json')],
+  ['transaction on collection "_x"', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"put","collection":"_x","id":"a","data":{}}]}', 'application/json')],
+  ['transaction with a bad read rev', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"reads":[{"collection":"c","id":"a","rev":-1}],"ops":[{"op":"delete","collection":"c","id":"a"}]}', 'application/json')],
+  // JSON pointers.
+  ['pointer with ~2', 'invalid_pointer', 400, get(`${V}/c/a/x~2`)],
+  ['pointer ending in ~', 'invalid_pointer', 400, get(`${V}/c/a/x~`)],
+  // Snapshots, feed positions, cursors and limits.
+  ['at=-1', 'invalid_at', 400, get(`${V}/c/a?at=-1`)],
+  ['at=1.5', 'invalid_at', 400, get(`${V}/c/a?at=1.5`)],
+  ['at=abc', 'invalid_at', 400, get(`${V}/c?at=abc`)],
+  ['at= (empty)', 'invalid_at', 400, get(`${V}/c/a?at=`)],
+  ['at=2^53', 'invalid_at', 400, get(`${V}/c/a?at=9007199254740992`)],
+  ['at beyond the latest commit', 'snapshot_in_future', 400, get(`${V}/c/a?at=2`)],
+  ['at beyond the latest commit, listing', 'snapshot_in_future', 400, get(`${V}/c?at=99`)],
+  ['since=-1', 'invalid_since', 400, get(`${V}/_changes?since=-1`)],
+  ['since=abc', 'invalid_since', 400, get(`${V}/_changes?since=abc`)],
+  ['since beyond the latest commit', 'invalid_since', 400, get(`${V}/_changes?since=2`)],
+  ['Last-Event-ID not a number', 'invalid_since', 400, get(`${V}/_changes`, { 'last-event-id': '1; DROP' })],
+  ['cursor of arbitrary bytes', 'invalid_cursor', 400, get(`${V}/c?cursor=${arbitraryCursor}`)],
+  ['cursor of base64 non-JSON', 'invalid_cursor', 400, get(`${V}/c?cursor=${b64('not json at all')}`)],
+  ['cursor with a numeric "after"', 'invalid_cursor', 400, get(`${V}/c?cursor=${b64('{"after":5}')}`)],
+  ['cursor with a negative "at"', 'invalid_cursor', 400, get(`${V}/c?cursor=${b64('{"after":"a","at":-1}')}`)],
+  ['cursor of JSON null', 'invalid_cursor', 400, get(`${V}/c?cursor=${b64('null')}`)],
+  ['cursor with base64 padding chars', 'invalid_cursor', 400, get(`${V}/c?cursor=${encodeURIComponent('eyJhZnRlciI6ImEifQ==')}`)],
+  ['cursor of 2049 chars', 'invalid_cursor', 400, get(`${V}/c?cursor=${'A'.repeat(2049)}`)],
+  ['limit=0', 'invalid_limit', 400, get(`${V}/c?limit=0`)],
+  ['limit=1001', 'invalid_limit', 400, get(`${V}/c?limit=1001`)],
+  ['limit=abc', 'invalid_limit', 400, get(`${V}/c?limit=abc`)],
+  ['feed limit=0', 'invalid_limit', 400, get(`${V}/_changes?limit=0`)],
+  ['history limit=0', 'invalid_limit', 400, get(`${V}/c/a/_history?limit=0`)],
+  ['unknown query parameter', 'invalid_request', 400, get(`${V}/c?filter[$where]=1`)],
+  // Conditional and idempotency headers.
+  ['If-Match garbage', 'invalid_precondition', 400, putJson(`${V}/c/a`, '{}', { 'if-match': 'garbage' })],
+  ['If-Match unquoted rev', 'invalid_precondition', 400, putJson(`${V}/c/a`, '{}', { 'if-match': '1' })],
+  ['If-Match negative rev', 'invalid_precondition', 400, putJson(`${V}/c/a`, '{}', { 'if-match': '"-1"' })],
+  ['If-Match with a trailing comma', 'invalid_precondition', 400, putJson(`${V}/c/a`, '{}', { 'if-match': '"1",' })],
+  ['If-None-Match garbage on DELETE', 'invalid_precondition', 400, { method: 'DELETE', url: `${V}/c/a`, headers: { 'if-none-match': '"x"' } }],
+  ['If-None-Match garbage on GET', 'invalid_precondition', 400, get(`${V}/c/a`, { 'if-none-match': 'nope' })],
+  ['empty Idempotency-Key', 'invalid_idempotency_key', 400, putJson(`${V}/c/a`, '{}', { 'idempotency-key': '' })],
+  ['Idempotency-Key with spaces', 'invalid_idempotency_key', 400, putJson(`${V}/c/a`, '{}', { 'idempotency-key': 'a b' })],
+  ['Idempotency-Key of 256 chars', 'invalid_idempotency_key', 400, putJson(`${V}/c/a`, '{}', { 'idempotency-key': 'k'.repeat(256) })],
+];
+
+let fx: HttpFixture;
+
+/**
+ * The partitions and other files under the temp dir. A partition's
+ * companions (WAL, lock, owner record) come and go as it opens and closes,
+ * so each counts as its database file.
+ */
+function footprint(): string[] {
+  return [...new Set(listTree(fx.root).map((path) => path.replace(/(-wal|-shm|\.owner|\.lock\/)$/, '')))];
+}
+
+beforeAll(async () => {
+  fx = await startHttpFixture();
+  expect((await fx.app.inject(jsonRequest('PUT', `${V}/c/a`, { x: 1 }))).statusCode).toBe(201);
+  expect(await latestSeq(fx.app, VICTIM)).toBe(1);
+  // Only the victim's partition is in the data dir.
+  expect(footprint()).toEqual(['data/', expect.stringMatching(/^data\/[0-9a-f]{2}\/$/), expect.stringMatching(/^data\/[0-9a-f]{2}\/victim\.sqlite$/)]);
+});
+afterAll(async () => {
+  await fx.close();
+});
+
+describe('hostile input', () => {
+  it.each(CASES)('%s → %s (%i), nothing written', async (_name, code, status, request) => {
+    const seqBefore = await latestSeq(fx.app, VICTIM);
+    const filesBefore = footprint();
+    const response = await fx.app.inject(request);
+    expect(response.statusCode).toBe(status);
+    expect(response.statusCode).toBeGreaterThanOrEqual(400);
+    expect(response.statusCode).toBeLessThan(500);
+    expectProblem(response, code, status);
+    expect(await latestSeq(fx.app, VICTIM)).toBe(seqBefore);
+    expect(footprint()).toEqual(filesBefore);
+  });
+
+  it('leaves no partition file behind for a rejected read of a user that was never written', async () => {
+    expectProblem(await fx.app.inject(get('/api/users/stranger/c/a?at=5')), 'snapshot_in_future', 400);
+    expectProblem(await fx.app.inject(get('/api/users/stranger/c/a')), 'object_not_found', 404);
+    expect(listTree(fx.root).filter((path) => path.includes('stranger'))).toEqual([]);
+  });
+});

@@ -1,0 +1,88 @@
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PartitionLease, readOwnerRecord, type LeaseTiming } from '../../../services/partition/lease.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+const timing: LeaseTiming = { staleMs: 2000, updateMs: 1000, waitMs: 300 };
+const noop = () => undefined;
+
+describe('partition lease', () => {
+  let dir: ReturnType<typeof makeTempDir>;
+  let file: string;
+  beforeEach(() => {
+    dir = makeTempDir();
+    file = join(dir.path, 'u.sqlite');
+  });
+  afterEach(() => dir.remove());
+
+  it('writes an owner record whose epoch grows at every acquisition', async () => {
+    const first = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: noop });
+    expect(first.epoch).toBe(1);
+    expect(readOwnerRecord(file)).toMatchObject({ epoch: 1, worker: 'w1', pid: process.pid });
+    await first.release();
+    const second = await PartitionLease.acquire(file, { workerId: 'w2', timing, onCompromised: noop });
+    expect(second.epoch).toBe(2);
+    expect(readOwnerRecord(file)).toMatchObject({ epoch: 2, worker: 'w2' });
+    await second.release();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it('makes a second acquirer wait, ask the holder once, then fail with retryable partition_busy', async () => {
+    const held = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: noop });
+    const asked: (string | undefined)[] = [];
+    const started = Date.now();
+    const attempt = PartitionLease.acquire(file, {
+      workerId: 'w2',
+      timing,
+      onCompromised: noop,
+      onBusy: async (holder) => {
+        asked.push(holder?.worker);
+      },
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'partition_busy', status: 503, retryable: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(timing.waitMs - 50);
+    expect(asked).toEqual(['w1']);
+    await held.release();
+  });
+
+  it('gets the lease as soon as the holder releases it while waiting', async () => {
+    const held = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: noop });
+    const attempt = PartitionLease.acquire(file, {
+      workerId: 'w2',
+      timing: { ...timing, waitMs: 2000 },
+      onCompromised: noop,
+      onBusy: () => held.release(),
+    });
+    const lease = await attempt;
+    expect(lease.record.worker).toBe('w2');
+    await lease.release();
+  });
+
+  it('takes over a lease whose lock was not refreshed within the stale time', async () => {
+    const lockDir = `${file}.lock`;
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(lockDir);
+    const old = new Date(Date.now() - timing.staleMs - 1000);
+    utimesSync(lockDir, old, old);
+    const lease = await PartitionLease.acquire(file, { workerId: 'w2', timing, onCompromised: noop });
+    expect(lease.record.worker).toBe('w2');
+    await lease.release();
+  });
+
+  it('verify() passes while the owner record is ours and fails with partition_lost once another owner wrote it', async () => {
+    const lease = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: noop });
+    expect(() => lease.verify()).not.toThrow();
+    const record = readOwnerRecord(file)!;
+    writeFileSync(`${file}.owner`, JSON.stringify({ ...record, epoch: record.epoch + 1, worker: 'w2', nonce: 'other' }));
+    expect(() => lease.verify()).toThrow(expect.objectContaining({ code: 'partition_lost', retryable: true }) as Error);
+    await lease.release();
+  });
+
+  it('continues the epoch sequence from an unreadable owner record with a larger, time-based epoch', async () => {
+    writeFileSync(`${file}.owner`, 'garbage');
+    const lease = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: noop });
+    expect(lease.epoch).toBeGreaterThan(1_600_000_000_000);
+    await lease.release();
+  });
+});

@@ -1,0 +1,134 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readOwnerRecord } from '../../../services/partition/lease.js';
+import type { PartitionStore } from '../../../services/partition/partition-store.js';
+import { partitionPath } from '../../../services/partition/user-id.js';
+import type { WriteRequest } from '../../../services/partition/write-request.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { openTestStore, RecordedEvents } from '../../support/test-store.js';
+
+const put = (id: string, document: Record<string, unknown>, ifMatch?: number[]): WriteRequest => ({
+  op: 'put',
+  collection: 'notes',
+  id,
+  document,
+  precondition: ifMatch ? { ifMatch } : {},
+});
+
+describe('partition store', () => {
+  let dir: ReturnType<typeof makeTempDir>;
+  let events: RecordedEvents;
+  let store: PartitionStore;
+  beforeEach(() => {
+    dir = makeTempDir();
+    events = new RecordedEvents();
+    store = openTestStore(dir.path, { events });
+  });
+  afterEach(async () => {
+    await store.close();
+    dir.remove();
+  });
+
+  it('commits writes that arrive together in one batch, each at its own seq', async () => {
+    await store.write('u1', put('warm', { v: 0 }));
+    events.batches.length = 0;
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.write('u1', put(`n${i}`, { i }))));
+    expect(events.batches).toEqual([50]);
+    const seqs = results.map((r) => r.result.seq);
+    expect(new Set(seqs).size).toBe(50);
+    expect(Math.max(...seqs) - Math.min(...seqs)).toBe(49);
+  });
+
+  it('fails only the write whose precondition fails; its neighbours in the batch commit', async () => {
+    const first = await store.write('u1', put('a', { v: 1 }));
+    const outcomes = await Promise.allSettled([
+      store.write('u1', put('b', { v: 1 })),
+      store.write('u1', put('a', { v: 2 }, [first.result.seq + 100])),
+      store.write('u1', put('c', { v: 1 })),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'precondition_failed' });
+    const state = await store.read('u1', (view) => ({
+      a: view.object('notes', 'a')?.body,
+      b: view.object('notes', 'b')?.body,
+      c: view.object('notes', 'c')?.body,
+      seq: view.seq,
+    }));
+    expect(state).toEqual({ a: '{"v":1}', b: '{"v":1}', c: '{"v":1}', seq: first.result.seq + 2 });
+  });
+
+  it('keeps the seq sequence gapless when a write in the middle of a batch fails', async () => {
+    const outcomes = await Promise.allSettled([
+      store.write('u1', put('a', { v: 1 })),
+      store.write('u1', { op: 'delete', collection: 'notes', id: 'missing', precondition: {} }),
+      store.write('u1', put('b', { v: 1 })),
+    ]);
+    const seqs = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.result.seq] : []));
+    expect(seqs).toEqual([1, 2]);
+  });
+
+  it('replays an idempotent write without applying it again, and stores the key in the same commit', async () => {
+    const claim = { key: 'k1', requestHash: 'h1' };
+    const first = await store.write('u1', put('a', { v: 1 }), claim);
+    const again = await store.write('u1', put('a', { v: 1 }), claim);
+    expect(again).toEqual({ result: first.result, replayed: true });
+    const history = await store.read('u1', (view) => view.history('notes', 'a', { limit: 10 }));
+    expect(history).toHaveLength(1);
+    await expect(store.write('u1', put('a', { v: 2 }), { key: 'k1', requestHash: 'other' })).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+      status: 422,
+    });
+  });
+
+  it('does not record an idempotency key for a write that failed, so it may be retried', async () => {
+    const claim = { key: 'k2', requestHash: 'h2' };
+    await expect(store.write('u1', put('a', { v: 1 }, [5]), claim)).rejects.toMatchObject({ code: 'precondition_failed' });
+    await store.write('u1', put('a', { v: 0 }));
+    const outcome = await store.write('u1', put('a', { v: 1 }, [1]), claim);
+    expect(outcome.replayed).toBe(false);
+  });
+
+  it('refuses to commit once another worker took over the owner record, and closes the partition', async () => {
+    await store.write('u1', put('a', { v: 1 }));
+    const file = partitionPath(dir.path, 'u1');
+    const record = readOwnerRecord(file)!;
+    writeFileSync(`${file}.owner`, JSON.stringify({ ...record, epoch: record.epoch + 1, worker: 'w-other', nonce: 'n' }));
+    await expect(store.write('u1', put('a', { v: 2 }))).rejects.toMatchObject({ code: 'partition_lost', retryable: true });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(events.closes).toContainEqual({ userId: 'u1', reason: 'broken' });
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it('copies the owner epoch into the file with the first commit, for the record', async () => {
+    await store.write('u1', put('a', { v: 1 }));
+    const epoch = readOwnerRecord(partitionPath(dir.path, 'u1'))!.epoch;
+    const stored = await store.read('u1', (view) =>
+      (view as unknown as { sql: { get(sql: string): { get(): unknown } } }).sql
+        .get("SELECT value FROM meta WHERE key = 'owner_epoch'")
+        .get(),
+    );
+    expect(stored).toEqual({ value: epoch });
+  });
+
+  it('serves snapshot reads of older versions and refuses snapshots beyond the last commit', async () => {
+    await store.write('u1', put('a', { v: 1 }));
+    await store.write('u1', put('a', { v: 2 }));
+    await store.write('u1', { op: 'delete', collection: 'notes', id: 'a', precondition: {} });
+    const seen = await store.read('u1', (view) => [1, 2, 3].map((at) => view.object('notes', 'a', at)));
+    expect(seen.map((v) => v && { body: v.body, deleted: v.deleted })).toEqual([
+      { body: '{"v":1}', deleted: false },
+      { body: '{"v":2}', deleted: false },
+      { body: null, deleted: true },
+    ]);
+    await expect(store.read('u1', (view) => view.assertSnapshot(4))).rejects.toMatchObject({ code: 'snapshot_in_future' });
+  });
+
+  it('survives closing and reopening: data, seq and history are in the file', async () => {
+    await store.write('u1', put('a', { v: 1 }));
+    await store.write('u1', put('a', { v: 2 }));
+    await store.close();
+    store = openTestStore(dir.path);
+    const state = await store.read('u1', (view) => ({ seq: view.seq, history: view.history('notes', 'a', { limit: 5 }).length }));
+    expect(state).toEqual({ seq: 2, history: 2 });
+  });
+});
