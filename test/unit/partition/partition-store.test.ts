@@ -131,4 +131,22 @@ describe('partition store', () => {
     const state = await store.read('u1', (view) => ({ seq: view.seq, history: view.history('notes', 'a', { limit: 5 }).length }));
     expect(state).toEqual({ seq: 2, history: 2 });
   });
+
+  it('answers a full volume with retryable insufficient_storage (507), writes nothing, keeps reads working', async () => {
+    await store.write('u1', put('a', { v: 1 }));
+    const partition = await store.pool.acquire('u1');
+    const pages = partition.db.pragma('page_count', { simple: true }) as number;
+    partition.db.pragma(`max_page_count = ${pages}`);
+    store.pool.release(partition);
+    const big = { text: 'x'.repeat(64 * 1024) };
+    const outcomes = await Promise.allSettled([store.write('u1', put('b', big)), store.write('u1', put('c', { v: 1 }))]);
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'insufficient_storage', status: 507, retryable: true });
+    }
+    const state = await store.read('u1', (view) => ({ a: view.object('notes', 'a')?.body, b: view.object('notes', 'b'), seq: view.seq }));
+    expect(state).toEqual({ a: '{"v":1}', b: undefined, seq: 1 });
+    partition.db.pragma('max_page_count = 1073741823');
+    await expect(store.write('u1', put('b', big))).resolves.toMatchObject({ result: { seq: 2 } });
+  });
 });

@@ -1,0 +1,20 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+describe('the pinbase command', () => {
+  it('runs as `npx pinbase --help` in the project and lists the subcommands', () => {
+    const result = spawnSync('npx', ['--no-install', 'pinbase', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Usage: pinbase <command>');
+    expect(result.stdout).toMatch(/^\s+worker\s/m);
+  });
+
+  it('rejects an unknown command with one line and exit code 2', () => {
+    const result = spawnSync(process.execPath, [`${root}/dist/services/cli/main.js`, 'frobnicate'], { encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toBe('pinbase: unknown command "frobnicate"; run `pinbase --help`');
+  });
+});
