@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { Durability } from '../../services/partition/partition-database.js';
 
-const CLI = fileURLToPath(new URL('../../services/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../bin/pinbase.cjs', import.meta.url));
 
 /** A worker process for benchmarks, on port 47xxx, preloaded with users × objects. */
 export async function startBenchWorker(

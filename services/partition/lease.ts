@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import fs, { closeSync, constants, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import lockfile from 'proper-lockfile';
 import { PinbaseError } from '../problem/pinbase-error.js';
@@ -51,12 +51,16 @@ export interface LeaseAcquireOptions {
 export class PartitionLease {
   private released = false;
 
+  private readonly recordBytes: Buffer;
+
   private constructor(
     readonly file: string,
     readonly record: OwnerRecord,
-    private readonly recordText: string,
+    recordText: string,
     private readonly unlock: () => Promise<void>,
-  ) {}
+  ) {
+    this.recordBytes = Buffer.from(recordText, 'utf8');
+  }
 
   get epoch(): number {
     return this.record.epoch;
@@ -73,13 +77,7 @@ export class PartitionLease {
     let delay = 20;
     for (;;) {
       try {
-        const unlock = await lockfile.lock(file, {
-          stale: options.timing.staleMs,
-          update: options.timing.updateMs,
-          realpath: false,
-          retries: 0,
-          onCompromised: options.onCompromised,
-        });
+        const unlock = await lockOnce(file, options);
         return PartitionLease.recordOwnership(file, options.workerId, unlock);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
@@ -101,41 +99,55 @@ export class PartitionLease {
   }
 
   private static recordOwnership(file: string, workerId: string, unlock: () => Promise<void>): PartitionLease {
+    let fd: number | undefined;
     try {
-      const previous = readOwnerRecord(file);
+      fd = openSync(ownerRecordPath(file), constants.O_RDWR | constants.O_CREAT, 0o644);
+      const buffer = Buffer.alloc(OWNER_RECORD_BYTES);
+      const length = readSync(fd, buffer, 0, OWNER_RECORD_BYTES, 0);
+      const previous = parseOwnerRecord(buffer.subarray(0, length).toString('utf8'));
       const record: OwnerRecord = {
-        // A missing record means the first acquisition; an unreadable one is
-        // replaced by a time-based epoch, which is larger than any counter.
-        epoch: previous === undefined ? (ownerRecordExists(file) ? Date.now() : 1) : previous.epoch + 1,
+        // No record: the first acquisition. An unreadable one (torn, foreign)
+        // is replaced by a time-based epoch, larger than any counter.
+        epoch: previous === undefined ? (length === 0 ? 1 : Date.now()) : previous.epoch + 1,
         worker: workerId,
         nonce: randomBytes(8).toString('hex'),
         pid: process.pid,
-        host: hostname(),
+        host: hostname().slice(0, 200),
         acquiredAt: new Date().toISOString(),
       };
-      const text = JSON.stringify(record);
-      const temporary = `${ownerRecordPath(file)}.${record.nonce}.tmp`;
-      writeFileSync(temporary, text);
-      renameSync(temporary, ownerRecordPath(file));
+      const text = JSON.stringify(record).padEnd(OWNER_RECORD_BYTES, ' ');
+      // One write of a fixed-size record in place: a reader sees the old
+      // record or the new one (or, torn, neither: then it is not theirs).
+      writeSync(fd, text, 0, 'utf8');
+      if (length > OWNER_RECORD_BYTES) ftruncateSync(fd, OWNER_RECORD_BYTES);
       return new PartitionLease(file, record, text, unlock);
     } catch (error) {
       void unlock().catch(() => undefined);
       throw error;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 
   /**
    * Throws PinbaseError `partition_lost` unless the owner record on storage is
-   * still the one this lease wrote. Called before every commit batch.
+   * still the one this lease wrote. Called before every commit batch: one
+   * open, one read, one close (opening is what makes a network file system
+   * revalidate the file), compared byte for byte.
    */
   verify(): void {
-    let current: string;
+    let length: number;
     try {
-      current = readFileSync(ownerRecordPath(this.file), 'utf8');
+      const fd = openSync(ownerRecordPath(this.file), 'r');
+      try {
+        length = readSync(fd, verifyBuffer, 0, verifyBuffer.length, 0);
+      } finally {
+        closeSync(fd);
+      }
     } catch (error) {
       throw new PinbaseError('partition_lost', 'owner record unreadable; not committing', { cause: error });
     }
-    if (current !== this.recordText) {
+    if (length !== this.recordBytes.length || verifyBuffer.compare(this.recordBytes, 0, length, 0, length) !== 0) {
       throw new PinbaseError('partition_lost', 'another worker took over this user\'s partition; not committing');
     }
   }
@@ -155,18 +167,68 @@ export function ownerRecordPath(file: string): string {
 /** The owner record of `file`, or undefined if there is none or it cannot be parsed. */
 export function readOwnerRecord(file: string): OwnerRecord | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(ownerRecordPath(file), 'utf8')) as OwnerRecord;
+    return parseOwnerRecord(readFileSync(ownerRecordPath(file), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function parseOwnerRecord(text: string): OwnerRecord | undefined {
+  try {
+    const parsed = JSON.parse(text) as OwnerRecord;
     return Number.isSafeInteger(parsed.epoch) ? parsed : undefined;
   } catch {
     return undefined;
   }
 }
 
-function ownerRecordExists(file: string): boolean {
+/** Owner records are this long (JSON padded with spaces), written in place with one write. */
+const OWNER_RECORD_BYTES = 512;
+/** Scratch space for verify(): one byte more than a record, so a longer file never compares equal. */
+const verifyBuffer = Buffer.alloc(OWNER_RECORD_BYTES + 1);
+
+/**
+ * The file system proper-lockfile works through. Acquiring (mkdir of the
+ * lock directory, stat of its mtime) runs synchronously, as SQLite's open
+ * that follows does: a cold open costs no thread-pool round trips. The
+ * refresh every updateMs stays asynchronous, so that a thousand open
+ * partitions on a slow shared file system never block the event loop.
+ */
+let acquiring = false;
+const lockFs = {
+  mkdir: (path: string, callback: (error: Error | null) => void) =>
+    acquiring ? callSync(() => fs.mkdirSync(path), callback) : fs.mkdir(path, callback),
+  stat: (path: string, callback: (error: Error | null, stats?: fs.Stats) => void) =>
+    acquiring ? callSync(() => fs.statSync(path), callback) : fs.stat(path, callback),
+  rmdir: fs.rmdir,
+  utimes: fs.utimes,
+  realpath: fs.realpath,
+};
+
+function callSync<T>(operation: () => T, callback: (error: Error | null, result?: T) => void): void {
+  let result: T;
   try {
-    readFileSync(ownerRecordPath(file));
-    return true;
-  } catch {
-    return false;
+    result = operation();
+  } catch (error) {
+    callback(error as Error);
+    return;
+  }
+  callback(null, result);
+}
+
+/** One attempt at the lock (no retries: the caller's loop decides). */
+function lockOnce(file: string, options: LeaseAcquireOptions): Promise<() => Promise<void>> {
+  acquiring = true;
+  try {
+    return lockfile.lock(file, {
+      stale: options.timing.staleMs,
+      update: options.timing.updateMs,
+      realpath: false,
+      retries: 0,
+      fs: lockFs,
+      onCompromised: options.onCompromised,
+    });
+  } finally {
+    acquiring = false;
   }
 }

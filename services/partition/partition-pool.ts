@@ -126,27 +126,31 @@ export class PartitionPool {
   private async open(userId: string): Promise<Partition> {
     const started = process.hrtime.bigint();
     const file = partitionPath(this.options.dataDir, userId);
-    try {
-      await mkdir(dirname(file), { recursive: true });
-    } catch (error) {
-      throw classifyStorageError(error).error;
-    }
     let lost: PinbaseError | undefined;
     let partition: Partition | undefined;
-    const lease = await PartitionLease.acquire(file, {
-      workerId: this.options.workerId,
-      timing: this.options.lease,
-      onCompromised: (error) => {
-        lost = new PinbaseError('partition_lost', `lease lost: ${error.message}`, { retryAfter: 1 });
-        if (partition) this.markBroken(partition, lost);
-      },
-      onBusy: async (holder) => {
-        this.options.events.lease('busy', userId, holder?.worker);
-        await this.options.requestHandover?.(userId, holder);
-      },
-    }).catch((error: unknown) => {
-      throw classifyStorageError(error).error;
-    });
+    const acquire = () =>
+      PartitionLease.acquire(file, {
+        workerId: this.options.workerId,
+        timing: this.options.lease,
+        onCompromised: (error) => {
+          lost = new PinbaseError('partition_lost', `lease lost: ${error.message}`, { retryAfter: 1 });
+          if (partition) this.markBroken(partition, lost);
+        },
+        onBusy: async (holder) => {
+          this.options.events.lease('busy', userId, holder?.worker);
+          await this.options.requestHandover?.(userId, holder);
+        },
+      });
+    const lease = await acquire()
+      .catch(async (error: unknown) => {
+        // The first user of a fan-out directory creates it.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await mkdir(dirname(file), { recursive: true });
+        return acquire();
+      })
+      .catch((error: unknown) => {
+        throw classifyStorageError(error).error;
+      });
     this.options.events.lease('acquired', userId, `epoch ${lease.epoch}`);
     try {
       const db = await this.openDatabase(file);

@@ -59,7 +59,8 @@ export class Partition {
   state: 'open' | 'closing' | 'closed' | 'broken' = 'open';
   /** In-flight requests using this partition (the pool will not close it meanwhile). */
   refs = 0;
-  lastUsed = Date.now();
+  readonly openedAt = Date.now();
+  lastUsed = this.openedAt;
   private pending: Job<unknown>[] = [];
   private flushScheduled = false;
   private epochRecorded = false;

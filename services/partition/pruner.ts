@@ -31,7 +31,10 @@ export function prunePartition(partition: Partition, sql: Statements, now: numbe
     .get(now - options.retentionMs) as { seq: number | null };
   const horizon = Math.max(horizonRow.seq ?? 0, partition.prunedThrough);
   const versions = sql
-    .get('DELETE FROM versions WHERE rowid IN (SELECT rowid FROM versions WHERE superseded_by <= ? LIMIT ?)')
+    .get(
+      `DELETE FROM versions WHERE (collection, id, rev) IN
+         (SELECT collection, id, rev FROM versions WHERE superseded_by <= ? LIMIT ?)`,
+    )
     .run(horizon, options.maxRowsPerBatch).changes;
   const idempotency = sql
     .get('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)')
@@ -75,6 +78,8 @@ export class Pruner {
     let pruned = 0;
     try {
       for (const partition of this.pool.openPartitions()) {
+        // Partitions close while earlier ones are being pruned.
+        if (partition.state !== 'open') continue;
         const last = this.lastPruned.get(partition) ?? lastPrunedAt(partition);
         if (now - last < this.options.pruneIntervalMs) continue;
         this.lastPruned.set(partition, now);
@@ -99,7 +104,8 @@ export class Pruner {
   }
 }
 
+/** When the partition was last pruned; a partition never pruned counts from when it was opened. */
 function lastPrunedAt(partition: Partition): number {
   const row = partition.sql.get("SELECT value FROM meta WHERE key = 'last_pruned_at'").get() as { value: number } | undefined;
-  return row?.value ?? 0;
+  return row?.value ?? partition.openedAt;
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 
-export const CLI = fileURLToPath(new URL('../../dist/services/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../bin/pinbase.cjs', import.meta.url));
 
 export interface WorkerProcess {
   id: string;

@@ -13,7 +13,7 @@ describe('the pinbase command', () => {
   });
 
   it('rejects an unknown command with one line and exit code 2', () => {
-    const result = spawnSync(process.execPath, [`${root}/dist/services/cli/main.js`, 'frobnicate'], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [`${root}/bin/pinbase.cjs`, 'frobnicate'], { encoding: 'utf8' });
     expect(result.status).toBe(2);
     expect(result.stderr.trim()).toBe('pinbase: unknown command "frobnicate"; run `pinbase --help`');
   });
