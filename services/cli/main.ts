@@ -7,7 +7,10 @@
 import { CliError, type Command } from './command.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  up: { summary: 'run a local cluster: router + N workers (what `npm start` runs)', load: () => import('./up-command.js') },
   worker: { summary: 'run one worker that serves users\' SQLite partitions', load: () => import('./worker-command.js') },
+  router: { summary: 'run the path-hashing router in front of the workers', load: () => import('./router-command.js') },
+  status: { summary: 'print the cluster as a table, from the router\'s admin API', load: () => import('./status-command.js') },
 };
 
 function mainUsage(): string {

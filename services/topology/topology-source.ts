@@ -1,8 +1,8 @@
-import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { parseTopology, TopologyError, type Topology } from './topology.js';
 
 export interface TopologySourceOptions {
-  /** How often the file's stat is polled, in ms. Polling survives atomic rename-replace. */
+  /** How often the file's stat is polled, in ms. Polling by path survives atomic rename-replace. */
   pollIntervalMs?: number;
   /** Called with the new topology after every accepted change. */
   onChange: (next: Topology, previous: Topology) => void;
@@ -17,18 +17,26 @@ export interface TopologySourceOptions {
  */
 export class TopologySource {
   private topology: Topology;
-  private readonly listener: (curr: Stats, prev: Stats) => void;
+  /** The file's stat when it was last read; each poll compares with it. */
+  private readStat: Stats | undefined;
+  private readonly poller: NodeJS.Timeout;
 
   /** Reads the file once; throws TopologyError (one line) if it is unusable. */
   constructor(
     readonly path: string,
     private readonly options: TopologySourceOptions,
   ) {
+    this.readStat = statOrUndefined(path);
     this.topology = readTopologyFile(path);
-    this.listener = (curr, prev) => {
-      if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino) this.reload();
-    };
-    watchFile(path, { interval: options.pollIntervalMs ?? 500, persistent: false }, this.listener);
+    // A stat per poll, compared with the stat at the last read (not with the
+    // previous poll), so that no change is missed, however early it comes.
+    this.poller = setInterval(() => {
+      const current = statOrUndefined(path);
+      const last = this.readStat;
+      const changed = current === undefined ? false : last === undefined || !sameStat(current, last);
+      if (changed) this.reload();
+    }, options.pollIntervalMs ?? 500);
+    this.poller.unref();
   }
 
   get current(): Topology {
@@ -40,6 +48,7 @@ export class TopologySource {
    * topology was applied. Idempotent: an unchanged file changes nothing.
    */
   reload(): boolean {
+    this.readStat = statOrUndefined(this.path);
     let next: Topology;
     try {
       next = readTopologyFile(this.path);
@@ -61,7 +70,7 @@ export class TopologySource {
   }
 
   close(): void {
-    unwatchFile(this.path, this.listener);
+    clearInterval(this.poller);
   }
 }
 
@@ -73,6 +82,18 @@ export function readTopologyFile(path: string): Topology {
     throw new TopologyError(`cannot read topology file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   return parseTopology(text);
+}
+
+function sameStat(a: Stats, b: Stats): boolean {
+  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino && a.ctimeMs === b.ctimeMs;
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function sameTopology(a: Topology, b: Topology): boolean {

@@ -1,0 +1,81 @@
+/**
+ * The router's own endpoints, served by fastify on the router's port next to
+ * the data path (which never goes through fastify):
+ *   GET  /_router/status                 cluster status (JSON)
+ *   POST /_router/workers/:id/drain      treat a worker as down for routing (idempotent)
+ *   POST /_router/workers/:id/undrain    give a drained worker its users back (idempotent)
+ *   GET  /_router/                       the dashboard (HTML)
+ *   GET  /metrics                        Prometheus
+ *   GET  /healthz, /readyz               the router's own health
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { ErrorCode } from '../services/problem/error-table.js';
+import { PROBLEM_CONTENT_TYPE, problemDocument } from '../services/problem/problem-document.js';
+import { DASHBOARD_HTML } from './dashboard-page.js';
+import { replyClientError, ROUTER_RETRY_AFTER_SECONDS } from './problem-reply.js';
+import type { RouterStatus } from './status-report.js';
+
+/** What the admin endpoints need, whether the router runs as one process or several. */
+export interface AdminBackend {
+  status(): Promise<RouterStatus>;
+  /** Resolves false when no worker has that id. Idempotent. */
+  setDrained(workerId: string, drained: boolean): Promise<boolean>;
+  metrics(): Promise<{ contentType: string; text: string }>;
+  /** Topology version and routable worker count, for /readyz. */
+  readiness(): { topologyVersion: number; routableWorkers: number };
+}
+
+/**
+ * Builds the fastify app around a node:http server whose requests go to
+ * `dataPath` first; what it declines (returns false for) reaches fastify.
+ */
+export function buildAdminApp(
+  backend: AdminBackend,
+  dataPath: (req: IncomingMessage, res: ServerResponse) => boolean,
+): FastifyInstance<Server> {
+  const app = Fastify({
+    logger: false,
+    serverFactory: (handler) =>
+      createServer((req, res) => {
+        if (!dataPath(req, res)) handler(req, res);
+      }),
+    clientErrorHandler: (error, socket) => replyClientError(socket, error),
+  });
+
+  app.setNotFoundHandler((request, reply) => problem(reply, 'route_not_found', `no route for ${request.method} ${request.url}`));
+  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) return problem(reply, 'body_too_large', error.message);
+    return problem(reply, status < 500 ? 'invalid_request' : 'internal_error', error.message);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const { topologyVersion, routableWorkers } = backend.readiness();
+    if (routableWorkers === 0) return problem(reply, 'no_worker_available', 'no worker is up');
+    return { status: 'ready', topologyVersion, routableWorkers };
+  });
+  app.get('/_router/status', async (_request, reply) => reply.header('cache-control', 'no-store').send(await backend.status()));
+  app.get('/_router', async (_request, reply) => reply.redirect('/_router/'));
+  app.get('/_router/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
+  for (const action of ['drain', 'undrain'] as const) {
+    app.post<{ Params: { id: string } }>(`/_router/workers/:id/${action}`, async (request, reply) => {
+      const known = await backend.setDrained(request.params.id, action === 'drain');
+      if (!known) return problem(reply, 'worker_not_found', `no worker "${request.params.id}" in the topology`);
+      const status = await backend.status();
+      return status.workers.find((w) => w.id === request.params.id);
+    });
+  }
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, text } = await backend.metrics();
+    return reply.type(contentType).send(text);
+  });
+  return app;
+}
+
+function problem(reply: FastifyReply, code: ErrorCode, detail: string): FastifyReply {
+  const body = problemDocument(code, detail);
+  if (body.status === 503 || body.status === 429) reply.header('retry-after', ROUTER_RETRY_AFTER_SECONDS);
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+}

@@ -1,0 +1,136 @@
+/**
+ * `--processes N`: the primary of a multi-process router. It owns the
+ * control plane (topology file, health probes, drained set: one
+ * LocalControl) and sends every new RouterState to its N processes, which
+ * serve the data path on one shared port (node:cluster) and so route
+ * identically. It answers their admin calls by gathering every process's
+ * counters and metrics. A process that dies is re-forked after a pause.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import { IpcPeer } from './ipc-peer.js';
+import { LocalControl } from './local-control.js';
+import { RouterMetrics } from './router-metrics.js';
+import type { RouterOptions } from './router-options.js';
+import { buildStatus, type ProcessStats, type RouterStatus } from './status-report.js';
+
+export interface ClusterSetup {
+  readonly processes: number;
+  /** The script each process runs, and its arguments (default: this process's own). */
+  readonly exec?: string;
+  readonly args?: readonly string[];
+}
+
+export class RouterClusterPrimary {
+  private readonly peers = new Map<Worker, IpcPeer>();
+  private readonly metrics = new RouterMetrics();
+  private readonly control: LocalControl;
+  private closing = false;
+  private readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+  private listening = 0;
+  private boundPort = 0;
+
+  private constructor(
+    private readonly options: RouterOptions,
+    private readonly setup: ClusterSetup,
+    private readonly log: Logger,
+  ) {
+    this.control = new LocalControl(options, log, this.metrics);
+    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+  }
+
+  /** Probes every worker once, forks the processes and resolves once all of them listen. */
+  static async start(options: RouterOptions, setup: ClusterSetup, log: Logger): Promise<RouterClusterPrimary> {
+    const primary = new RouterClusterPrimary(options, setup, log);
+    await primary.control.ready();
+    primary.control.subscribe((state) => {
+      for (const peer of primary.peers.values()) peer.emit('state', state);
+    });
+    cluster.setupPrimary({ ...(setup.exec === undefined ? {} : { exec: setup.exec }), ...(setup.args === undefined ? {} : { args: [...setup.args] }) });
+    for (let i = 0; i < setup.processes; i++) primary.fork();
+    await primary.ready;
+    return primary;
+  }
+
+  /** The port the processes share (the one asked for, or the one the system picked for port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get url(): string {
+    return `http://${this.options.host}:${this.boundPort}`;
+  }
+
+  /** Re-reads the topology file (SIGHUP). */
+  reload(): void {
+    this.control.reload();
+  }
+
+  async status(): Promise<RouterStatus> {
+    return buildStatus(this.control.state, await this.gather<ProcessStats>('stats'));
+  }
+
+  /** Stops every process gracefully (each finishes its requests in flight), then the control plane. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const exits = [...this.peers.keys()].map(
+      (worker) =>
+        new Promise<void>((resolve) => {
+          if (worker.isDead()) return resolve();
+          worker.once('exit', () => resolve());
+          this.peers.get(worker)?.emit('shutdown');
+          setTimeout(() => worker.process.kill('SIGKILL'), 15_000).unref();
+        }),
+    );
+    await Promise.all(exits);
+    this.control.close();
+  }
+
+  private fork(): void {
+    const worker = cluster.fork({ PINBASE_ROUTER_PROCESS: '1' });
+    const peer: IpcPeer = new IpcPeer((message) => worker.send(message), {
+      hello: (): void => peer.emit('state', this.control.state),
+      listening: (args) => {
+        this.boundPort = (args as { port: number }).port;
+        if (++this.listening >= this.setup.processes) this.resolveReady();
+      },
+      refused: (args) => {
+        const { id, reason } = args as { id: string; reason: string };
+        this.control.reportRefused(id, reason);
+      },
+      refreshTopology: () => this.control.refreshTopology(),
+      broken: (args) => this.control.reportBroken((args as { id: string }).id),
+      setDrained: async (args) => {
+        const { id, drained } = args as { id: string; drained: boolean };
+        return (await this.control.setDrained(id, drained)) !== undefined;
+      },
+      status: () => this.status(),
+      metrics: () => this.aggregatedMetrics(),
+    });
+    this.peers.set(worker, peer);
+    worker.on('message', (message) => peer.receive(message));
+    worker.once('exit', (code, signal) => {
+      peer.close('router process exited');
+      this.peers.delete(worker);
+      if (this.closing) return;
+      this.log.error({ pid: worker.process.pid, code, signal }, `router process ${worker.process.pid} exited (${signal ?? code}); starting another in 1 s`);
+      setTimeout(() => {
+        if (!this.closing) this.fork();
+      }, 1000).unref();
+    });
+  }
+
+  private async gather<T>(method: string): Promise<T[]> {
+    const answers = await Promise.allSettled([...this.peers.values()].map((peer) => peer.call<T>(method, undefined, 3000)));
+    return answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
+  }
+
+  private async aggregatedMetrics(): Promise<{ contentType: string; text: string }> {
+    const own = await this.metrics.registry.getMetricsAsJSON();
+    const processes = await this.gather<Awaited<ReturnType<Registry['getMetricsAsJSON']>>>('metrics');
+    const registry = AggregatorRegistry.aggregate([own, ...processes]);
+    return { contentType: registry.contentType, text: await registry.metrics() };
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Header handling for the data path, in one pass over Node's rawHeaders:
+ * hop-by-hop headers (RFC 9110 §7.6.1) are dropped, client-sent
+ * `X-Pinbase-*` headers are dropped (only the router may speak them),
+ * `X-Forwarded-For/Proto/Host` are set, and the few facts the router needs
+ * (body length, idempotency, SSE) are noted on the way.
+ */
+
+/** What the router learns about a request from its headers. */
+export interface RequestFacts {
+  /** Content-Length, or -1 when absent (or invalid: Node refuses those). */
+  contentLength: number;
+  /** Transfer-Encoding was sent: a body of unknown length follows. */
+  chunked: boolean;
+  hasIdempotencyKey: boolean;
+  /** The client asked for text/event-stream: no idle timeout upstream. */
+  wantsEventStream: boolean;
+}
+
+/**
+ * The header list (flat [name, value, ...]) to send upstream for a request
+ * with `rawHeaders` from `remoteAddress`; fills `facts`. Content-Length is
+ * left out: the router re-sends the body it read and undici sets the length.
+ */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], remoteAddress: string, facts: RequestFacts): string[] {
+  const out: string[] = [];
+  let forwardedFor = '';
+  let host = '';
+  let connectionTokens = '';
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case 'host':
+        host = value;
+        continue;
+      case 'content-length':
+        facts.contentLength = Number(value);
+        continue;
+      case 'transfer-encoding':
+        facts.chunked = true;
+        continue;
+      case 'connection':
+        connectionTokens = connectionTokens === '' ? value : `${connectionTokens},${value}`;
+        continue;
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'proxy-authorization':
+      case 'te':
+      case 'trailer':
+      case 'upgrade':
+      case 'expect':
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
+        continue;
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === '' ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case 'idempotency-key':
+        facts.hasIdempotencyKey = true;
+        break;
+      case 'accept':
+        if (value.includes('text/event-stream')) facts.wantsEventStream = true;
+        break;
+      default:
+        if (lower.startsWith('x-pinbase-')) continue;
+    }
+    out.push(name, value);
+  }
+  out.push(
+    'x-forwarded-for',
+    forwardedFor === '' ? remoteAddress : `${forwardedFor}, ${remoteAddress}`,
+    'x-forwarded-proto',
+    'http',
+  );
+  if (host !== '') out.push('x-forwarded-host', host);
+  return connectionTokens === '' ? out : withoutConnectionOptions(out, connectionTokens);
+}
+
+/** Drops the headers a `Connection` header names as hop-by-hop for this connection. */
+function withoutConnectionOptions(headers: string[], tokens: string): string[] {
+  const named = new Set(tokens.split(',').map((token) => token.trim().toLowerCase()));
+  named.delete('keep-alive');
+  named.delete('close');
+  if (named.size === 0) return headers;
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!named.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
+}
+
+/** What the router learns about a response from its headers. */
+export interface ResponseFacts {
+  isEventStream: boolean;
+}
+
+/**
+ * The header list to send to the client for an upstream response whose raw
+ * headers are `raw` (undici's Buffer list). Hop-by-hop headers are dropped;
+ * Node adds its own framing and Connection headers.
+ */
+export function clientResponseHeaders(raw: readonly Buffer[], facts: ResponseFacts): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    switch (name.toLowerCase()) {
+      case 'connection':
+      case 'keep-alive':
+      case 'transfer-encoding':
+      case 'proxy-connection':
+      case 'trailer':
+      case 'upgrade':
+        continue;
+      case 'content-type': {
+        const value = raw[i + 1]!.toString('latin1');
+        if (value.startsWith('text/event-stream')) facts.isEventStream = true;
+        out.push(name, value);
+        continue;
+      }
+    }
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+/**
+ * The router's control plane in one process: the live topology file, the
+ * health monitor and the drained set, combined into one RouterState. In a
+ * multi-process router it runs in the primary only (router-cluster.ts).
+ */
+import type { Logger } from 'pino';
+import { TopologySource } from '../services/topology/topology-source.js';
+import type { Topology } from '../services/topology/topology.js';
+import { HealthMonitor, type WorkerHealth } from './health-monitor.js';
+import type { RouterMetrics } from './router-metrics.js';
+import type { RouterOptions } from './router-options.js';
+import type { RouterControl, RouterState, WorkerState } from './router-state.js';
+
+export class LocalControl implements RouterControl {
+  private readonly source: TopologySource;
+  private readonly health: HealthMonitor;
+  private readonly drained = new Set<string>();
+  private readonly listeners = new Set<(state: RouterState) => void>();
+  /** Removed worker id → when it leaves X-Pinbase-Down (epoch ms). */
+  private readonly retired = new Map<string, number>();
+  private retireTimer: NodeJS.Timeout | undefined;
+  private lastRefresh = 0;
+
+  /** Reads the topology file (throws TopologyError, one line, if it is unusable) and starts probing. */
+  private readonly topologyPollMs: number;
+
+  constructor(
+    options: RouterOptions,
+    private readonly log: Logger,
+    private readonly metrics: RouterMetrics | undefined,
+  ) {
+    this.topologyPollMs = options.topologyPollMs;
+    this.source = new TopologySource(options.topologyPath, {
+      pollIntervalMs: options.topologyPollMs,
+      onChange: (next, previous) => this.topologyChanged(next, previous),
+      onReject: (line) => this.log.error(line),
+    });
+    this.health = new HealthMonitor(
+      { intervalMs: options.probeIntervalMs, timeoutMs: options.probeTimeoutMs, fall: options.fall, rise: options.rise },
+      (health) => this.healthChanged(health),
+    );
+    this.health.setWorkers(this.source.current.workers, this.source.current.version);
+    metrics?.setControlState(this.compute());
+  }
+
+  /** Computed on each read, so the probes' latest details (topologyVersion) show. */
+  get state(): RouterState {
+    return this.compute();
+  }
+
+  /** Resolves once every worker has been probed once: before that, all are down. */
+  async ready(): Promise<void> {
+    await this.health.firstRound();
+  }
+
+  subscribe(listener: (state: RouterState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Re-reads the topology file (SIGHUP). A bad file is logged and ignored. */
+  reload(): void {
+    this.source.reload();
+  }
+
+  /** Re-reads the topology file, at most every 100 ms however many 421s ask for it. */
+  async refreshTopology(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastRefresh < 100) return;
+    this.lastRefresh = now;
+    this.source.reload();
+  }
+
+  reportRefused(workerId: string, reason: string): void {
+    this.health.markDown(workerId, reason);
+  }
+
+  reportBroken(workerId: string): void {
+    this.health.probeNow(workerId);
+  }
+
+  async setDrained(workerId: string, drained: boolean): Promise<RouterState | undefined> {
+    if (!this.source.current.workers.some((w) => w.id === workerId)) return undefined;
+    if (this.drained.has(workerId) !== drained) {
+      if (drained) this.drained.add(workerId);
+      else this.drained.delete(workerId);
+      this.log.info({ worker: workerId, drained }, drained ? `worker ${workerId} drained` : `worker ${workerId} undrained`);
+      this.publish();
+    }
+    return this.compute();
+  }
+
+  close(): void {
+    clearTimeout(this.retireTimer);
+    this.source.close();
+    this.health.close();
+    this.listeners.clear();
+  }
+
+  private topologyChanged(next: Topology, previous: Topology): void {
+    const ids = next.workers.map((w) => w.id).join(',');
+    this.log.info({ version: next.version, previousVersion: previous.version, workers: ids }, `topology version ${next.version} applied: ${ids}`);
+    for (const id of this.drained) if (!next.workers.some((w) => w.id === id)) this.drained.delete(id);
+    this.retire(previous, next);
+    this.health.setWorkers(next.workers, next.version);
+    this.publish();
+  }
+
+  private healthChanged(health: WorkerHealth): void {
+    const line = health.up ? `worker ${health.id} is up` : `worker ${health.id} is down: ${health.reason ?? 'unknown'}`;
+    if (health.up) this.log.info({ worker: health.id, up: true }, line);
+    else this.log.warn({ worker: health.id, up: false, reason: health.reason }, line);
+    this.metrics?.healthTransitions.inc({ worker: health.id, to: health.up ? 'up' : 'down' });
+    this.publish();
+  }
+
+  /**
+   * Keeps removed workers in X-Pinbase-Down long enough for every worker to
+   * have re-read the topology file (they poll it; SIGHUP is immediate).
+   */
+  private retire(previous: Topology, next: Topology): void {
+    const until = Date.now() + Math.max(10_000, 10 * this.topologyPollMs);
+    for (const worker of previous.workers) if (!next.workers.some((w) => w.id === worker.id)) this.retired.set(worker.id, until);
+    for (const worker of next.workers) this.retired.delete(worker.id);
+    clearTimeout(this.retireTimer);
+    if (this.retired.size === 0) return;
+    this.retireTimer = setTimeout(() => {
+      const now = Date.now();
+      for (const [id, expires] of this.retired) if (expires <= now) this.retired.delete(id);
+      this.publish();
+    }, until - Date.now()).unref();
+  }
+
+  private publish(): void {
+    const state = this.compute();
+    this.metrics?.setControlState(state);
+    for (const listener of this.listeners) listener(state);
+  }
+
+  private compute(): RouterState {
+    const topology = this.source.current;
+    const workers = topology.workers.map((entry): WorkerState => {
+      const health = this.health.get(entry.id);
+      return {
+        id: entry.id,
+        url: entry.url,
+        up: health?.up ?? false,
+        drained: this.drained.has(entry.id),
+        since: health?.since ?? Date.now(),
+        reason: health?.reason,
+        topologyVersion: health?.topologyVersion,
+      };
+    });
+    return { version: topology.version, workers, retired: [...this.retired.keys()] };
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * The forwarding module: one ProxyExchange per client request, which is
+ * also the undici dispatch handler of each attempt (the callback API undici
+ * runs natively, so no per-request adapter or header parsing is added).
+ *
+ * Retry policy, where the request may have reached a worker only if the
+ * method or an Idempotency-Key makes re-sending safe:
+ * - connection refused / connect timeout (nothing was sent): the worker is
+ *   reported down and the request goes to the user's next-ranked worker;
+ * - connection broke after sending: re-sent only if idempotent, else 502;
+ * - 421 from a worker: re-resolved and re-sent once (the worker refused it
+ *   before doing anything);
+ * - headers timeout: 504, never re-sent (the worker may still be working).
+ * Responses (SSE included) are streamed with back-pressure, never buffered;
+ * an SSE response has no idle timeout and stops counting as in flight once
+ * its headers arrived.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { ErrorCode } from '../services/problem/error-table.js';
+import { clientResponseHeaders, upstreamRequestHeaders, type RequestFacts, type ResponseFacts } from './forward-headers.js';
+import { replyProblem } from './problem-reply.js';
+import type { RetryReason, RouterErrorKind } from './router-metrics.js';
+import type { RouteTable, WorkerRoute } from './route-table.js';
+
+/** What an exchange needs from the data path that created it. */
+export interface ExchangeHost {
+  readonly table: RouteTable;
+  readonly maxAttempts: number;
+  readonly bodyTimeoutMs: number;
+  /** Called once per exchange when it no longer counts against the user's in-flight limit. */
+  releaseUser(userId: string): void;
+  reportRefused(route: WorkerRoute, reason: string): void;
+  reportBroken(route: WorkerRoute): void;
+  /** Re-reads the topology (after a 421); resolves when the table reflects the file. */
+  refreshTopology(): Promise<void>;
+  countError(kind: RouterErrorKind): void;
+  countRetry(reason: RetryReason): void;
+}
+
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+const NOTHING_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const POOL_GONE = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+
+export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.DispatchHandler {
+  contentLength = -1;
+  chunked = false;
+  hasIdempotencyKey = false;
+  wantsEventStream = false;
+  isEventStream = false;
+  body: Buffer | null = null;
+  private readonly headers: string[];
+  private attempts = 0;
+  private excluded: WorkerRoute[] | undefined;
+  private misdirectedRetried = false;
+  private discarding = false;
+  private userReleased = false;
+  private clientGone = false;
+  private startedAt = 0;
+  private abortUpstream: ((error?: Error) => void) | undefined;
+
+  constructor(
+    private readonly host: ExchangeHost,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    /** '' for a worker-local path that is not a user's (no per-user limit). */
+    readonly userId: string,
+    private route: WorkerRoute,
+  ) {
+    this.headers = upstreamRequestHeaders(req.rawHeaders, req.socket.remoteAddress ?? '', this);
+    (res as ExchangeResponse)[EXCHANGE] = this;
+    res.on('close', onResponseClose);
+  }
+
+  /** The client went away before its response was complete: stop the upstream request. */
+  clientClosed(): void {
+    this.clientGone = true;
+    this.host.countError('client_aborted');
+    this.abortUpstream?.();
+    this.releaseUser();
+  }
+
+  get mayResend(): boolean {
+    return this.hasIdempotencyKey || IDEMPOTENT_METHODS.has(this.req.method!);
+  }
+
+  /** Sends the request to the current route. */
+  send(): void {
+    if (this.clientGone) return;
+    const route = this.route;
+    const down = this.excluded === undefined ? this.host.table.downHeader : this.host.table.downHeaderExcluding(this.excluded);
+    route.inFlight++;
+    this.attempts++;
+    this.abortUpstream = undefined;
+    this.startedAt = performance.now();
+    route.pool.dispatch(
+      {
+        path: this.req.url!,
+        method: this.req.method!,
+        headers: down === undefined ? this.headers : [...this.headers, 'x-pinbase-down', down],
+        body: this.body,
+        bodyTimeout: this.wantsEventStream ? 0 : this.host.bodyTimeoutMs,
+      },
+      this,
+    );
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientGone) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true;
+    const route = this.route;
+    route.latency.observe((performance.now() - this.startedAt) / 1000);
+    if (statusCode === 421 && !this.misdirectedRetried) {
+      this.discarding = true;
+      return true;
+    }
+    route.requests++;
+    route.responsesByClass[(statusCode / 100) | 0]!++;
+    const res = this.res;
+    res.sendDate = false;
+    res.writeHead(statusCode, clientResponseHeaders(rawHeaders, this));
+    if (this.isEventStream) {
+      res.flushHeaders();
+      this.settleAttempt();
+      this.releaseUser();
+    }
+    this.resumeUpstream = resume;
+    return true;
+  }
+
+  private resumeUpstream: () => void = noop;
+  private readonly onDrain = (): void => this.resumeUpstream();
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.settleAttempt();
+    if (this.discarding) {
+      this.discarding = false;
+      this.misdirectedRetried = true;
+      this.host.countError('misdirected');
+      const retry = () => this.retry('misdirected', this.host.table.owner(this.userId));
+      this.host.refreshTopology().then(retry, retry);
+      return;
+    }
+    this.res.end();
+    this.releaseUser();
+  }
+
+  onError(error: Error): void {
+    this.settleAttempt();
+    if (this.clientGone) return;
+    if (this.res.headersSent) {
+      this.host.countError('connection');
+      this.res.destroy();
+      this.releaseUser();
+      return;
+    }
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (NOTHING_SENT.has(code)) this.refused(code);
+    else if (POOL_GONE.has(code)) this.retry('refused', this.host.table.owner(this.userId));
+    else if (code === 'UND_ERR_INVALID_ARG') this.fail('invalid_header', error.message, 'invalid_header');
+    else if (code === 'UND_ERR_HEADERS_TIMEOUT') this.fail('upstream_timeout', `worker ${this.route.id} did not answer in time`, 'timeout');
+    else this.broken(code || error.message);
+  }
+
+  /** Nothing was sent: the worker is down for this request and reported; try the next-ranked one. */
+  private refused(code: string): void {
+    const route = this.route;
+    this.host.countError('refused');
+    this.host.reportRefused(route, code);
+    (this.excluded ??= []).push(route);
+    const next = this.host.table.ownerExcluding(this.userId, this.excluded);
+    this.retry('refused', next);
+  }
+
+  /** The connection broke after the request may have been sent. */
+  private broken(code: string): void {
+    this.host.countError('connection');
+    this.host.reportBroken(this.route);
+    if (!this.mayResend) {
+      this.fail('upstream_failed', `the connection to worker ${this.route.id} failed (${code}); the request may or may not have been applied`);
+      return;
+    }
+    this.retry('connection', this.excluded === undefined ? this.host.table.owner(this.userId) : this.host.table.ownerExcluding(this.userId, this.excluded));
+  }
+
+  private retry(reason: RetryReason, next: WorkerRoute | undefined): void {
+    if (next === undefined) {
+      this.fail('no_worker_available', 'no live worker can serve this user now', 'no_worker');
+      return;
+    }
+    if (this.attempts >= this.host.maxAttempts) {
+      if (reason === 'connection') this.fail('upstream_failed', `worker ${this.route.id} failed; retries exhausted`);
+      else this.fail('no_worker_available', 'no worker accepted the request; retries exhausted', 'no_worker');
+      return;
+    }
+    this.host.countRetry(reason);
+    this.route = next;
+    this.send();
+  }
+
+  /** Refuses the request before it was sent (e.g. its body is too large); `close` drops the connection. */
+  refuse(code: ErrorCode, detail: string, kind: RouterErrorKind, close: boolean): void {
+    this.host.countError(kind);
+    replyProblem(this.res, code, detail, close);
+    this.releaseUser();
+  }
+
+  /** Answers with the router's own problem; `kind` is counted unless the cause already was. */
+  private fail(code: ErrorCode, detail: string, kind?: RouterErrorKind): void {
+    if (kind !== undefined) this.host.countError(kind);
+    replyProblem(this.res, code, detail);
+    this.releaseUser();
+  }
+
+  /** Ends this attempt's claim on its worker's in-flight count (once per attempt). */
+  private settleAttempt(): void {
+    if (this.startedAt === 0) return;
+    this.startedAt = 0;
+    this.route.inFlight--;
+  }
+
+  private releaseUser(): void {
+    if (this.userReleased) return;
+    this.userReleased = true;
+    if (this.userId !== '') this.host.releaseUser(this.userId);
+  }
+}
+
+function noop(): void {}
+
+const EXCHANGE = Symbol('pinbase.exchange');
+type ExchangeResponse = ServerResponse & { [EXCHANGE]?: ProxyExchange };
+
+/** One shared 'close' listener (no closure per request): the exchange hangs off the response. */
+function onResponseClose(this: ExchangeResponse): void {
+  if (!this.writableFinished) this[EXCHANGE]?.clientClosed();
+}

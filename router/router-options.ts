@@ -1,0 +1,55 @@
+/**
+ * The router's configuration, parsed once at start-up (see
+ * services/cli/router-command.ts) and passed down as one value.
+ */
+export interface RouterOptions {
+  /** Listen address; the cluster listens on loopback unless told otherwise. */
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly topologyPath: string;
+  /** How often the topology file is polled for changes, in ms. */
+  readonly topologyPollMs: number;
+  /** Largest request body accepted, in bytes (413 beyond). */
+  readonly bodyLimitBytes: number;
+  /** In-flight requests per worker before the router answers 503 overloaded. */
+  readonly maxInFlightPerWorker: number;
+  /** In-flight requests per user before the router answers 429. */
+  readonly maxInFlightPerUser: number;
+  /** Active health probe of GET /readyz: interval, timeout, and fall/rise counts. */
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  readonly fall: number;
+  readonly rise: number;
+  /** Upstream time limits in ms: connect, first response byte, idle gap in a (non-SSE) body. */
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  /** Attempts per request, the first included (retries only where safe). */
+  readonly maxAttempts: number;
+  /** Distinct user ids remembered per process for the users-per-worker figures. */
+  readonly trackedUsers: number;
+}
+
+export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
+  host: '127.0.0.1',
+  port: 8080,
+  topologyPath: '',
+  topologyPollMs: 500,
+  bodyLimitBytes: 1024 * 1024,
+  maxInFlightPerWorker: 1024,
+  maxInFlightPerUser: 64,
+  probeIntervalMs: 500,
+  probeTimeoutMs: 1000,
+  fall: 2,
+  rise: 2,
+  connectTimeoutMs: 1000,
+  headersTimeoutMs: 30_000,
+  bodyTimeoutMs: 120_000,
+  maxAttempts: 3,
+  trackedUsers: 100_000,
+};
+
+export function routerOptions(overrides: Partial<RouterOptions> & { topologyPath: string }): RouterOptions {
+  return { ...DEFAULT_ROUTER_OPTIONS, ...overrides };
+}

@@ -1,0 +1,101 @@
+/**
+ * One router process: the node:http server whose data path forwards to the
+ * workers and whose other paths are the admin app. `startRouter` runs the
+ * whole router in this process; router-cluster.ts runs several.
+ */
+import type { Logger } from 'pino';
+import type { AddressInfo } from 'node:net';
+import { buildAdminApp, type AdminBackend } from './admin-app.js';
+import { DataPath } from './data-path.js';
+import { LocalControl } from './local-control.js';
+import { RouterMetrics } from './router-metrics.js';
+import type { RouterOptions } from './router-options.js';
+import { isRoutable, type RouterControl } from './router-state.js';
+import { WorkerRoutes } from './route-table.js';
+import { buildStatus } from './status-report.js';
+
+export interface RouterServer {
+  readonly port: number;
+  /** http://host:port */
+  readonly url: string;
+  readonly dataPath: DataPath;
+  /**
+   * Stops accepting, lets requests in flight finish for up to `graceMs`
+   * (SSE streams are cut then), and closes the upstream pools.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface RouterServerParts {
+  readonly options: RouterOptions;
+  readonly control: RouterControl;
+  readonly metrics: RouterMetrics;
+  readonly admin: (dataPath: DataPath) => AdminBackend;
+}
+
+/** Listens with the given control plane and admin backend. */
+export async function serveRouter(parts: RouterServerParts): Promise<RouterServer> {
+  const { options, control, metrics } = parts;
+  const routes = new WorkerRoutes(options, metrics);
+  const dataPath = new DataPath(options, routes, control, metrics);
+  const app = buildAdminApp(parts.admin(dataPath), (req, res) => dataPath.handle(req, res));
+  await app.listen({ host: options.host, port: options.port });
+  const port = (app.server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  const close = async (graceMs = 10_000): Promise<void> => {
+    const closed = app.close();
+    const deadline = Date.now() + graceMs;
+    while (dataPath.inFlight() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    app.server.closeAllConnections();
+    await closed;
+    dataPath.close();
+    await routes.close();
+  };
+  return {
+    port,
+    url: `http://${options.host}:${port}`,
+    dataPath,
+    close: (graceMs) => (closing ??= close(graceMs)),
+  };
+}
+
+export interface SingleRouter extends RouterServer {
+  readonly control: LocalControl;
+}
+
+/**
+ * The router in this one process. Throws TopologyError (one line) if the
+ * topology file is unusable. Resolves once every worker was probed once and
+ * the server listens.
+ */
+export async function startRouter(options: RouterOptions, log: Logger): Promise<SingleRouter> {
+  const metrics = new RouterMetrics();
+  const control = new LocalControl(options, log, metrics);
+  try {
+    await control.ready();
+    const server = await serveRouter({ options, control, metrics, admin: (dataPath) => localAdmin(control, dataPath, metrics) });
+    return {
+      ...server,
+      control,
+      close: async (graceMs) => {
+        await server.close(graceMs);
+        control.close();
+      },
+    };
+  } catch (error) {
+    control.close();
+    throw error;
+  }
+}
+
+function localAdmin(control: LocalControl, dataPath: DataPath, metrics: RouterMetrics): AdminBackend {
+  return {
+    status: async () => buildStatus(control.state, [dataPath.stats()]),
+    setDrained: async (id, drained) => (await control.setDrained(id, drained)) !== undefined,
+    metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() }),
+    readiness: () => {
+      const state = control.state;
+      return { topologyVersion: state.version, routableWorkers: state.workers.filter(isRoutable).length };
+    },
+  };
+}

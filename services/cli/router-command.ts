@@ -1,0 +1,141 @@
+/**
+ * `pinbase router`: the path-hashing router in front of the workers, as one
+ * process or (--processes N) as a node:cluster primary with N processes.
+ */
+import cluster from 'node:cluster';
+import { pino, type Logger } from 'pino';
+import { RouterClusterPrimary } from '../../router/cluster-primary.js';
+import { runRouterProcess } from '../../router/cluster-process.js';
+import { DEFAULT_ROUTER_OPTIONS as D, type RouterOptions } from '../../router/router-options.js';
+import { startRouter } from '../../router/router-server.js';
+import { TopologyError } from '../topology/topology.js';
+import { CliError, integerOption, parseCommandArgs } from './command.js';
+
+export const usage = `Usage: pinbase router --port ${D.port} --topology FILE [options]
+
+Routes every request for /api/users/<id>/... to the worker that owns the
+user (rendezvous hashing over the live workers), with health checks, safe
+retries and back-pressure. Admin: /_router/status, /_router/ (dashboard),
+/metrics, /healthz, /readyz. The topology file is reloaded when it changes
+and on SIGHUP; SIGTERM/SIGINT stop gracefully.
+
+Options:
+  --topology FILE                 topology JSON file (required)
+  --port P                        listen port (default ${D.port})
+  --host ADDR                     listen address (default ${D.host})
+  --processes N                   router processes sharing the port (default 1)
+  --body-limit BYTES              largest request body (default ${D.bodyLimitBytes}); 413 beyond
+  --max-in-flight-per-worker N    default ${D.maxInFlightPerWorker}; beyond it 503 + Retry-After
+  --max-in-flight-per-user N      default ${D.maxInFlightPerUser}; beyond it 429 + Retry-After
+  --probe-interval MS             GET /readyz on each worker every MS (default ${D.probeIntervalMs})
+  --probe-timeout MS              default ${D.probeTimeoutMs}
+  --fall N                        failed probes before a worker is down (default ${D.fall})
+  --rise N                        good probes before it is up again (default ${D.rise})
+  --connect-timeout MS            default ${D.connectTimeoutMs}
+  --upstream-timeout MS           wait for a worker's response headers (default ${D.headersTimeoutMs}); 504 beyond
+  --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
+  --log-level LEVEL               fatal|error|warn|info|debug (default info)`;
+
+const FLAGS = {
+  topology: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  processes: { type: 'string' },
+  'body-limit': { type: 'string' },
+  'max-in-flight-per-worker': { type: 'string' },
+  'max-in-flight-per-user': { type: 'string' },
+  'probe-interval': { type: 'string' },
+  'probe-timeout': { type: 'string' },
+  fall: { type: 'string' },
+  rise: { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'upstream-timeout': { type: 'string' },
+  'max-attempts': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Parses and validates the flags; throws CliError (one line) on anything wrong. */
+export function parseRouterArgs(argv: string[]): { options: RouterOptions; processes: number; logLevel: string } {
+  const v = parseCommandArgs(argv, FLAGS);
+  if (v.topology === undefined) throw new CliError('--topology FILE is required');
+  const logLevel = v['log-level'] ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const options: RouterOptions = {
+    ...D,
+    topologyPath: v.topology,
+    host: v.host ?? D.host,
+    port: integerOption(v.port, 'port', D.port, 0, 65535),
+    bodyLimitBytes: integerOption(v['body-limit'], 'body-limit', D.bodyLimitBytes, 1, 1024 ** 3),
+    maxInFlightPerWorker: integerOption(v['max-in-flight-per-worker'], 'max-in-flight-per-worker', D.maxInFlightPerWorker, 1, 1_000_000),
+    maxInFlightPerUser: integerOption(v['max-in-flight-per-user'], 'max-in-flight-per-user', D.maxInFlightPerUser, 1, 1_000_000),
+    probeIntervalMs: integerOption(v['probe-interval'], 'probe-interval', D.probeIntervalMs, 50, 600_000),
+    probeTimeoutMs: integerOption(v['probe-timeout'], 'probe-timeout', D.probeTimeoutMs, 10, 600_000),
+    fall: integerOption(v.fall, 'fall', D.fall, 1, 100),
+    rise: integerOption(v.rise, 'rise', D.rise, 1, 100),
+    connectTimeoutMs: integerOption(v['connect-timeout'], 'connect-timeout', D.connectTimeoutMs, 10, 600_000),
+    headersTimeoutMs: integerOption(v['upstream-timeout'], 'upstream-timeout', D.headersTimeoutMs, 10, 3_600_000),
+    maxAttempts: integerOption(v['max-attempts'], 'max-attempts', D.maxAttempts, 1, 10),
+  };
+  const processes = integerOption(v.processes, 'processes', 1, 1, 64);
+  return { options, processes, logLevel };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { options, processes, logLevel } = parseRouterArgs(argv);
+  const log = pino({ name: 'pinbase-router', level: logLevel });
+  if (cluster.isWorker && process.env.PINBASE_ROUTER_PROCESS === '1') {
+    await runAsClusterProcess(options, log);
+    return;
+  }
+  try {
+    if (processes > 1) await runAsClusterPrimary(options, processes, log);
+    else await runAsSingleProcess(options, log);
+  } catch (error) {
+    if (error instanceof TopologyError) throw new CliError(error.message);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') throw new CliError(`cannot listen on ${options.host}:${options.port}: ${code}`);
+    throw error;
+  }
+}
+
+async function runAsSingleProcess(options: RouterOptions, log: Logger): Promise<void> {
+  const router = await startRouter(options, log);
+  log.info({ url: router.url }, `router listening on ${router.url}`);
+  process.on('SIGHUP', () => router.control.reload());
+  onShutdownSignal(log, () => router.close());
+}
+
+async function runAsClusterPrimary(options: RouterOptions, processes: number, log: Logger): Promise<void> {
+  const primary = await RouterClusterPrimary.start(options, { processes }, log);
+  log.info({ url: primary.url, processes }, `router listening on ${primary.url} (${processes} processes)`);
+  process.on('SIGHUP', () => primary.reload());
+  onShutdownSignal(log, () => primary.close());
+}
+
+async function runAsClusterProcess(options: RouterOptions, log: Logger): Promise<void> {
+  const server = await runRouterProcess(options, log);
+  // Ctrl-C reaches the whole process group: the primary orchestrates the shutdown.
+  process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+}
+
+function onShutdownSignal(log: Logger, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: stopping the router (requests in flight finish first)`);
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'router shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,205 @@
+/**
+ * `pinbase up` (what `npm start` runs): a whole cluster on this machine.
+ * Writes <data>/topology.json, starts N workers and the router as child
+ * processes, restarts any that crash (with backoff), and on Ctrl-C/SIGTERM
+ * stops the router first, then the workers, each gracefully.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseTopology, serializeTopology, type Topology } from '../topology/topology.js';
+import { CliError, integerOption, parseCommandArgs } from './command.js';
+
+export const usage = `Usage: pinbase up [--workers 2] [--port 8080] [--data ./data]
+
+Runs a local cluster: the router on --port and N workers on --worker-port,
+--worker-port+1, ..., all on 127.0.0.1, with every user's SQLite file under
+--data. Ctrl-C stops it gracefully (no acknowledged write is lost).
+
+Options:
+  --workers N         number of workers (default 2)
+  --port P            router port (default 8080)
+  --worker-port P     first worker port (default 3601)
+  --data DIR          data directory (default ./data); the topology is written to DIR/topology.json
+  --processes N       router processes (default 1)`;
+
+export async function run(argv: string[]): Promise<void> {
+  const v = parseCommandArgs(argv, {
+    workers: { type: 'string' },
+    port: { type: 'string' },
+    'worker-port': { type: 'string' },
+    data: { type: 'string' },
+    processes: { type: 'string' },
+  });
+  const workers = integerOption(v.workers, 'workers', 2, 1, 64);
+  const port = integerOption(v.port, 'port', 8080, 1, 65535);
+  const workerPort = integerOption(v['worker-port'], 'worker-port', 3601, 1, 65535 - workers);
+  const processes = integerOption(v.processes, 'processes', 1, 1, 64);
+  const dataDir = resolve(v.data ?? './data');
+  const ports = [port, ...Array.from({ length: workers }, (_, i) => workerPort + i)];
+  if (new Set(ports).size !== ports.length) throw new CliError(`--port ${port} overlaps the worker ports ${workerPort}-${workerPort + workers - 1}`);
+  for (const p of ports) await assertPortFree(p);
+
+  mkdirSync(dataDir, { recursive: true });
+  const topologyPath = join(dataDir, 'topology.json');
+  const topology = writeTopology(topologyPath, workers, workerPort);
+
+  const children = topology.workers.map(
+    (w, i) =>
+      new SupervisedProcess(w.id, ['worker', '--id', w.id, '--port', String(workerPort + i), '--data', dataDir, '--topology', topologyPath]),
+  );
+  const routerArgs = ['router', '--port', String(port), '--topology', topologyPath, ...(processes > 1 ? ['--processes', String(processes)] : [])];
+  const router = new SupervisedProcess('router', routerArgs);
+  for (const child of children) child.start();
+  router.start();
+  handleShutdown(router, children);
+
+  const routerUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady([routerUrl, ...topology.workers.map((w) => w.url)], 60_000);
+  } catch (error) {
+    for (const child of [router, ...children]) child.kill();
+    throw new CliError((error as Error).message);
+  }
+  process.stdout.write(banner(routerUrl, topology, dataDir));
+}
+
+function banner(url: string, topology: Topology, dataDir: string): string {
+  const workers = topology.workers.map((w) => `${w.id} ${w.url}`).join(', ');
+  return [
+    '',
+    `Pinbase is up: router on ${url}, ${topology.workers.length} worker(s) (${workers}), data in ${dataDir}`,
+    '',
+    'Try:',
+    `  curl -X PUT ${url}/api/users/alice/notes/first -H 'content-type: application/json' -d '{"text":"hello"}'`,
+    `  curl ${url}/api/users/alice/notes/first`,
+    '',
+    `Cluster: npx pinbase status --router ${url}   dashboard: ${url}/_router/   metrics: ${url}/metrics`,
+    'Ctrl-C stops everything gracefully.',
+    '',
+  ].join('\n');
+}
+
+/** Writes the topology atomically; the version goes up only when the workers changed. */
+function writeTopology(path: string, count: number, firstPort: number): Topology {
+  const workers = Array.from({ length: count }, (_, i) => ({ id: `w${i + 1}`, url: `http://127.0.0.1:${firstPort + i}` }));
+  let version = 1;
+  try {
+    const previous = parseTopology(readFileSync(path, 'utf8'));
+    const same = JSON.stringify(previous.workers) === JSON.stringify(workers);
+    version = same ? previous.version : previous.version + 1;
+  } catch {
+    // No usable previous topology: start at version 1.
+  }
+  const topology: Topology = { version, workers };
+  writeFileSync(`${path}.tmp`, serializeTopology(topology));
+  renameSync(`${path}.tmp`, path);
+  return topology;
+}
+
+async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new CliError(`port ${port} on 127.0.0.1 is not free (${error.code}); is another cluster running?`)),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort()));
+  });
+}
+
+async function waitUntilReady(urls: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const url of urls) {
+    for (;;) {
+      try {
+        const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+        await response.arrayBuffer();
+        if (response.ok) break;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) throw new Error(`${url} was not ready within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function handleShutdown(router: SupervisedProcess, workers: SupervisedProcess[]): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: killing everything now\n`);
+      for (const child of [router, ...workers]) child.kill();
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping the router, then the workers (press Ctrl-C again to force)\n`);
+    void (async () => {
+      await router.stop();
+      await Promise.all(workers.map((w) => w.stop()));
+      process.stderr.write('pinbase: cluster stopped\n');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * A child `pinbase <command>` whose output is prefixed with its name, and
+ * which is started again (after 1 s, doubling up to 30 s; reset after a
+ * minute of uptime) whenever it exits without being asked to.
+ */
+class SupervisedProcess {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private backoffMs = 1000;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly name: string,
+    private readonly args: string[],
+  ) {}
+
+  start(): void {
+    const startedAt = Date.now();
+    // Own process group: Ctrl-C reaches only `pinbase up`, which stops the children in order.
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    this.child = child;
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${this.name}] ${line}\n`));
+    }
+    this.exited = new Promise((resolveExit) =>
+      child.once('exit', (code, signal) => {
+        this.child = undefined;
+        resolveExit();
+        if (this.stopping) return;
+        if (Date.now() - startedAt > 60_000) this.backoffMs = 1000;
+        process.stderr.write(`[${this.name}] exited (${signal ?? `code ${code}`}); restarting in ${this.backoffMs / 1000} s\n`);
+        setTimeout(() => this.stopping || this.start(), this.backoffMs);
+        this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+      }),
+    );
+  }
+
+  /** SIGTERM, then wait for the exit (SIGKILL after 30 s). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (child === undefined) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    this.stopping = true;
+    this.child?.kill('SIGKILL');
+  }
+}

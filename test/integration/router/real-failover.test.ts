@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RealCluster } from './real-cluster.js';
+import { send } from './http-client.js';
+import { missingAcks, WriteLoad, type Ack } from './write-load.js';
+
+let cluster: RealCluster;
+beforeAll(async () => {
+  cluster = await RealCluster.start(3);
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+let acknowledgedDuringFailover: Ack[] = [];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('router + 3 real workers: a worker is killed and returns', () => {
+  const victims = () => cluster.usersOwnedBy('w2', 6, 'victim');
+
+  it('serves a killed worker\'s users on another worker within 3 s and loses no acknowledged write', async () => {
+    const users = victims();
+    const load = new WriteLoad(cluster.url, [...users, ...cluster.usersOwnedBy('w1', 2, 'bystander')]);
+    load.start();
+    await sleep(700);
+    expect(load.acks.some((ack) => ack.worker === 'w2')).toBe(true);
+    const killedAt = Date.now();
+    await cluster.killWorker('w2', 'SIGKILL');
+    await sleep(3500);
+    await load.stop();
+
+    expect(load.failures).toEqual([]);
+    for (const user of users) {
+      const ack = load.firstAckAfter(user, killedAt + 50);
+      expect(ack, `a write for ${user} after the kill`).toBeDefined();
+      expect(ack!.at - killedAt).toBeLessThanOrEqual(3000);
+      expect(ack!.worker).toBe(cluster.ownerOf(user, ['w2']));
+      const read = await send(cluster.url, ack!.path);
+      expect(read.status).toBe(200);
+      expect(read.headers['x-pinbase-worker']).toBe(cluster.ownerOf(user, ['w2']));
+    }
+    expect(await missingAcks(cluster.url, load.acks)).toEqual([]);
+    acknowledgedDuringFailover = load.acks;
+  });
+
+  it('gives the users back to the worker when it returns, with every acknowledged write readable there', async () => {
+    const users = victims();
+    cluster.startWorker('w2');
+    await cluster.waitRoutable(3);
+    const deadline = Date.now() + 5000;
+    for (const user of users) {
+      for (;;) {
+        const reply = await send(cluster.url, `/api/users/${user}/load/probe`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+        if (reply.status < 300 && reply.headers['x-pinbase-worker'] === 'w2') break;
+        expect([200, 201, 503], reply.body).toContain(reply.status);
+        expect(Date.now()).toBeLessThan(deadline);
+        await sleep(50);
+      }
+    }
+    const load = new WriteLoad(cluster.url, users);
+    load.start();
+    await sleep(300);
+    await load.stop();
+    expect(load.failures).toEqual([]);
+    expect(load.acks.every((ack) => ack.worker === 'w2')).toBe(true);
+    const reads = await Promise.all(users.map((user) => send(cluster.url, `/api/users/${user}/load/probe`)));
+    expect(reads.map((r) => r.headers['x-pinbase-worker'])).toEqual(users.map(() => 'w2'));
+    expect(acknowledgedDuringFailover.length).toBeGreaterThan(0);
+    expect(await missingAcks(cluster.url, acknowledgedDuringFailover)).toEqual([]);
+  });
+});

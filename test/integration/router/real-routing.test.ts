@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { request } from 'undici';
+import { RealCluster } from './real-cluster.js';
+import { send, sendRaw } from './http-client.js';
+
+let cluster: RealCluster;
+beforeAll(async () => {
+  cluster = await RealCluster.start(3);
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+const json = { 'content-type': 'application/json' };
+
+describe('router + 3 real workers', () => {
+  it('keeps every request of a user on the one worker that owns it', async () => {
+    for (let u = 0; u < 12; u++) {
+      const user = `sticky${u}`;
+      const workers = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const put = await send(cluster.url, `/api/users/${user}/notes/n${i}`, { method: 'PUT', headers: json, body: JSON.stringify({ i }) });
+        expect(put.status).toBe(201);
+        const get = await send(cluster.url, `/api/users/${user}/notes/n${i}`);
+        expect(get.json()).toEqual({ i });
+        workers.add(String(put.headers['x-pinbase-worker'])).add(String(get.headers['x-pinbase-worker']));
+      }
+      expect([...workers]).toEqual([cluster.ownerOf(user)]);
+    }
+  });
+
+  it('gets 421 from a worker asked directly for a user it does not own', async () => {
+    const user = cluster.usersOwnedBy('w1', 1, 'direct')[0]!;
+    const wrong = await send(cluster.workerUrl('w2'), `/api/users/${user}/notes/1`);
+    expect(wrong.status).toBe(421);
+    expect(wrong.json()).toMatchObject({ code: 'misdirected_request', status: 421 });
+    const through = await send(cluster.url, `/api/users/${user}/notes/1`);
+    expect(through.headers['x-pinbase-worker']).toBe('w1');
+  });
+
+  it('streams new commits over SSE through the router', async () => {
+    const user = 'sse-user';
+    await send(cluster.url, `/api/users/${user}/notes/first`, { method: 'PUT', headers: json, body: '{"n":0}' });
+    const controller = new AbortController();
+    const response = await request(`${cluster.url}/api/users/${user}/_changes`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(response.headers['x-pinbase-worker']).toBe(cluster.ownerOf(user));
+    let text = '';
+    response.body.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    response.body.on('error', () => {});
+    for (let n = 1; n <= 3; n++) {
+      await send(cluster.url, `/api/users/${user}/notes/n${n}`, { method: 'PUT', headers: json, body: JSON.stringify({ n }) });
+      await vi.waitFor(() => expect(text).toContain(`"id":"n${n}"`), { timeout: 3000 });
+    }
+    expect(text).toMatch(/event: change\ndata: \{"seq":\d+,"changes":\[\{"seq":\d+,"collection":"notes","id":"n3"/);
+    controller.abort();
+  });
+
+  describe('hostile input', () => {
+    it.each([
+      ['/api/users/../x', 400, 'invalid_user_id'],
+      ['/api/users/%2e%2e/notes/1', 400, 'invalid_user_id'],
+      ['/api/users/alice%2Fbob/notes/1', 400, 'invalid_user_id'],
+      ['/api/users//notes/1', 400, 'invalid_user_id'],
+      [`/api/users/${'x'.repeat(65)}/notes/1`, 400, 'invalid_user_id'],
+      ['/api/users/alice/notes/..%2F..%2Fbob', 400, 'invalid_path'],
+      ['/api/users/alice//notes/1', 400, 'invalid_path'],
+      ['/api/users/alice/../bob/notes/1', 400, 'invalid_path'],
+      ['/api/users/alice/NOTES!/1', 400, 'invalid_collection'],
+      ['/api/users/alice/notes/1?at=-3', 400, 'invalid_at'],
+    ])('%s → %i %s', async (path, status, code) => {
+      const reply = await send(cluster.url, path);
+      expect(reply.status).toBe(status);
+      expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(reply.json().code).toBe(code);
+    });
+
+    it('refuses an oversize body with 413 and a body that is not JSON with 400', async () => {
+      const big = await send(cluster.url, '/api/users/alice/notes/big', { method: 'PUT', headers: json, body: `{"a":"${'x'.repeat(1024 * 1024)}"}` });
+      expect(big.status).toBe(413);
+      expect(big.json().code).toBe('body_too_large');
+      const bad = await send(cluster.url, '/api/users/alice/notes/bad', { method: 'PUT', headers: json, body: '{"a":' });
+      expect(bad.status).toBe(400);
+      expect(bad.json().code).toBe('invalid_json');
+      const proto = await send(cluster.url, '/api/users/alice/notes/p', { method: 'PUT', headers: json, body: '{"__proto__":{"x":1}}' });
+      expect(proto.status).toBe(400);
+      expect(proto.json().code).toBe('forbidden_key');
+    });
+
+    it('answers malformed requests with a 4xx problem', async () => {
+      for (const bytes of [
+        'GET /api/users/alice/x HTTP/1.1\r\nHost: t\r\nBad Header: 1\r\n\r\n',
+        'PUT /api/users/alice/x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+        `GET /api/users/alice/x HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      ]) {
+        const raw = await sendRaw(cluster.url, bytes);
+        expect(raw).toMatch(/^HTTP\/1\.1 4\d\d /);
+        expect(raw.toLowerCase()).toContain('application/problem+json');
+      }
+      const badIfMatch = await send(cluster.url, '/api/users/alice/notes/1', { method: 'PUT', headers: { ...json, 'if-match': 'nonsense' }, body: '{}' });
+      expect(badIfMatch.status).toBe(400);
+    });
+
+    it('leaves every worker running and serving', async () => {
+      for (const w of cluster.workers) expect((await send(cluster.workerUrl(w.id), '/healthz')).status).toBe(200);
+      expect((await send(cluster.url, '/api/users/alice/notes/after', { method: 'PUT', headers: json, body: '{}' })).status).toBe(201);
+    });
+  });
+});

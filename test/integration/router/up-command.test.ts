@@ -1,0 +1,131 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CliProcess } from './cli-process.js';
+import { freePort } from './real-cluster.js';
+import { send } from './http-client.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pinbase-up-'));
+const running: CliProcess[] = [];
+afterAll(async () => {
+  for (const p of running) await p.stop('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A base port with `count` free ports after it. */
+async function freePortRange(count: number): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+}
+
+async function isFree(port: number): Promise<boolean> {
+  try {
+    await send(`http://127.0.0.1:${port}`, '/');
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function up(port: number, workerPort: number): CliProcess {
+  const p = new CliProcess(['up', '--workers', '2', '--port', String(port), '--worker-port', String(workerPort), '--data', dir], { built: true });
+  running.push(p);
+  return p;
+}
+
+describe('pinbase up', () => {
+  it('runs a cluster, restarts a crashed worker, stops on Ctrl-C and keeps every acknowledged write', async () => {
+    const port = await freePort();
+    const workerPort = await freePortRange(2);
+    const first = up(port, workerPort);
+    await first.waitFor(/Pinbase is up: router on http:\/\/127\.0\.0\.1:\d+/);
+    expect(first.stdout).toContain(`curl -X PUT http://127.0.0.1:${port}/api/users/alice/notes/first`);
+    expect(JSON.parse(readFileSync(join(dir, 'topology.json'), 'utf8'))).toEqual({
+      version: 1,
+      workers: [
+        { id: 'w1', url: `http://127.0.0.1:${workerPort}` },
+        { id: 'w2', url: `http://127.0.0.1:${workerPort + 1}` },
+      ],
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const acked: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const reply = await send(url, `/api/users/user${i}/notes/first`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: `{"i":${i}}` });
+      expect(reply.status).toBe(201);
+      acked.push(`user${i}`);
+    }
+
+    const pid = workerPid(workerPort);
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid!, 'SIGKILL');
+    await first.waitFor(/\[w1\] exited \(SIGKILL\); restarting in 1 s/);
+    const restartDeadline = Date.now() + 15_000;
+    while (workerPid(workerPort) === undefined || workerPid(workerPort) === pid || !(await isServing(`http://127.0.0.1:${workerPort}`))) {
+      expect(Date.now()).toBeLessThan(restartDeadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    const status = new CliProcess(['status', '--router', url], { built: true });
+    expect(await status.exited).toEqual({ code: 0, signal: null });
+    expect(status.stdout).toMatch(/^w1\s+http:\/\/127\.0\.0\.1:\d+\s+(up|down)/m);
+    expect(status.stdout).toMatch(/^w2\s+http:\/\/127\.0\.0\.1:\d+\s+up/m);
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(first.stderr).toContain('cluster stopped');
+    expect(await isFree(port)).toBe(true);
+    expect(await isFree(workerPort)).toBe(true);
+    expect(await isFree(workerPort + 1)).toBe(true);
+
+    const second = up(port, workerPort);
+    await second.waitFor(/Pinbase is up/);
+    for (const [i, user] of acked.entries()) {
+      const reply = await send(url, `/api/users/${user}/notes/first`);
+      expect(reply.status).toBe(200);
+      expect(reply.json()).toEqual({ i });
+    }
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('pinbase status says in one line when the router cannot be reached', async () => {
+    const port = await freePort();
+    const p = new CliProcess(['status', '--router', `http://127.0.0.1:${port}`], { built: true });
+    expect(await p.exited).toEqual({ code: 2, signal: null });
+    expect(p.stderr).toBe(`pinbase: cannot reach the router at http://127.0.0.1:${port}: ECONNREFUSED\n`);
+  });
+
+  it('refuses a bad flag with one line and exit code 2', async () => {
+    const p = new CliProcess(['up', '--workers', 'many'], { built: true });
+    expect(await p.exited).toEqual({ code: 2, signal: null });
+    expect(p.stderr).toBe('pinbase: --workers must be an integer, got "many"\n');
+  });
+});
+
+/** The pid of the `pinbase worker` process started with `--port port`, from /proc. */
+function workerPid(port: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const at = args.indexOf('--port');
+    if (args.includes('worker') && at >= 0 && args[at + 1] === String(port)) return Number(entry);
+  }
+  return undefined;
+}
+
+async function isServing(url: string): Promise<boolean> {
+  try {
+    return (await send(url, '/readyz')).status === 200;
+  } catch {
+    return false;
+  }
+}

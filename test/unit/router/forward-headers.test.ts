@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { clientResponseHeaders, upstreamRequestHeaders, type RequestFacts } from '../../../router/forward-headers.js';
+
+function facts(): RequestFacts {
+  return { contentLength: -1, chunked: false, hasIdempotencyKey: false, wantsEventStream: false };
+}
+
+function asMap(flat: string[]): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (let i = 0; i < flat.length; i += 2) map.set(flat[i]!.toLowerCase(), [...(map.get(flat[i]!.toLowerCase()) ?? []), flat[i + 1]!]);
+  return map;
+}
+
+describe('upstreamRequestHeaders', () => {
+  it('drops hop-by-hop headers and every client-sent X-Pinbase-* header', () => {
+    const raw = [
+      'Host', 'example.test', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5', 'TE', 'trailers',
+      'Transfer-Encoding', 'chunked', 'Upgrade', 'websocket', 'Proxy-Authorization', 'x', 'Expect', '100-continue',
+      'X-Pinbase-Down', 'w1,w2', 'x-pinbase-worker', 'w9', 'Content-Length', '12', 'Content-Type', 'application/json',
+    ];
+    const f = facts();
+    const headers = asMap(upstreamRequestHeaders(raw, '10.0.0.9', f));
+    for (const name of ['host', 'connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'expect', 'x-pinbase-down', 'x-pinbase-worker', 'content-length']) {
+      expect(headers.has(name), name).toBe(false);
+    }
+    expect(headers.get('content-type')).toEqual(['application/json']);
+    expect(f.contentLength).toBe(12);
+    expect(f.chunked).toBe(true);
+  });
+
+  it('sets X-Forwarded-For/Proto/Host, appending to a client X-Forwarded-For', () => {
+    const raw = ['Host', 'pinbase.test:8080', 'X-Forwarded-For', '1.2.3.4', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'evil'];
+    const headers = asMap(upstreamRequestHeaders(raw, '127.0.0.1', facts()));
+    expect(headers.get('x-forwarded-for')).toEqual(['1.2.3.4, 127.0.0.1']);
+    expect(headers.get('x-forwarded-proto')).toEqual(['http']);
+    expect(headers.get('x-forwarded-host')).toEqual(['pinbase.test:8080']);
+  });
+
+  it('drops the headers that Connection names as hop-by-hop', () => {
+    const raw = ['Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'X-Kept', '2'];
+    const headers = asMap(upstreamRequestHeaders(raw, '127.0.0.1', facts()));
+    expect(headers.has('x-secret')).toBe(false);
+    expect(headers.get('x-kept')).toEqual(['2']);
+  });
+
+  it('notes an Idempotency-Key and an SSE Accept, and keeps them', () => {
+    const f = facts();
+    const headers = asMap(upstreamRequestHeaders(['Idempotency-Key', 'k1', 'Accept', 'text/event-stream'], '127.0.0.1', f));
+    expect(f.hasIdempotencyKey).toBe(true);
+    expect(f.wantsEventStream).toBe(true);
+    expect(headers.get('idempotency-key')).toEqual(['k1']);
+  });
+});
+
+describe('clientResponseHeaders', () => {
+  it('keeps end-to-end headers, drops hop-by-hop ones and notes an event stream', () => {
+    const raw = ['content-type', 'text/event-stream', 'x-pinbase-worker', 'w1', 'connection', 'keep-alive', 'keep-alive', 'timeout=72', 'transfer-encoding', 'chunked', 'etag', '"3"'].map((s) => Buffer.from(s));
+    const f = { isEventStream: false };
+    expect(clientResponseHeaders(raw, f)).toEqual(['content-type', 'text/event-stream', 'x-pinbase-worker', 'w1', 'etag', '"3"']);
+    expect(f.isEventStream).toBe(true);
+  });
+});
