@@ -27,6 +27,8 @@ Options:
   --body-limit BYTES      largest request body (default ${WORKER_DEFAULTS.bodyLimit})
   --max-in-flight N       requests served at once before 503 (default ${WORKER_DEFAULTS.maxInFlight})
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
+  --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
+                          turn of the event loop); more trades latency for larger batches
   --log-level LEVEL       fatal, error, warn, info, debug, trace (default info)
 
 Durations: 500ms, 30s, 15m, 24h, 7d.`;
@@ -46,6 +48,7 @@ const OPTIONS = {
   'body-limit': { type: 'string' },
   'max-in-flight': { type: 'string' },
   'lease-wait': { type: 'string' },
+  'commit-delay': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -87,6 +90,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     bodyLimit: integerOption(values['body-limit'], 'body-limit', WORKER_DEFAULTS.bodyLimit, 1024, 64 * 1024 * 1024),
     maxInFlight: integerOption(values['max-in-flight'], 'max-in-flight', WORKER_DEFAULTS.maxInFlight, 1, 1_000_000),
     maxPendingWrites: WORKER_DEFAULTS.maxPendingWrites,
+    commitDelayMs: durationOption(values['commit-delay'], 'commit-delay', WORKER_DEFAULTS.commitDelayMs, 0),
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
     cacheKiB: WORKER_DEFAULTS.cacheKiB,
     logLevel,

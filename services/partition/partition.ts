@@ -20,6 +20,12 @@ export interface PartitionLimits {
   maxDocumentBytes: number;
   /** Writes waiting for the next batch, beyond which new ones get 503 overloaded. */
   maxPendingWrites: number;
+  /**
+   * How long a batch waits after its first write for others to join, in ms
+   * (PostgreSQL's commit_delay): 0 flushes on the next turn of the event
+   * loop; more trades each write's latency for fewer, larger commits.
+   */
+  commitDelayMs: number;
 }
 
 /** What a partition tells its owner (the pool) about. Implementations must not throw. */
@@ -157,7 +163,8 @@ export class Partition {
       this.pending.push({ run, savepoint, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        if (this.limits.commitDelayMs > 0) setTimeout(() => this.flush(), this.limits.commitDelayMs);
+        else setImmediate(() => this.flush());
       }
     });
   }

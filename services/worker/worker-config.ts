@@ -16,6 +16,7 @@ export interface WorkerConfig {
   bodyLimit: number;
   maxInFlight: number;
   maxPendingWrites: number;
+  commitDelayMs: number;
   leaseWaitMs: number;
   cacheKiB: number;
   logLevel: string;
@@ -52,6 +53,7 @@ export const WORKER_DEFAULTS = {
   bodyLimit: 1024 * 1024,
   maxInFlight: 4096,
   maxPendingWrites: 1024,
+  commitDelayMs: 0,
   leaseWaitMs: 2500,
   cacheKiB: 1024,
   logLevel: 'info',

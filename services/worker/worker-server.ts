@@ -46,7 +46,11 @@ class WorkerServer {
       idleCloseMs: config.idleCloseMs,
       lease: { ...DEFAULT_LEASE_TIMING, waitMs: config.leaseWaitMs },
       database: { durability: config.durability, cacheKiB: config.cacheKiB },
-      limits: { maxDocumentBytes: config.bodyLimit, maxPendingWrites: config.maxPendingWrites },
+      limits: {
+        maxDocumentBytes: config.bodyLimit,
+        maxPendingWrites: config.maxPendingWrites,
+        commitDelayMs: config.commitDelayMs,
+      },
       events: this.metrics.poolEvents((message, fields) => this.log.warn(fields, message)),
       retention: {
         retentionMs: config.retentionMs,

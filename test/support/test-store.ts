@@ -36,7 +36,7 @@ export function openTestStore(dataDir: string, overrides: Partial<StoreOptions> 
     idleCloseMs: 60_000,
     lease: { ...DEFAULT_LEASE_TIMING, waitMs: 300 },
     database: { durability: 'pipelined', cacheKiB: 512 },
-    limits: { maxDocumentBytes: 1024 * 1024, maxPendingWrites: 1024 },
+    limits: { maxDocumentBytes: 1024 * 1024, maxPendingWrites: 1024, commitDelayMs: 0 },
     events: new RecordedEvents(),
     retention: { retentionMs: 7 * DAY_MS, idempotencyTtlMs: DAY_MS, pruneIntervalMs: 60_000, maxRowsPerBatch: 1000 },
     ...overrides,

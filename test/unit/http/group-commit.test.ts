@@ -8,7 +8,7 @@ let fx: HttpFixture;
 beforeEach(async () => {
   // A small document limit, so that one request in a batch can fail inside the store.
   fx = await startHttpFixture({
-    store: { limits: { maxDocumentBytes: 2000, maxPendingWrites: 1024 } },
+    store: { limits: { maxDocumentBytes: 2000, maxPendingWrites: 1024, commitDelayMs: 0 } },
   });
   expect((await fx.app.inject(jsonRequest('PUT', `${U}/c/shared`, { v: 0 }))).statusCode).toBe(201);
   fx.batches.length = 0;

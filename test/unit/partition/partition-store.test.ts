@@ -149,4 +149,15 @@ describe('partition store', () => {
     partition.db.pragma('max_page_count = 1073741823');
     await expect(store.write('u1', put('b', big))).resolves.toMatchObject({ result: { seq: 2 } });
   });
+
+  it('with a commit delay, gathers writes that arrive within it into one batch', async () => {
+    await store.close();
+    events = new RecordedEvents();
+    store = openTestStore(dir.path, { events, limits: { maxDocumentBytes: 1 << 20, maxPendingWrites: 1024, commitDelayMs: 50 } });
+    const first = store.write('u1', put('a', { v: 1 }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = store.write('u1', put('b', { v: 1 }));
+    await Promise.all([first, second]);
+    expect(events.batches).toEqual([2]);
+  });
 });
