@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { isAuthorized } from '../services/admin/admin-token.js';
 import type { ErrorCode } from '../services/problem/error-table.js';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../services/problem/problem-document.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
@@ -33,6 +34,7 @@ export interface AdminBackend {
 export function buildAdminApp(
   backend: AdminBackend,
   dataPath: (req: IncomingMessage, res: ServerResponse) => boolean,
+  adminToken: string | undefined,
 ): FastifyInstance<Server> {
   const app = Fastify({
     logger: false,
@@ -50,6 +52,11 @@ export function buildAdminApp(
     return problem(reply, status < 500 ? 'invalid_request' : 'internal_error', error.message);
   });
 
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'POST' && !isAuthorized(request.headers.authorization, adminToken)) {
+      return problem(reply, 'unauthorized', 'this admin endpoint needs the cluster admin token (Authorization: Bearer ...)');
+    }
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const { topologyVersion, routableWorkers } = backend.readiness();

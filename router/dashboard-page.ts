@@ -45,7 +45,19 @@ function el(tag, props, ...children) {
   return e;
 }
 async function act(id, action) {
-  await fetch('/_router/workers/' + encodeURIComponent(id) + '/' + action, { method: 'POST' });
+  const send = () => fetch('/_router/workers/' + encodeURIComponent(id) + '/' + action, {
+    method: 'POST',
+    headers: sessionStorage.adminToken ? { authorization: 'Bearer ' + sessionStorage.adminToken } : {},
+  });
+  let response = await send();
+  if (response.status === 401) {
+    const token = prompt('Admin token');
+    if (token) {
+      sessionStorage.adminToken = token;
+      response = await send();
+    }
+  }
+  if (!response.ok) document.getElementById('error').textContent = action + ' ' + id + ': ' + (await response.json()).title;
   refresh();
 }
 function render(s) {

@@ -29,6 +29,8 @@ export interface RouterOptions {
   readonly maxAttempts: number;
   /** Distinct user ids remembered per process for the users-per-worker figures. */
   readonly trackedUsers: number;
+  /** Required (as a Bearer token) by the mutating admin endpoints; undefined leaves them open. */
+  readonly adminToken: string | undefined;
 }
 
 export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
@@ -48,6 +50,7 @@ export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
   bodyTimeoutMs: 120_000,
   maxAttempts: 3,
   trackedUsers: 100_000,
+  adminToken: undefined,
 };
 
 export function routerOptions(overrides: Partial<RouterOptions> & { topologyPath: string }): RouterOptions {

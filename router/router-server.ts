@@ -38,7 +38,7 @@ export async function serveRouter(parts: RouterServerParts): Promise<RouterServe
   const { options, control, metrics } = parts;
   const routes = new WorkerRoutes(options, metrics);
   const dataPath = new DataPath(options, routes, control, metrics);
-  const app = buildAdminApp(parts.admin(dataPath), (req, res) => dataPath.handle(req, res));
+  const app = buildAdminApp(parts.admin(dataPath), (req, res) => dataPath.handle(req, res), options.adminToken);
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;

@@ -8,6 +8,7 @@ import { RouterClusterPrimary } from '../../router/cluster-primary.js';
 import { runRouterProcess } from '../../router/cluster-process.js';
 import { DEFAULT_ROUTER_OPTIONS as D, type RouterOptions } from '../../router/router-options.js';
 import { startRouter } from '../../router/router-server.js';
+import { readAdminTokenFile } from '../admin/admin-token.js';
 import { TopologyError } from '../topology/topology.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
 
@@ -34,6 +35,8 @@ Options:
   --connect-timeout MS            default ${D.connectTimeoutMs}
   --upstream-timeout MS           wait for a worker's response headers (default ${D.headersTimeoutMs}); 504 beyond
   --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
+  --admin-token-file FILE         require this token (Authorization: Bearer) on POST /_router/...;
+                                  give workers the same file
   --log-level LEVEL               fatal|error|warn|info|debug (default info)`;
 
 const FLAGS = {
@@ -51,6 +54,7 @@ const FLAGS = {
   'connect-timeout': { type: 'string' },
   'upstream-timeout': { type: 'string' },
   'max-attempts': { type: 'string' },
+  'admin-token-file': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -77,6 +81,7 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     connectTimeoutMs: integerOption(v['connect-timeout'], 'connect-timeout', D.connectTimeoutMs, 10, 600_000),
     headersTimeoutMs: integerOption(v['upstream-timeout'], 'upstream-timeout', D.headersTimeoutMs, 10, 3_600_000),
     maxAttempts: integerOption(v['max-attempts'], 'max-attempts', D.maxAttempts, 1, 10),
+    adminToken: readAdminTokenFile(v['admin-token-file']),
   };
   const processes = integerOption(v.processes, 'processes', 1, 1, 64);
   return { options, processes, logLevel };

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { readAdminTokenFile } from '../admin/admin-token.js';
 import { parseDuration } from '../worker/durations.js';
 import { DAY_MS, WORKER_DEFAULTS, defaultMaxOpen, type WorkerConfig } from '../worker/worker-config.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
@@ -29,6 +30,9 @@ Options:
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
   --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
                           turn of the event loop); more trades latency for larger batches
+  --admin-token-file FILE require this token (Authorization: Bearer) on POST /_worker/... and send it
+                          when asking another worker for a handover; every router and worker of a
+                          cluster gets the same file
   --log-level LEVEL       fatal, error, warn, info, debug, trace (default info)
 
 Durations: 500ms, 30s, 15m, 24h, 7d.`;
@@ -49,6 +53,7 @@ const OPTIONS = {
   'max-in-flight': { type: 'string' },
   'lease-wait': { type: 'string' },
   'commit-delay': { type: 'string' },
+  'admin-token-file': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -93,6 +98,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     commitDelayMs: durationOption(values['commit-delay'], 'commit-delay', WORKER_DEFAULTS.commitDelayMs, 0),
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
     cacheKiB: WORKER_DEFAULTS.cacheKiB,
+    adminToken: readAdminTokenFile(values['admin-token-file']),
     logLevel,
   };
 }

@@ -28,6 +28,9 @@ export const ERROR_TABLE = {
   request_timeout: { status: 408, title: 'Request not received in time', retryable: true },
   headers_too_large: { status: 431, title: 'Request headers too large', retryable: false },
 
+  // 401: an admin endpoint without the cluster's admin token.
+  unauthorized: { status: 401, title: 'Missing or wrong admin token', retryable: false },
+
   // 404 / 410: the thing asked for is not there.
   route_not_found: { status: 404, title: 'No such route', retryable: false },
   worker_not_found: { status: 404, title: 'No such worker in the topology', retryable: false },

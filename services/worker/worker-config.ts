@@ -20,6 +20,8 @@ export interface WorkerConfig {
   leaseWaitMs: number;
   cacheKiB: number;
   logLevel: string;
+  /** Required on POST /_worker/... and sent in handover requests; undefined leaves them open. */
+  adminToken: string | undefined;
 }
 
 export const DAY_MS = 86_400_000;

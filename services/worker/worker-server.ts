@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { request } from 'undici';
+import { bearer } from '../admin/admin-token.js';
 import { CliError } from '../cli/command.js';
 import { buildApp } from '../http/app.js';
 import { LiveFeeds } from '../http/live-feeds.js';
@@ -108,8 +109,10 @@ class WorkerServer {
     if (!holder || holder.worker === this.config.id) return;
     const url = this.ownership?.urlOf(holder.worker);
     if (url === undefined) return;
+    const token = this.config.adminToken;
     const response = await request(`${url}/_worker/partitions/${userId}/release`, {
       method: 'POST',
+      headers: token === undefined ? {} : { authorization: bearer(token) },
       headersTimeout: 1500,
       bodyTimeout: 1500,
     });
@@ -164,6 +167,7 @@ class WorkerServer {
       }),
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       releasePartition: (userId) => this.releasePartition(userId),
+      adminToken: config.adminToken,
     });
   }
 

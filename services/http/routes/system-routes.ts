@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { isAuthorized } from '../../admin/admin-token.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { userParams } from '../schemas.js';
 import type { UserParams } from './route-context.js';
@@ -10,6 +11,8 @@ export interface SystemContext {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Hand the user's partition over: end its streams, close it, release the lease. */
   releasePartition(userId: string): Promise<void>;
+  /** Required on POST /_worker/...; undefined leaves those endpoints open. */
+  adminToken: string | undefined;
 }
 
 /** Liveness, readiness, metrics, and the worker's own admin endpoints under /_worker. */
@@ -32,7 +35,14 @@ export function systemRoutes(app: FastifyInstance, ctx: SystemContext): void {
 
   app.post(
     '/_worker/partitions/:userId/release',
-    { schema: { hide: true, params: userParams } },
+    {
+      schema: { hide: true, params: userParams },
+      onRequest: async (request) => {
+        if (!isAuthorized(request.headers.authorization, ctx.adminToken)) {
+          throw new PinbaseError('unauthorized', 'handover requests need the cluster admin token');
+        }
+      },
+    },
     async (request) => {
       const { userId } = request.params as UserParams;
       await ctx.releasePartition(userId);

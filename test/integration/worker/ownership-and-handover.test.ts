@@ -110,4 +110,20 @@ describe('ownership by topology, and handover between workers', () => {
     expect((await put(w1.url, userOf('w1'), 'a')).status).toBe(201);
     expect((await put(w1.url, userOf('w2'), 'a')).status).toBe(421);
   });
+
+  it('hands over with the cluster admin token, which a request without it cannot use', async () => {
+    const tokenFile = join(dir.path, 'admin-token');
+    writeFileSync(tokenFile, 'cluster-admin-token-0123456789\n');
+    const args = ['--admin-token-file', tokenFile];
+    const w1 = await startWorkerProcess({ id: 'w1', dataDir, port: ports.w1, topologyFile, args });
+    const w2 = await startWorkerProcess({ id: 'w2', dataDir, port: ports.w2, topologyFile, args });
+    workers.push(w1, w2);
+    const user = userOf('w1');
+    expect((await put(w1.url, user, 'a')).status).toBe(201);
+    expect((await fetch(`${w1.url}/_worker/partitions/${user}/release`, { method: 'POST' })).status).toBe(401);
+    const started = Date.now();
+    const onW2 = await fetch(`${w2.url}/api/users/${user}/notes/a`, { headers: { 'x-pinbase-down': 'w1' } });
+    expect(onW2.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
 });

@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeCluster } from './fake-cluster.js';
+import { send } from './http-client.js';
+
+const TOKEN = 'a-long-enough-admin-token';
+
+let cluster: FakeCluster;
+beforeAll(async () => {
+  cluster = await FakeCluster.start(2, { adminToken: TOKEN });
+});
+afterAll(async () => {
+  await cluster.stop();
+});
+
+describe('router admin token', () => {
+  it('refuses drain without the token with 401 unauthorized, and changes nothing', async () => {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-of-some-length' }, { authorization: TOKEN }];
+    for (const headers of attempts) {
+      const reply = await send(cluster.url, '/_router/workers/w1/drain', { method: 'POST', headers });
+      expect(reply.status).toBe(401);
+      expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(reply.json()).toMatchObject({ code: 'unauthorized' });
+    }
+    const status = (await send(cluster.url, '/_router/status')).json() as { workers: { drained: boolean }[] };
+    expect(status.workers.every((w) => !w.drained)).toBe(true);
+  });
+
+  it('drains and undrains with the token', async () => {
+    const headers = { authorization: `Bearer ${TOKEN}` };
+    expect((await send(cluster.url, '/_router/workers/w1/drain', { method: 'POST', headers })).json()).toMatchObject({ drained: true });
+    expect((await send(cluster.url, '/_router/workers/w1/undrain', { method: 'POST', headers })).json()).toMatchObject({ drained: false });
+  });
+
+  it('keeps the read-only admin endpoints open', async () => {
+    expect((await send(cluster.url, '/_router/status')).status).toBe(200);
+    expect((await send(cluster.url, '/metrics')).status).toBe(200);
+  });
+});
