@@ -53,7 +53,13 @@ export interface TestApp {
 /** The worker's fastify app over a test store, for inject() tests. */
 export async function buildTestApp(
   dataDir: string,
-  options: { ownership?: OwnershipCheck; store?: Partial<StoreOptions>; bodyLimit?: number; maxInFlight?: number } = {},
+  options: {
+    ownership?: OwnershipCheck;
+    store?: Partial<StoreOptions>;
+    bodyLimit?: number;
+    maxInFlight?: number;
+    adminToken?: string;
+  } = {},
 ): Promise<TestApp> {
   const store = openTestStore(dataDir, options.store);
   const live = new LiveFeeds();
@@ -72,6 +78,7 @@ export async function buildTestApp(
     status: () => ({ worker: 'w-test' }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     releasePartition: (userId) => store.release(userId),
+    adminToken: options.adminToken,
   });
   return {
     app,
