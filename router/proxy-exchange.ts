@@ -11,6 +11,11 @@
  * - 421 from a worker: re-resolved and re-sent once (the worker refused it
  *   before doing anything);
  * - headers timeout: 504, never re-sent (the worker may still be working).
+ * Once an attempt may have reached a worker, a later refusal (a worker's
+ * 503/429/421, or no worker left) is not passed on as such: those codes mean
+ * "nothing was applied", which is no longer known. The client gets
+ * 502 upstream_failed (outcome unknown) instead; a retry with the same
+ * Idempotency-Key tells.
  * Responses (SSE included) are streamed with back-pressure, never buffered;
  * an SSE response has no idle timeout and stops counting as in flight once
  * its headers arrived.
@@ -39,6 +44,10 @@ export interface ExchangeHost {
 }
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** Methods that change nothing: a broken attempt of one cannot have applied anything. */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Answers whose contract is "nothing was applied". */
+const REFUSALS = new Set([421, 429, 503]);
 const NOTHING_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 const POOL_GONE = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
@@ -53,7 +62,11 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
   private attempts = 0;
   private excluded: WorkerRoute[] | undefined;
   private misdirectedRetried = false;
+  /** An earlier attempt of this request broke after it was sent: it may have been applied. */
+  private maybeApplied = false;
   private discarding = false;
+  /** The current attempt was refused after an earlier one may have been applied: answer 502 when it ends. */
+  private outcomeUnknown = false;
   private userReleased = false;
   private clientGone = false;
   private startedAt = 0;
@@ -118,6 +131,11 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
       this.discarding = true;
       return true;
     }
+    if (this.maybeApplied && REFUSALS.has(statusCode)) {
+      this.discarding = true;
+      this.outcomeUnknown = true;
+      return true;
+    }
     route.requests++;
     route.responsesByClass[(statusCode / 100) | 0]!++;
     const res = this.res;
@@ -144,6 +162,10 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
 
   onComplete(): void {
     this.settleAttempt();
+    if (this.outcomeUnknown) {
+      this.failUnknown(`worker ${this.route.id} refused the retry`);
+      return;
+    }
     if (this.discarding) {
       this.discarding = false;
       this.misdirectedRetried = true;
@@ -191,16 +213,18 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
       this.fail('upstream_failed', `the connection to worker ${this.route.id} failed (${code}); the request may or may not have been applied`);
       return;
     }
+    if (!READ_METHODS.has(this.req.method!)) this.maybeApplied = true;
     this.retry('connection', this.excluded === undefined ? this.host.table.owner(this.userId) : this.host.table.ownerExcluding(this.userId, this.excluded));
   }
 
   private retry(reason: RetryReason, next: WorkerRoute | undefined): void {
     if (next === undefined) {
-      this.fail('no_worker_available', 'no live worker can serve this user now', 'no_worker');
+      if (this.maybeApplied) this.failUnknown('no live worker is left to retry it', 'no_worker');
+      else this.fail('no_worker_available', 'no live worker can serve this user now', 'no_worker');
       return;
     }
     if (this.attempts >= this.host.maxAttempts) {
-      if (reason === 'connection') this.fail('upstream_failed', `worker ${this.route.id} failed; retries exhausted`);
+      if (reason === 'connection' || this.maybeApplied) this.failUnknown('retries exhausted');
       else this.fail('no_worker_available', 'no worker accepted the request; retries exhausted', 'no_worker');
       return;
     }
@@ -221,6 +245,15 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
     if (kind !== undefined) this.host.countError(kind);
     replyProblem(this.res, code, detail);
     this.releaseUser();
+  }
+
+  /** A write that may have been applied by an earlier attempt could not be confirmed. */
+  private failUnknown(why: string, kind?: RouterErrorKind): void {
+    this.fail(
+      'upstream_failed',
+      `an earlier attempt reached a worker and its connection broke, so the write may or may not have been applied; ${why}. Retry with the same Idempotency-Key to learn the outcome.`,
+      kind,
+    );
   }
 
   /** Ends this attempt's claim on its worker's in-flight count (once per attempt). */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs, { closeSync, constants, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { PinbaseError } from '../problem/pinbase-error.js';
 
@@ -152,11 +153,33 @@ export class PartitionLease {
     }
   }
 
-  /** Releases the lock. Idempotent; never throws (a compromised lock is already gone). */
+  /**
+   * Releases the lock. Idempotent; never throws. When another worker has
+   * taken the lease over (the owner record is not ours), the lock directory
+   * is theirs: refreshing it stops, but it is not removed.
+   */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.unlock().catch(() => undefined);
+    const lockDirectory = `${resolve(this.file)}.lock`;
+    if (!this.isCurrent()) keepOnUnlock.add(lockDirectory);
+    try {
+      await this.unlock();
+    } catch {
+      // A compromised lock is already gone from proper-lockfile's books.
+    } finally {
+      keepOnUnlock.delete(lockDirectory);
+    }
+  }
+
+  /** verify() as a boolean. */
+  private isCurrent(): boolean {
+    try {
+      this.verify();
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -195,12 +218,15 @@ const verifyBuffer = Buffer.alloc(OWNER_RECORD_BYTES + 1);
  * partitions on a slow shared file system never block the event loop.
  */
 let acquiring = false;
+/** Lock directories that an unlock must leave in place (they belong to a newer holder). */
+const keepOnUnlock = new Set<string>();
 const lockFs = {
   mkdir: (path: string, callback: (error: Error | null) => void) =>
     acquiring ? callSync(() => fs.mkdirSync(path), callback) : fs.mkdir(path, callback),
   stat: (path: string, callback: (error: Error | null, stats?: fs.Stats) => void) =>
     acquiring ? callSync(() => fs.statSync(path), callback) : fs.stat(path, callback),
-  rmdir: fs.rmdir,
+  rmdir: (path: string, callback: (error: Error | null) => void) =>
+    keepOnUnlock.has(path) ? callback(null) : fs.rmdir(path, callback),
   utimes: fs.utimes,
   realpath: fs.realpath,
 };

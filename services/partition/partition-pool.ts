@@ -49,12 +49,15 @@ interface Entry {
 export class PartitionPool {
   private readonly entries = new Map<string, Entry>();
   private readonly idleTimer: NodeJS.Timeout;
+  private readonly leaseWatchdog: NodeJS.Timeout;
   private shuttingDown = false;
   private readonly observer: PartitionObserver;
 
   constructor(private readonly options: PoolOptions) {
     this.idleTimer = setInterval(() => this.closeIdle(), Math.max(250, options.idleCloseMs / 4));
     this.idleTimer.unref();
+    this.leaseWatchdog = setInterval(() => this.checkLeases(), options.lease.updateMs);
+    this.leaseWatchdog.unref();
     this.observer = {
       onBatch: (_partition, size, seconds) => options.events.batch(size, seconds),
       onCommitted: (partition, seq) => options.events.committed(partition.userId, seq),
@@ -153,7 +156,7 @@ export class PartitionPool {
       });
     this.options.events.lease('acquired', userId, `epoch ${lease.epoch}`);
     try {
-      const db = await this.openDatabase(file);
+      const db = await this.openDatabase(file, () => lost);
       const walSync = this.options.database.durability === 'pipelined' ? new WalSync(`${file}-wal`) : undefined;
       partition = new Partition(userId, db, lease, walSync, this.options.limits, this.observer);
     } catch (error) {
@@ -161,15 +164,25 @@ export class PartitionPool {
       this.options.events.lease('released', userId);
       throw classifyStorageError(error).error;
     }
-    if (lost) throw lost;
+    if (lost) {
+      // Lost while opening: close the file (SQLite's lock with it) before saying so.
+      await partition.close();
+      this.options.events.lease('released', userId);
+      throw lost;
+    }
     this.options.events.opened(userId, Number(process.hrtime.bigint() - started) / 1e9);
     return partition;
   }
 
-  /** Opens the file, retrying while SQLite's own lock is held by another process, up to the lease wait. */
-  private async openDatabase(file: string) {
+  /**
+   * Opens the file, retrying while SQLite's own lock is held by another
+   * process, up to the lease wait, and not once the lease is lost.
+   */
+  private async openDatabase(file: string, lost: () => PinbaseError | undefined) {
     const deadline = Date.now() + this.options.lease.waitMs;
     for (;;) {
+      const lostNow = lost();
+      if (lostNow) throw lostNow;
       try {
         return openPartitionDatabase(file, this.options.database);
       } catch (error) {
@@ -200,6 +213,22 @@ export class PartitionPool {
       const partition = entry.partition;
       if (partition?.state === 'open' && partition.refs === 0 && !partition.busy && partition.lastUsed < cutoff) {
         void this.startClose(userId, 'idle');
+      }
+    }
+  }
+
+  /**
+   * Closes every open partition whose owner record names another holder now.
+   * The check before each commit already refuses to write; this also frees a
+   * partition that is only being read, or idle, so that its file (and SQLite's
+   * lock on it) goes to the worker that took the lease over.
+   */
+  private checkLeases(): void {
+    for (const partition of this.openPartitions()) {
+      try {
+        partition.lease.verify();
+      } catch (error) {
+        this.markBroken(partition, error as PinbaseError);
       }
     }
   }
@@ -242,6 +271,7 @@ export class PartitionPool {
   async closeAll(): Promise<void> {
     this.shuttingDown = true;
     clearInterval(this.idleTimer);
+    clearInterval(this.leaseWatchdog);
     const pending: Promise<void>[] = [];
     for (const userId of [...this.entries.keys()]) pending.push(this.close(userId, 'shutdown'));
     await Promise.all(pending);

@@ -1,4 +1,4 @@
-import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PartitionLease, readOwnerRecord, type LeaseTiming } from '../../../services/partition/lease.js';
@@ -61,7 +61,6 @@ describe('partition lease', () => {
 
   it('takes over a lease whose lock was not refreshed within the stale time', async () => {
     const lockDir = `${file}.lock`;
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(lockDir);
     const old = new Date(Date.now() - timing.staleMs - 1000);
     utimesSync(lockDir, old, old);
@@ -85,4 +84,26 @@ describe('partition lease', () => {
     expect(lease.epoch).toBeGreaterThan(1_600_000_000_000);
     await lease.release();
   });
+
+  it.each([
+    ['replaced', true],
+    ['re-stamped by the old holder', false],
+  ] as const)(
+    'releasing a lease that was taken over leaves the new holder\'s lock directory (%s) and stops refreshing it',
+    async (_case, replaceDirectory) => {
+      const old = await PartitionLease.acquire(file, { workerId: 'w3', timing, onCompromised: noop });
+      if (replaceDirectory) {
+        rmSync(`${file}.lock`, { recursive: true });
+        mkdirSync(`${file}.lock`);
+      }
+      const record = { epoch: old.epoch + 1, worker: 'w2', nonce: 'n', pid: 1, host: 'h', acquiredAt: new Date().toISOString() };
+      writeFileSync(`${file}.owner`, JSON.stringify(record).padEnd(512, ' '));
+      const takenOverAt = statSync(`${file}.lock`).mtimeMs;
+      expect(() => old.verify()).toThrow();
+      await old.release();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(existsSync(`${file}.lock`)).toBe(true);
+      expect(statSync(`${file}.lock`).mtimeMs).toBe(takenOverAt);
+    },
+  );
 });

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PartitionStore } from '../../../services/partition/partition-store.js';
 import { partitionPath } from '../../../services/partition/user-id.js';
@@ -86,5 +87,31 @@ describe('partition pool', () => {
     await store.release('u');
     await expect(other.read('u', (view) => view.seq)).resolves.toBe(1);
     await other.close();
+  });
+
+  it('closes the file when its lease is lost while it is being opened, so that it can be opened again', async () => {
+    const lease = { staleMs: 2000, updateMs: 1000, waitMs: 4000 };
+    const first = openTestStore(dir.path, { lease });
+    await first.write('u', doc);
+    await first.close();
+    const file = partitionPath(dir.path, 'u');
+    // The previous owner still has the file open (SQLite's exclusive lock).
+    const previousOwner = new Database(file, { timeout: 0 });
+    previousOwner.pragma('locking_mode = EXCLUSIVE');
+    previousOwner.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('held', 1)").run();
+    store = openTestStore(dir.path, { events, lease });
+    const opening = store.write('u', doc).then(() => 'ok', (error: { code?: string }) => error.code);
+    await sleep(1200);
+    // Meanwhile another worker takes the lease over (replacing the lock directory).
+    rmSync(`${file}.lock`, { recursive: true });
+    mkdirSync(`${file}.lock`);
+    await sleep(1300);
+    previousOwner.close();
+    expect(await opening).toBe('partition_lost');
+    rmSync(`${file}.lock`, { recursive: true });
+    const other = new Database(file, { timeout: 0 });
+    other.pragma('locking_mode = EXCLUSIVE');
+    expect(() => other.prepare('SELECT count(*) FROM meta').get()).not.toThrow();
+    other.close();
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readOwnerRecord } from '../../../services/partition/lease.js';
 import type { PartitionStore } from '../../../services/partition/partition-store.js';
@@ -96,7 +96,20 @@ describe('partition store', () => {
     await expect(store.write('u1', put('a', { v: 2 }))).rejects.toMatchObject({ code: 'partition_lost', retryable: true });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(events.closes).toContainEqual({ userId: 'u1', reason: 'broken' });
-    expect(existsSync(`${file}.lock`)).toBe(false);
+    // The lock directory is the new holder's now: left in place, no longer refreshed.
+    const stamped = statSync(`${file}.lock`).mtimeMs;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(statSync(`${file}.lock`).mtimeMs).toBe(stamped);
+  });
+
+  it('closes an idle partition whose lease another worker took over, freeing the file for it', async () => {
+    await store.write('u1', put('a', { v: 1 }));
+    const file = partitionPath(dir.path, 'u1');
+    const record = readOwnerRecord(file)!;
+    writeFileSync(`${file}.owner`, JSON.stringify({ ...record, epoch: record.epoch + 1, worker: 'w-other', nonce: 'n' }));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(store.pool.isOpen('u1')).toBe(false);
+    expect(events.closes).toContainEqual({ userId: 'u1', reason: 'broken' });
   });
 
   it('copies the owner epoch into the file with the first commit, for the record', async () => {
