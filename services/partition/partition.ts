@@ -207,8 +207,10 @@ export class Partition {
     durable.then(
       () => this.settle(batch, settled, committed > startSeq ? committed : 0),
       (error: unknown) => {
-        const classified = classifyStorageError(error);
-        const failure = classified.error.code === 'internal_error' ? new PinbaseError('io_error', undefined, { cause: error }) : classified.error;
+        // The commit is in the WAL but its fsync failed (ENOSPC included):
+        // whether it survives is unknown, so never "nothing was written".
+        const code = (error as NodeJS.ErrnoException).code ?? 'error';
+        const failure = new PinbaseError('io_error', `the WAL fsync failed (${code}); the outcome is unknown`, { cause: error });
         rejectAll(batch, failure);
         this.observer.onBroken(this, failure);
       },
