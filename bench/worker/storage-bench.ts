@@ -1,5 +1,5 @@
 import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
-import type { Durability } from '../../services/partition/partition-database.js';
+import { openPartitionDatabase, type Durability } from '../../services/partition/partition-database.js';
 import type { PoolEvents } from '../../services/partition/partition-pool.js';
 import { PartitionStore } from '../../services/partition/partition-store.js';
 import { DAY_MS } from '../../services/worker/worker-config.js';
@@ -73,4 +73,38 @@ export async function coldOpen(dataDir: string, users: number): Promise<{ meanMs
   times.sort((a, b) => a - b);
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
   return { meanMs: times.reduce((s, t) => s + t, 0) / times.length, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+/**
+ * The ceiling under Pinbase's write path: the same MVCC row writes (read the
+ * current version, keep it in `versions`, upsert `objects`), 64 per SQLite
+ * transaction, straight through better-sqlite3 with synchronous=NORMAL and no
+ * fsync: what the schema itself costs, before group commit, leases and fsyncs.
+ */
+export function rawSqliteCeiling(dataDir: string, seconds: number): number {
+  const db = openPartitionDatabase(`${dataDir}/ceiling.sqlite`, { durability: 'normal', cacheKiB: 1024 });
+  const get = db.prepare('SELECT rev, deleted, body, committed_at FROM objects WHERE collection = ? AND id = ?');
+  const keep = db.prepare(
+    'INSERT INTO versions (collection, id, rev, superseded_by, deleted, body, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const upsert = db.prepare(
+    `INSERT INTO objects (collection, id, rev, deleted, body, committed_at) VALUES (?, ?, ?, 0, ?, ?)
+     ON CONFLICT (collection, id) DO UPDATE SET rev = excluded.rev, body = excluded.body, committed_at = excluded.committed_at`,
+  );
+  let seq = 0;
+  const batch = db.transaction((round: number) => {
+    for (let w = 0; w < 64; w++) {
+      const id = `w${w}-${round % 100}`;
+      const current = get.get('c', id) as { rev: number; deleted: number; body: string; committed_at: number } | undefined;
+      seq++;
+      if (current) keep.run('c', id, current.rev, seq, current.deleted, current.body, current.committed_at);
+      upsert.run('c', id, seq, JSON.stringify({ writer: w, n: round, title: 'benchmark row' }), Date.now());
+    }
+  });
+  const started = performance.now();
+  let round = 0;
+  while (performance.now() - started < seconds * 1000) batch(round++);
+  const elapsed = (performance.now() - started) / 1000;
+  db.close();
+  return (round * 64) / elapsed;
 }

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import type { Durability } from '../../services/partition/partition-database.js';
 import { assertWrkInstalled, runWrk, spreadOverUsersLua, type WrkResult } from '../support/wrk.js';
 import { startBenchWorker } from './bench-worker.js';
-import { coldOpen, writeThroughput } from './storage-bench.js';
+import { coldOpen, rawSqliteCeiling, writeThroughput } from './storage-bench.js';
 
 const { values } = parseArgs({
   options: { only: { type: 'string' }, seconds: { type: 'string' }, users: { type: 'string' } },
@@ -39,6 +39,8 @@ try {
       const many = await writeThroughput(fresh('many'), durability, 64, Math.max(2, seconds / 2));
       console.log(`| ${durability} | ${fmt(one)} | ${fmt(many)} | ${fmt(many / one, 1)}× |`);
     }
+    const ceiling = rawSqliteCeiling(fresh('ceiling'), Math.max(2, seconds / 2));
+    console.log(`| raw SQLite, same rows, 64 per transaction, no fsync | | ${fmt(ceiling)} | |`);
   }
 
   if (sections.has('cold')) {
@@ -53,7 +55,7 @@ try {
     console.log(`\n## One worker over HTTP: wrk -t2 -c64 -d${seconds}s, 1000 users x 10 objects`);
     console.log('| durability | GET req/s | GET p50 / p99 ms | PUT req/s | PUT p50 / p99 ms | PUT / GET |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const durability of ['pipelined', 'inline'] as Durability[]) {
+    for (const durability of ['pipelined', 'inline', 'normal'] as Durability[]) {
       const worker = await startBenchWorker(fresh('http'), durability, 1000, 10);
       let get: WrkResult;
       let put: WrkResult;
