@@ -57,12 +57,12 @@ export async function writeThroughput(dataDir: string, durability: Durability, w
  * opening each again (lease + SQLite open + first read) one at a time.
  */
 export async function coldOpen(dataDir: string, users: number): Promise<{ meanMs: number; p50Ms: number; p99Ms: number }> {
-  const store = benchStore(dataDir, 'pipelined');
+  const store = benchStore(dataDir, 'pipelined', users + 1);
   for (let u = 0; u < users; u++) {
     await store.write(`cold${u}`, { op: 'put', collection: 'c', id: 'x', document: { u }, precondition: {} });
   }
   await store.close();
-  const reopened = benchStore(dataDir, 'pipelined');
+  const reopened = benchStore(dataDir, 'pipelined', users + 1);
   const times: number[] = [];
   for (let u = 0; u < users; u++) {
     const started = performance.now();

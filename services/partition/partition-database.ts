@@ -28,12 +28,14 @@ export interface DatabaseOptions {
 export function openPartitionDatabase(file: string, options: DatabaseOptions): Database.Database {
   const db = new Database(file, { timeout: 0 });
   try {
-    db.pragma('locking_mode = EXCLUSIVE');
+    // Settings that do not touch the file, in one exec (no statement objects
+    // to build on every open); locking_mode before the first access.
+    db.exec(
+      `PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = ${options.durability === 'inline' ? 'FULL' : 'NORMAL'};` +
+        ` PRAGMA cache_size = -${options.cacheKiB}; PRAGMA temp_store = MEMORY;`,
+    );
     const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
     if (mode !== 'wal') throw new Error(`cannot put ${file} in WAL mode (got ${mode})`);
-    db.pragma(`synchronous = ${options.durability === 'inline' ? 'FULL' : 'NORMAL'}`);
-    db.pragma(`cache_size = -${options.cacheKiB}`);
-    db.pragma('temp_store = MEMORY');
     migrate(db);
     return db;
   } catch (error) {

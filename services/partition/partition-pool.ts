@@ -8,6 +8,9 @@ import { classifyStorageError } from './storage-errors.js';
 import { partitionPath } from './user-id.js';
 import { WalSync } from './wal-sync.js';
 
+/** The lease watchdog checks this fraction of the open partitions per tick, one sweep per lease period. */
+const LEASE_CHECK_SLICES = 5;
+
 export type CloseReason = 'idle' | 'evicted' | 'released' | 'broken' | 'shutdown';
 
 /** What the pool reports, for metrics and logs. Implementations must not throw. */
@@ -50,13 +53,14 @@ export class PartitionPool {
   private readonly entries = new Map<string, Entry>();
   private readonly idleTimer: NodeJS.Timeout;
   private readonly leaseWatchdog: NodeJS.Timeout;
+  private leaseCheckCursor = 0;
   private shuttingDown = false;
   private readonly observer: PartitionObserver;
 
   constructor(private readonly options: PoolOptions) {
     this.idleTimer = setInterval(() => this.closeIdle(), Math.max(250, options.idleCloseMs / 4));
     this.idleTimer.unref();
-    this.leaseWatchdog = setInterval(() => this.checkLeases(), options.lease.updateMs);
+    this.leaseWatchdog = setInterval(() => this.checkLeases(), options.lease.updateMs / LEASE_CHECK_SLICES);
     this.leaseWatchdog.unref();
     this.observer = {
       onBatch: (_partition, size, seconds) => options.events.batch(size, seconds),
@@ -224,13 +228,19 @@ export class PartitionPool {
    * lock on it) goes to the worker that took the lease over.
    */
   private checkLeases(): void {
-    for (const partition of this.openPartitions()) {
+    // A slice per tick, so that a full sweep takes one lease period without
+    // stalling the event loop for all open partitions at once.
+    const open = this.openPartitions();
+    const slice = Math.ceil(open.length / LEASE_CHECK_SLICES);
+    for (let i = 0; i < slice && open.length > 0; i++) {
+      const partition = open[(this.leaseCheckCursor + i) % open.length]!;
       try {
         partition.lease.verify();
       } catch (error) {
         this.markBroken(partition, error as PinbaseError);
       }
     }
+    this.leaseCheckCursor = open.length === 0 ? 0 : (this.leaseCheckCursor + slice) % open.length;
   }
 
   private markBroken(partition: Partition, reason: PinbaseError): void {

@@ -70,7 +70,8 @@ export class Partition {
   private pending: Job<unknown>[] = [];
   private flushScheduled = false;
   private epochRecorded = false;
-  private readonly runInSavepoint: (job: Job<unknown>, ctx: WriteContext) => unknown;
+  private savepointRunner: ((job: Job<unknown>, ctx: WriteContext) => unknown) | undefined;
+  private batchRunner: ((batch: Job<unknown>[], now: number, settled: Settled[]) => void) | undefined;
 
   constructor(
     readonly userId: string,
@@ -81,9 +82,21 @@ export class Partition {
     private readonly observer: PartitionObserver,
   ) {
     this.sql = new Statements(db);
-    this.seq = (db.prepare('SELECT max(seq) AS seq FROM commits').get() as { seq: number | null }).seq ?? 0;
-    this.prunedThrough = Number((db.prepare("SELECT value FROM meta WHERE key = 'pruned_through'").get() as { value: number }).value);
-    this.runInSavepoint = db.transaction((job: Job<unknown>, ctx: WriteContext) => job.run(ctx));
+    const state = db
+      .prepare("SELECT (SELECT max(seq) FROM commits) AS seq, (SELECT value FROM meta WHERE key = 'pruned_through') AS pruned")
+      .get() as { seq: number | null; pruned: number };
+    this.seq = state.seq ?? 0;
+    this.prunedThrough = Number(state.pruned);
+  }
+
+  /**
+   * better-sqlite3 prepares its transaction statements on a connection's first
+   * db.transaction(): done at the first write, not at every open (most opens
+   * of a partition may only read).
+   */
+  private runInSavepoint(job: Job<unknown>, ctx: WriteContext): unknown {
+    this.savepointRunner ??= this.db.transaction((j: Job<unknown>, c: WriteContext) => j.run(c));
+    return this.savepointRunner(job, ctx);
   }
 
   /** The version of an object at snapshot `at` (latest if undefined); see readObject. */
@@ -224,37 +237,39 @@ export class Partition {
    * (its last seq and time), which is what retention needs.
    */
   private commitBatch(batch: Job<unknown>[]): Settled[] {
-    const now = Date.now();
     const settled: Settled[] = [];
-    const batchStartSeq = this.seq;
-    this.db.transaction(() => {
-      if (!this.epochRecorded) {
-        this.sql
-          .get("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_epoch', ?), ('owner_worker', ?)")
-          .run(this.lease.epoch, this.lease.record.worker);
-      }
-      for (const job of batch) {
-        const jobStartSeq = this.seq;
-        const ctx: WriteContext = {
-          sql: this.sql,
-          now,
-          maxDocumentBytes: this.limits.maxDocumentBytes,
-          commitSeq: () => (this.seq === jobStartSeq ? ++this.seq : this.seq),
-        };
-        try {
-          settled.push({ ok: true, value: job.savepoint ? this.runInSavepoint(job, ctx) : job.run(ctx) });
-        } catch (error) {
-          this.seq = jobStartSeq;
-          if (!(error instanceof PinbaseError)) throw error;
-          error.seq = jobStartSeq;
-          settled.push({ ok: false, error });
-        }
-      }
-      if (this.seq > batchStartSeq) {
-        this.sql.get('INSERT INTO commits (seq, committed_at) VALUES (?, ?)').run(this.seq, now);
-      }
-    })();
+    this.batchRunner ??= this.db.transaction((jobs: Job<unknown>[], now: number, out: Settled[]) => this.applyBatch(jobs, now, out));
+    this.batchRunner(batch, Date.now(), settled);
     return settled;
+  }
+
+  private applyBatch(batch: Job<unknown>[], now: number, settled: Settled[]): void {
+    const batchStartSeq = this.seq;
+    if (!this.epochRecorded) {
+      this.sql
+        .get("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_epoch', ?), ('owner_worker', ?)")
+        .run(this.lease.epoch, this.lease.record.worker);
+    }
+    for (const job of batch) {
+      const jobStartSeq = this.seq;
+      const ctx: WriteContext = {
+        sql: this.sql,
+        now,
+        maxDocumentBytes: this.limits.maxDocumentBytes,
+        commitSeq: () => (this.seq === jobStartSeq ? ++this.seq : this.seq),
+      };
+      try {
+        settled.push({ ok: true, value: job.savepoint ? this.runInSavepoint(job, ctx) : job.run(ctx) });
+      } catch (error) {
+        this.seq = jobStartSeq;
+        if (!(error instanceof PinbaseError)) throw error;
+        error.seq = jobStartSeq;
+        settled.push({ ok: false, error });
+      }
+    }
+    if (this.seq > batchStartSeq) {
+      this.sql.get('INSERT INTO commits (seq, committed_at) VALUES (?, ?)').run(this.seq, now);
+    }
   }
 
   private settle(batch: Job<unknown>[], settled: Settled[], committedSeq: number): void {
