@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parsePointer, resolvePointer } from '../../partition/json-pointer.js';
 import type { StoredVersion } from '../../partition/object-reads.js';
-import type { JsonObject } from '../../partition/write-request.js';
+import type { JsonObject, Precondition, WriteRequest } from '../../partition/write-request.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { entityTag, parseEntityTags, parsePrecondition } from '../conditional-headers.js';
 import { idempotencyClaim } from '../idempotency-key.js';
@@ -18,6 +18,7 @@ import { USER_BASE, type ObjectParams, type RouteContext } from './route-context
 
 const OBJECT = `${USER_BASE}/:collection/:id`;
 const errors = { '4xx': problemResponse, '5xx': problemResponse };
+type ObjectTarget = { collection: string; id: string };
 
 /** GET / PUT / PATCH / DELETE of one object, and reads inside it by JSON pointer. */
 export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -64,73 +65,60 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
   );
 
-  app.put(
-    OBJECT,
+  // PUT, PATCH and DELETE differ only in the write request they build.
+  const writes = [
     {
+      method: 'PUT',
+      summary: 'Create or replace an object (If-Match / If-None-Match: * for compare-and-set)',
+      body: true,
+      build: (p: ObjectTarget, body: unknown, precondition: Precondition): WriteRequest => ({
+        op: 'put',
+        ...p,
+        document: body as JsonObject,
+        precondition,
+      }),
+    },
+    {
+      method: 'PATCH',
+      summary: 'Update an object with a JSON Merge Patch (RFC 7396)',
+      body: true,
+      build: (p: ObjectTarget, body: unknown, precondition: Precondition): WriteRequest => ({
+        op: 'patch',
+        ...p,
+        patch: body as JsonObject,
+        precondition,
+      }),
+    },
+    {
+      method: 'DELETE',
+      summary: 'Delete an object (its history is kept for the retention window)',
+      body: false,
+      build: (p: ObjectTarget, _body: unknown, precondition: Precondition): WriteRequest => ({ op: 'delete', ...p, precondition }),
+    },
+  ] as const;
+  for (const write of writes) {
+    app.route({
+      method: write.method,
+      url: OBJECT,
       schema: {
-        summary: 'Create or replace an object (If-Match / If-None-Match: * for compare-and-set)',
+        summary: write.summary,
         tags: ['objects'],
         params: objectParams,
         headers: writeHeaders,
-        body: documentBody,
+        ...(write.body ? { body: documentBody } : {}),
         response: errors,
       },
-    },
-    async (request, reply) => {
-      const { userId, collection, id } = request.params as ObjectParams;
-      const outcome = await ctx.store.write(
-        userId,
-        { op: 'put', collection, id, document: request.body as JsonObject, precondition: parsePrecondition(request.headers) },
-        idempotencyClaim(request),
-      );
-      return sendWriteOutcome(reply, userId, outcome);
-    },
-  );
-
-  app.patch(
-    OBJECT,
-    {
-      schema: {
-        summary: 'Update an object with a JSON Merge Patch (RFC 7396)',
-        tags: ['objects'],
-        params: objectParams,
-        headers: writeHeaders,
-        body: documentBody,
-        response: errors,
+      handler: async (request, reply) => {
+        const { userId, collection, id } = request.params as ObjectParams;
+        const outcome = await ctx.store.write(
+          userId,
+          write.build({ collection, id }, request.body, parsePrecondition(request.headers)),
+          idempotencyClaim(request),
+        );
+        return sendWriteOutcome(reply, userId, outcome);
       },
-    },
-    async (request, reply) => {
-      const { userId, collection, id } = request.params as ObjectParams;
-      const outcome = await ctx.store.write(
-        userId,
-        { op: 'patch', collection, id, patch: request.body as JsonObject, precondition: parsePrecondition(request.headers) },
-        idempotencyClaim(request),
-      );
-      return sendWriteOutcome(reply, userId, outcome);
-    },
-  );
-
-  app.delete(
-    OBJECT,
-    {
-      schema: {
-        summary: 'Delete an object (its history is kept for the retention window)',
-        tags: ['objects'],
-        params: objectParams,
-        headers: writeHeaders,
-        response: errors,
-      },
-    },
-    async (request, reply) => {
-      const { userId, collection, id } = request.params as ObjectParams;
-      const outcome = await ctx.store.write(
-        userId,
-        { op: 'delete', collection, id, precondition: parsePrecondition(request.headers) },
-        idempotencyClaim(request),
-      );
-      return sendWriteOutcome(reply, userId, outcome);
-    },
-  );
+    });
+  }
 }
 
 /**
