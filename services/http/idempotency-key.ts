@@ -3,7 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import type { IdempotencyClaim } from '../partition/write-request.js';
 
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** Idempotency-Key values: 1 to 255 visible ASCII characters (also the schema's pattern). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * The Idempotency-Key claim of a write, or undefined without the header. The
@@ -13,7 +14,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 export function idempotencyClaim(request: FastifyRequest): IdempotencyClaim | undefined {
   const key = request.headers['idempotency-key'];
   if (key === undefined) return undefined;
-  if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
     throw new PinbaseError('invalid_idempotency_key', 'Idempotency-Key is 1 to 255 visible ASCII characters');
   }
   const hash = createHash('sha256');

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isErrorCode, type ErrorCode } from '../problem/error-table.js';
+import type { ErrorCode } from '../problem/error-table.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../problem/problem-document.js';
 
@@ -61,10 +61,7 @@ export function toPinbaseError(error: unknown, request: FastifyRequest): Pinbase
   const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];
   if (mapped) return new PinbaseError(mapped, fastifyError.message);
   const status = fastifyError.statusCode;
-  if (status !== undefined && status >= 400 && status < 500) {
-    const code = `${fastifyError.code ?? ''}`.toLowerCase();
-    return new PinbaseError(isErrorCode(code) ? code : 'invalid_request', fastifyError.message);
-  }
+  if (status !== undefined && status >= 400 && status < 500) return new PinbaseError('invalid_request', fastifyError.message);
   return new PinbaseError('internal_error', undefined, { cause: error });
 }
 

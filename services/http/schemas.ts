@@ -1,5 +1,6 @@
 import { COLLECTION_PATTERN, OBJECT_ID_PATTERN } from '../partition/names.js';
 import { USER_ID_PATTERN } from '../partition/user-id.js';
+import { IDEMPOTENCY_KEY_PATTERN } from './idempotency-key.js';
 
 /**
  * JSON Schemas of the API's parameters. They validate requests (a failure
@@ -79,7 +80,7 @@ export const changesQuery = {
 export const writeHeaders = {
   type: 'object',
   properties: {
-    'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+    'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source },
     'if-match': { type: 'string' },
     'if-none-match': { type: 'string' },
   },

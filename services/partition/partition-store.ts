@@ -1,5 +1,4 @@
 import { ChangeHub } from './change-hub.js';
-import type { OwnerRecord } from './lease.js';
 import { existsSync } from 'node:fs';
 import { assertSnapshotWithin, type Partition } from './partition.js';
 import { PartitionPool, type CloseReason, type PoolOptions } from './partition-pool.js';
@@ -112,4 +111,3 @@ function emptyView(userId: string): PartitionView {
   };
 }
 
-export type { OwnerRecord };

@@ -53,9 +53,9 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 /**
  * One open user file. Reads run synchronously on the connection; writes go
  * through the group-commit queue: every write that arrives before the queue
- * is flushed (the next turn of the event loop) joins one SQLite transaction,
- * each write in its own savepoint so that one failing changes nothing for
- * its neighbours. Before each batch the lease is verified against storage.
+ * is flushed (the next turn of the event loop, or --commit-delay) joins one
+ * SQLite transaction, and one failing changes nothing for its neighbours
+ * (see commitBatch). Before each batch the lease is verified against storage.
  */
 export class Partition {
   readonly sql: Statements;
@@ -214,11 +214,11 @@ export class Partition {
     }
     this.epochRecorded = true;
     this.observer.onBatch(this, batch.length, Number(process.hrtime.bigint() - started) / 1e9);
-    const committed = this.seq;
-    const durable = this.walSync?.commit(committed);
-    if (durable === undefined) return this.settle(batch, settled, committed > startSeq ? committed : 0);
+    const committed = this.seq > startSeq ? this.seq : 0;
+    const durable = this.walSync?.commit(this.seq);
+    if (durable === undefined) return this.settle(batch, settled, committed);
     durable.then(
-      () => this.settle(batch, settled, committed > startSeq ? committed : 0),
+      () => this.settle(batch, settled, committed),
       (error: unknown) => {
         // The commit is in the WAL but its fsync failed (ENOSPC included):
         // whether it survives is unknown, so never "nothing was written".

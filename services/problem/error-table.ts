@@ -72,6 +72,3 @@ export const ERROR_TABLE = {
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
 
-export function isErrorCode(value: string): value is ErrorCode {
-  return Object.hasOwn(ERROR_TABLE, value);
-}

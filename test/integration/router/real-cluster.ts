@@ -4,7 +4,7 @@
  * and a data directory in a temporary folder. `stop()` ends every process.
  */
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../support/free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Placement } from '../../../services/topology/placement.js';
@@ -18,16 +18,7 @@ interface RealWorker {
   process: CliProcess | undefined;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export class RealCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'pinbase-real-cluster-'));
