@@ -77,28 +77,32 @@ export async function coldOpen(dataDir: string, users: number): Promise<{ meanMs
 
 /**
  * The ceiling under Pinbase's write path: the same MVCC row writes (read the
- * current version, keep it in `versions`, upsert `objects`), 64 per SQLite
- * transaction, straight through better-sqlite3 with synchronous=NORMAL and no
- * fsync: what the schema itself costs, before group commit, leases and fsyncs.
+ * current version, append the new one to `versions`, move the object's head),
+ * 64 per SQLite transaction, straight through better-sqlite3 with
+ * synchronous=NORMAL and no fsync: what the schema itself costs, before group
+ * commit, leases and fsyncs.
  */
 export function rawSqliteCeiling(dataDir: string, seconds: number): number {
   const db = openPartitionDatabase(`${dataDir}/ceiling.sqlite`, { durability: 'normal', cacheKiB: 1024 });
-  const get = db.prepare('SELECT rev, deleted, body, committed_at FROM objects WHERE collection = ? AND id = ?');
-  const keep = db.prepare(
-    'INSERT INTO versions (collection, id, rev, superseded_by, deleted, body, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  const get = db.prepare(
+    'SELECT v.vid, v.rev, v.deleted, v.body, v.committed_at FROM objects o JOIN versions v ON v.vid = o.vid WHERE o.collection = ? AND o.id = ?',
   );
-  const upsert = db.prepare(
-    `INSERT INTO objects (collection, id, rev, deleted, body, committed_at) VALUES (?, ?, ?, 0, ?, ?)
-     ON CONFLICT (collection, id) DO UPDATE SET rev = excluded.rev, body = excluded.body, committed_at = excluded.committed_at`,
+  const append = db.prepare(
+    'INSERT INTO versions (rev, collection, id, prev, deleted, committed_at, body) VALUES (?, ?, ?, ?, 0, ?, ?)',
+  );
+  const point = db.prepare(
+    `INSERT INTO objects (collection, id, vid, rev, deleted) VALUES (?, ?, ?, ?, 0)
+     ON CONFLICT (collection, id) DO UPDATE SET vid = excluded.vid, rev = excluded.rev, deleted = excluded.deleted`,
   );
   let seq = 0;
   const batch = db.transaction((round: number) => {
     for (let w = 0; w < 64; w++) {
       const id = `w${w}-${round % 100}`;
-      const current = get.get('c', id) as { rev: number; deleted: number; body: string; committed_at: number } | undefined;
+      const current = get.get('c', id) as { vid: number } | undefined;
       seq++;
-      if (current) keep.run('c', id, current.rev, seq, current.deleted, current.body, current.committed_at);
-      upsert.run('c', id, seq, JSON.stringify({ writer: w, n: round, title: 'benchmark row' }), Date.now());
+      const body = JSON.stringify({ writer: w, n: round, title: 'benchmark row' });
+      const vid = append.run(seq, 'c', id, current?.vid ?? null, Date.now(), body).lastInsertRowid;
+      point.run('c', id, vid, seq);
     }
   });
   const started = performance.now();

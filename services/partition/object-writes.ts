@@ -1,7 +1,7 @@
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { applyMergePatch } from './merge-patch.js';
 import { newObjectId } from './object-id.js';
-import { readObject, type StoredVersion } from './object-reads.js';
+import { readHead, readObject, type StoredVersion, type VersionHead } from './object-reads.js';
 import type { Statements } from './statements.js';
 import type {
   JsonObject,
@@ -31,7 +31,7 @@ export interface WriteContext {
 export function applyWrite(ctx: WriteContext, request: WriteRequest): WriteResult {
   switch (request.op) {
     case 'put': {
-      const stored = readObject(ctx.sql, request.collection, request.id);
+      const stored = readHead(ctx.sql, request.collection, request.id);
       const current = live(stored);
       checkPrecondition(current, request.precondition);
       const rev = writeVersion(ctx, request.collection, request.id, serialize(ctx, request.document), stored);
@@ -45,7 +45,7 @@ export function applyWrite(ctx: WriteContext, request: WriteRequest): WriteResul
       return objectResult(ctx, 'updated', request.collection, request.id, rev);
     }
     case 'delete': {
-      const current = live(readObject(ctx.sql, request.collection, request.id));
+      const current = live(readHead(ctx.sql, request.collection, request.id));
       checkPrecondition(current, request.precondition);
       if (!current) throw new PinbaseError('object_not_found', `${request.collection}/${request.id} does not exist`);
       const rev = writeVersion(ctx, request.collection, request.id, null, current);
@@ -72,11 +72,11 @@ function objectResult(
 }
 
 /** The version if it is a live object, undefined if missing or deleted. */
-function live(version: StoredVersion | undefined): StoredVersion | undefined {
+function live<V extends VersionHead>(version: V | undefined): V | undefined {
   return version && !version.deleted ? version : undefined;
 }
 
-function checkPrecondition(current: StoredVersion | undefined, precondition: Precondition): void {
+function checkPrecondition(current: VersionHead | undefined, precondition: Precondition): void {
   const { ifMatch, ifNoneMatch } = precondition;
   const rev = current?.rev;
   if (ifMatch !== undefined) {
@@ -112,33 +112,33 @@ function patched(ctx: WriteContext, current: StoredVersion, patch: JsonObject): 
 
 /**
  * Makes `body` (null: a deletion) the current version of (collection, id) at
- * this commit's seq; `previous` (the current row, tombstone included, as just
- * read) moves to `versions`. Returns the new rev.
+ * this commit's seq: appends it to `versions`, linked to `previous` (the
+ * current version, tombstone included, as just read), and points the
+ * object's head at it. Returns the new rev.
  */
 export function writeVersion(
   ctx: WriteContext,
   collection: string,
   id: string,
   body: string | null,
-  previous: StoredVersion | undefined,
+  previous: VersionHead | undefined,
 ): number {
   const seq = ctx.commitSeq();
-  // A second write to the same object in one commit replaces the first outright.
-  if (previous && previous.rev < seq) {
-    ctx.sql
-      .get(
-        `INSERT INTO versions (collection, id, rev, superseded_by, deleted, body, committed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(collection, id, previous.rev, seq, previous.deleted ? 1 : 0, previous.body, previous.committedAt);
+  const deleted = body === null ? 1 : 0;
+  if (previous && previous.rev === seq) {
+    // A second write to the same object in one commit replaces the first outright.
+    ctx.sql.get('UPDATE versions SET deleted = ?, body = ?, committed_at = ? WHERE vid = ?').run(deleted, body, ctx.now, previous.vid);
+    ctx.sql.get('UPDATE objects SET deleted = ? WHERE collection = ? AND id = ?').run(deleted, collection, id);
+    return seq;
   }
-  ctx.sql
-    .get(
-      `INSERT INTO objects (collection, id, rev, deleted, body, committed_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (collection, id) DO UPDATE SET
-         rev = excluded.rev, deleted = excluded.deleted, body = excluded.body, committed_at = excluded.committed_at`,
-    )
-    .run(collection, id, seq, body === null ? 1 : 0, body, ctx.now);
+  const vid = ctx.sql
+    .get('INSERT INTO versions (rev, collection, id, prev, deleted, committed_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .run(seq, collection, id, previous?.vid ?? null, deleted, ctx.now, body).lastInsertRowid;
+  if (previous) {
+    ctx.sql.get('UPDATE objects SET vid = ?, rev = ?, deleted = ? WHERE collection = ? AND id = ?').run(vid, seq, deleted, collection, id);
+  } else {
+    ctx.sql.get('INSERT INTO objects (collection, id, vid, rev, deleted) VALUES (?, ?, ?, ?, ?)').run(collection, id, vid, seq, deleted);
+  }
   return seq;
 }
 
@@ -161,14 +161,14 @@ function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperatio
   const conflicts: Conflict[] = [];
   /** Rev of each object touched, as committed before this transaction (0: absent). */
   const committedRevs = new Map<string, number>();
-  const committedRev = (collection: string, id: string, stored: StoredVersion | undefined) => {
+  const committedRev = (collection: string, id: string, stored: VersionHead | undefined) => {
     const key = `${collection}\u0000${id}`;
     let rev = committedRevs.get(key);
     if (rev === undefined) committedRevs.set(key, (rev = live(stored)?.rev ?? 0));
     return rev;
   };
   for (const read of reads) {
-    const actual = committedRev(read.collection, read.id, readObject(ctx.sql, read.collection, read.id));
+    const actual = committedRev(read.collection, read.id, readHead(ctx.sql, read.collection, read.id));
     if (actual !== read.rev) {
       conflicts.push({ collection: read.collection, id: read.id, expected: read.rev, actual, reason: 'read set changed' });
     }
@@ -176,7 +176,7 @@ function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperatio
   const results: TxResultEntry[] = [];
   for (const op of ops) {
     const id = op.op === 'create' ? (op.id ?? newObjectId(ctx.now)) : op.id;
-    const stored = readObject(ctx.sql, op.collection, id);
+    const stored = readHead(ctx.sql, op.collection, id);
     const before = committedRev(op.collection, id, stored);
     const actual = live(stored);
     const expected = op.op === 'create' ? 0 : op.ifRev;
@@ -192,7 +192,7 @@ function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperatio
     // below), so that later ops are judged as if earlier ones had applied and
     // only real conflicts are listed.
     const body =
-      op.op === 'delete' ? null : op.op === 'patch' ? patched(ctx, actual!, op.patch) : serialize(ctx, op.data);
+      op.op === 'delete' ? null : op.op === 'patch' ? patched(ctx, readObject(ctx.sql, op.collection, id)!, op.patch) : serialize(ctx, op.data);
     const rev = writeVersion(ctx, op.collection, id, body, stored);
     results.push({ op: op.op, collection: op.collection, id, rev, deleted: body === null });
   }

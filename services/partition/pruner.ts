@@ -15,27 +15,40 @@ export interface RetentionOptions {
 
 export interface PruneResult {
   versions: number;
+  /** More superseded versions may be due: prune again soon rather than at the next interval. */
+  backlog: boolean;
   idempotency: number;
   prunedThrough: number;
 }
 
 /**
  * Deletes what the retention window no longer needs, in one write of the
- * partition's commit queue (so it is fenced like any commit). The current
- * version of every object, tombstones included, is never pruned. Snapshots
- * at seq ≥ the new horizon stay exact; older ones answer snapshot_pruned.
+ * partition's commit queue (so it is fenced like any commit). A version is
+ * due once the version that superseded it is older than the horizon; the
+ * pruner walks `versions` in vid order from where it stopped last time
+ * (`pruned_vid`), at most maxRowsPerBatch rows per call, deleting each row's
+ * predecessor. The current version of every object, tombstones included, is
+ * never pruned. Snapshots at seq ≥ the new horizon stay exact; older ones
+ * answer snapshot_pruned.
  */
 export function prunePartition(partition: Partition, sql: Statements, now: number, options: RetentionOptions): PruneResult {
   const horizonRow = sql
     .get('SELECT max(seq) AS seq FROM commits WHERE committed_at <= ?')
     .get(now - options.retentionMs) as { seq: number | null };
   const horizon = Math.max(horizonRow.seq ?? 0, partition.prunedThrough);
-  const versions = sql
-    .get(
-      `DELETE FROM versions WHERE (collection, id, rev) IN
-         (SELECT collection, id, rev FROM versions WHERE superseded_by <= ? LIMIT ?)`,
-    )
-    .run(horizon, options.maxRowsPerBatch).changes;
+  const cursor = (sql.get("SELECT value FROM meta WHERE key = 'pruned_vid'").get() as { value: number }).value;
+  const scanned = sql
+    .get('SELECT vid, rev, prev FROM versions WHERE vid > ? ORDER BY vid LIMIT ?')
+    .all(cursor, options.maxRowsPerBatch) as { vid: number; rev: number; prev: number | null }[];
+  const drop = sql.get('DELETE FROM versions WHERE vid = ?');
+  let versions = 0;
+  let reached = cursor;
+  for (const row of scanned) {
+    if (row.rev > horizon) break;
+    if (row.prev !== null) versions += drop.run(row.prev).changes;
+    reached = row.vid;
+  }
+  if (reached > cursor) sql.get("UPDATE meta SET value = ? WHERE key = 'pruned_vid'").run(reached);
   const idempotency = sql
     .get('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)')
     .run(now - options.idempotencyTtlMs, options.maxRowsPerBatch).changes;
@@ -46,7 +59,10 @@ export function prunePartition(partition: Partition, sql: Statements, now: numbe
     sql.get("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_through', ?)").run(horizon);
   }
   sql.get("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_pruned_at', ?)").run(now);
-  return { versions, idempotency, prunedThrough: horizon };
+  const backlog =
+    (scanned.length === options.maxRowsPerBatch && reached === scanned[scanned.length - 1]!.vid) ||
+    idempotency >= options.maxRowsPerBatch;
+  return { versions, idempotency, prunedThrough: horizon, backlog };
 }
 
 /** Background compaction of the open partitions of a pool. */
@@ -91,7 +107,7 @@ export class Pruner {
           });
           pruned++;
           // A full batch left a backlog: come back at the next tick, not the next interval.
-          if (result.versions >= this.options.maxRowsPerBatch) this.lastPruned.set(partition, 0);
+          if (result.backlog) this.lastPruned.set(partition, 0);
           if (result.versions > 0 || result.idempotency > 0) this.onPruned(partition.userId, result);
         } catch (error) {
           this.onError(partition.userId, error);

@@ -4,12 +4,18 @@ import type { Database } from 'better-sqlite3';
  * Schema migrations of a partition file, applied on open by `user_version`.
  * Append new migrations; never edit one that has shipped.
  *
- * Storage model: `objects` holds the current version of every object
- * (tombstones included, so the change feed reports deletions); `versions`
- * holds every superseded version with the seq of the write that superseded
- * it, which is what snapshot reads and the pruner need. Both are clustered
- * on their key (WITHOUT ROWID): a write touches one B-tree per table plus
- * one index, which keeps the pages a commit appends to the WAL few.
+ * Storage model (since migration 2): `versions` holds every version of every
+ * object, the current ones included, under an ever-growing `vid` (the row
+ * id), each row pointing at the version it superseded (`prev`). SQLite gives
+ * a new row max(vid) + 1, and the row with the largest vid is always the
+ * newest version of its object, which is never deleted (the pruner deletes
+ * only superseded versions), so a vid is never reused and vid order is
+ * commit order. Anything that deletes current versions must keep that true. `objects` is the head of each object's chain: its
+ * current `vid`, `rev` and whether it is a tombstone. A write therefore
+ * appends one row at the end of `versions` (the same few pages for every
+ * write) and rewrites one small head row, instead of moving bodies between
+ * clustered tables; that keeps the pages a commit writes to the WAL few.
+ * Snapshot reads and history follow the `prev` chain from the head.
  */
 const MIGRATIONS: readonly string[] = [
   // 1: the MVCC object store, commit times, idempotency records.
@@ -59,6 +65,48 @@ const MIGRATIONS: readonly string[] = [
 
   INSERT INTO meta (key, value) VALUES ('pruned_through', 0);
   `,
+  // 2: every version in one append-only table; objects become chain heads.
+  `
+  CREATE TABLE versions_v2 (
+    vid INTEGER PRIMARY KEY,
+    rev INTEGER NOT NULL,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    prev INTEGER,
+    deleted INTEGER NOT NULL,
+    committed_at INTEGER NOT NULL,
+    body TEXT
+  );
+  CREATE TABLE objects_v2 (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    vid INTEGER NOT NULL,
+    rev INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    PRIMARY KEY (collection, id)
+  ) WITHOUT ROWID;
+
+  INSERT INTO versions_v2 (vid, rev, collection, id, prev, deleted, committed_at, body)
+    SELECT vid, rev, collection, id, lag(vid) OVER (PARTITION BY collection, id ORDER BY rev), deleted, committed_at, body
+    FROM (
+      SELECT row_number() OVER (ORDER BY rev, collection, id) AS vid, rev, collection, id, deleted, committed_at, body
+      FROM (
+        SELECT rev, collection, id, deleted, committed_at, body FROM versions
+        UNION ALL
+        SELECT rev, collection, id, deleted, committed_at, body FROM objects
+      )
+    )
+    ORDER BY vid;
+  INSERT INTO objects_v2 (collection, id, vid, rev, deleted)
+    SELECT collection, id, max(vid), rev, deleted FROM versions_v2 GROUP BY collection, id;
+
+  DROP TABLE objects;
+  DROP TABLE versions;
+  ALTER TABLE versions_v2 RENAME TO versions;
+  ALTER TABLE objects_v2 RENAME TO objects;
+  CREATE INDEX objects_by_rev ON objects (rev);
+  INSERT INTO meta (key, value) VALUES ('pruned_vid', 0);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -68,17 +116,18 @@ export class SchemaTooNewError extends Error {
 }
 
 /**
- * Brings `db` to SCHEMA_VERSION in one transaction. Idempotent. Refuses
- * (SchemaTooNewError) a file written by a newer Pinbase, rather than guess.
+ * Brings `db` to SCHEMA_VERSION (or `target`: tests build files of an older
+ * version) in one transaction. Idempotent. Refuses (SchemaTooNewError) a
+ * file written by a newer Pinbase, rather than guess.
  */
-export function migrate(db: Database): void {
+export function migrate(db: Database, target = SCHEMA_VERSION): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current === SCHEMA_VERSION) return;
-  if (current > SCHEMA_VERSION) {
-    throw new SchemaTooNewError(`partition schema version ${current} is newer than this build supports (${SCHEMA_VERSION})`);
+  if (current === target) return;
+  if (current > target) {
+    throw new SchemaTooNewError(`partition schema version ${current} is newer than this build supports (${target})`);
   }
   db.transaction(() => {
-    for (let version = current; version < SCHEMA_VERSION; version++) db.exec(MIGRATIONS[version]!);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    for (let version = current; version < target; version++) db.exec(MIGRATIONS[version]!);
+    db.pragma(`user_version = ${target}`);
   })();
 }
