@@ -52,17 +52,33 @@ export async function writeThroughput(dataDir: string, durability: Durability, w
   return rows / elapsed;
 }
 
+export interface Timings {
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function timings(times: number[]): Timings {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return { meanMs: times.reduce((s, t) => s + t, 0) / times.length, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
 /**
  * Cold-open cost: creates `users` partitions, closes them all, then times
- * opening each again (lease + SQLite open + first read) one at a time.
+ * opening each again (lease + SQLite open + first read), one at a time, in a
+ * pool of `maxOpen`: the first `maxOpen` opens fill the pool (every
+ * connection on memory the process has never touched), the rest find it full
+ * and each closes the least recently used partition first (the steady state
+ * of a worker with more users than --max-open).
  */
-export async function coldOpen(dataDir: string, users: number): Promise<{ meanMs: number; p50Ms: number; p99Ms: number }> {
+export async function coldOpen(dataDir: string, users: number, maxOpen: number): Promise<{ filling: Timings; full: Timings }> {
   const store = benchStore(dataDir, 'pipelined', users + 1);
   for (let u = 0; u < users; u++) {
     await store.write(`cold${u}`, { op: 'put', collection: 'c', id: 'x', document: { u }, precondition: {} });
   }
   await store.close();
-  const reopened = benchStore(dataDir, 'pipelined', users + 1);
+  const reopened = benchStore(dataDir, 'pipelined', maxOpen);
   const times: number[] = [];
   for (let u = 0; u < users; u++) {
     const started = performance.now();
@@ -70,9 +86,7 @@ export async function coldOpen(dataDir: string, users: number): Promise<{ meanMs
     times.push(performance.now() - started);
   }
   await reopened.close();
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  return { meanMs: times.reduce((s, t) => s + t, 0) / times.length, p50Ms: at(0.5), p99Ms: at(0.99) };
+  return { filling: timings(times.slice(0, maxOpen)), full: timings(times.slice(maxOpen)) };
 }
 
 /**

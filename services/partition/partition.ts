@@ -92,7 +92,9 @@ export class Partition {
   ) {
     this.sql = new Statements(db);
     const state = db
-      .prepare("SELECT (SELECT max(seq) FROM commits) AS seq, (SELECT value FROM meta WHERE key = 'pruned_through') AS pruned")
+      .prepare(
+        "SELECT (SELECT rev FROM versions ORDER BY vid DESC LIMIT 1) AS seq, (SELECT value FROM meta WHERE key = 'pruned_through') AS pruned",
+      )
       .get() as { seq: number | null; pruned: number };
     this.seq = state.seq ?? 0;
     this.prunedThrough = Number(state.pruned);
@@ -248,8 +250,7 @@ export class Partition {
   /**
    * One SQLite transaction for the whole batch. A job that fails with a
    * PinbaseError changes nothing (savepoint, or nothing written yet); any
-   * other error aborts the whole batch. The batch records one `commits` row
-   * (its last seq and time), which is what retention needs.
+   * other error aborts the whole batch.
    */
   private commitBatch(batch: Job<unknown>[]): Settled[] {
     const settled: Settled[] = [];
@@ -259,7 +260,6 @@ export class Partition {
   }
 
   private applyBatch(batch: Job<unknown>[], now: number, settled: Settled[]): void {
-    const batchStartSeq = this.seq;
     if (!this.epochRecorded) {
       this.sql
         .get("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_epoch', ?), ('owner_worker', ?)")
@@ -281,9 +281,6 @@ export class Partition {
         error.seq = jobStartSeq;
         settled.push({ ok: false, error });
       }
-    }
-    if (this.seq > batchStartSeq) {
-      this.sql.get('INSERT INTO commits (seq, committed_at) VALUES (?, ?)').run(this.seq, now);
     }
   }
 

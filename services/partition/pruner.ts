@@ -24,40 +24,37 @@ export interface PruneResult {
 /**
  * Deletes what the retention window no longer needs, in one write of the
  * partition's commit queue (so it is fenced like any commit). A version is
- * due once the version that superseded it is older than the horizon; the
- * pruner walks `versions` in vid order from where it stopped last time
- * (`pruned_vid`), at most maxRowsPerBatch rows per call, deleting each row's
- * predecessor. The current version of every object, tombstones included, is
- * never pruned. Snapshots at seq ≥ the new horizon stay exact; older ones
- * answer snapshot_pruned.
+ * due once the version that superseded it was committed before the window.
+ * The pruner walks `versions` in vid (commit) order from where it stopped
+ * last time (`pruned_vid`), at most maxRowsPerBatch rows per call, deleting
+ * each row's predecessor, and moves the horizon (`pruned_through`) to the
+ * last commit it walked past: snapshots at seq ≥ the horizon stay exact,
+ * older ones answer snapshot_pruned. The current version of every object,
+ * tombstones included, is never pruned.
  */
 export function prunePartition(partition: Partition, sql: Statements, now: number, options: RetentionOptions): PruneResult {
-  const horizonRow = sql
-    .get('SELECT max(seq) AS seq FROM commits WHERE committed_at <= ?')
-    .get(now - options.retentionMs) as { seq: number | null };
-  const horizon = Math.max(horizonRow.seq ?? 0, partition.prunedThrough);
+  const cutoff = now - options.retentionMs;
   const cursor = (sql.get("SELECT value FROM meta WHERE key = 'pruned_vid'").get() as { value: number }).value;
   const scanned = sql
-    .get('SELECT vid, rev, prev FROM versions WHERE vid > ? ORDER BY vid LIMIT ?')
-    .all(cursor, options.maxRowsPerBatch) as { vid: number; rev: number; prev: number | null }[];
+    .get('SELECT vid, rev, prev, committed_at FROM versions WHERE vid > ? ORDER BY vid LIMIT ?')
+    .all(cursor, options.maxRowsPerBatch) as { vid: number; rev: number; prev: number | null; committed_at: number }[];
   const drop = sql.get('DELETE FROM versions WHERE vid = ?');
   let versions = 0;
   let reached = cursor;
+  let horizon = partition.prunedThrough;
   for (const row of scanned) {
-    if (row.rev > horizon) break;
+    if (row.committed_at > cutoff) break;
     if (row.prev !== null) versions += drop.run(row.prev).changes;
     reached = row.vid;
+    horizon = Math.max(horizon, row.rev);
   }
   if (reached > cursor) sql.get("UPDATE meta SET value = ? WHERE key = 'pruned_vid'").run(reached);
+  if (horizon > partition.prunedThrough) {
+    sql.get("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_through', ?)").run(horizon);
+  }
   const idempotency = sql
     .get('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)')
     .run(now - options.idempotencyTtlMs, options.maxRowsPerBatch).changes;
-  // The horizon moves first: snapshots before it are refused from now on,
-  // even while a large backlog is still being deleted batch by batch.
-  if (horizon > partition.prunedThrough) {
-    sql.get('DELETE FROM commits WHERE seq < ?').run(horizon);
-    sql.get("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_through', ?)").run(horizon);
-  }
   sql.get("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_pruned_at', ?)").run(now);
   const backlog =
     (scanned.length === options.maxRowsPerBatch && reached === scanned[scanned.length - 1]!.vid) ||

@@ -10,7 +10,9 @@ import type { Database } from 'better-sqlite3';
  * a new row max(vid) + 1, and the row with the largest vid is always the
  * newest version of its object, which is never deleted (the pruner deletes
  * only superseded versions), so a vid is never reused and vid order is
- * commit order. Anything that deletes current versions must keep that true. `objects` is the head of each object's chain: its
+ * commit order. Anything that deletes current versions must keep that true.
+ * Each version carries its commit time, which is all retention needs: a
+ * write adds no other row than its version. `objects` is the head of each object's chain: its
  * current `vid`, `rev` and whether it is a tombstone. A write therefore
  * appends one row at the end of `versions` (the same few pages for every
  * write) and rewrites one small head row, instead of moving bodies between
@@ -65,7 +67,8 @@ const MIGRATIONS: readonly string[] = [
 
   INSERT INTO meta (key, value) VALUES ('pruned_through', 0);
   `,
-  // 2: every version in one append-only table; objects become chain heads.
+  // 2: every version in one append-only table; objects become chain heads;
+  //    commit times live on the versions (no commits table).
   `
   CREATE TABLE versions_v2 (
     vid INTEGER PRIMARY KEY,
@@ -105,6 +108,7 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE versions_v2 RENAME TO versions;
   ALTER TABLE objects_v2 RENAME TO objects;
   CREATE INDEX objects_by_rev ON objects (rev);
+  DROP TABLE commits;
   INSERT INTO meta (key, value) VALUES ('pruned_vid', 0);
   `,
 ];

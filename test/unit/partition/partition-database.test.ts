@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPartitionDatabase } from '../../../services/partition/partition-database.js';
+import { openPartitionDatabase, PAGE_SIZE } from '../../../services/partition/partition-database.js';
 import { SCHEMA_VERSION } from '../../../services/partition/schema.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
@@ -19,6 +19,18 @@ describe('partition database', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('locking_mode', { simple: true })).toBe('exclusive');
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('page_size', { simple: true })).toBe(PAGE_SIZE);
+    db.close();
+  });
+
+  it('keeps the page size of an existing file', () => {
+    const old = new Database(file);
+    old.pragma('page_size = 4096');
+    old.pragma('journal_mode = WAL');
+    old.exec('CREATE TABLE probe (x)');
+    old.close();
+    const db = openPartitionDatabase(file, { durability: 'pipelined', cacheKiB: 256 });
+    expect(db.pragma('page_size', { simple: true })).toBe(4096);
     db.close();
   });
 
@@ -35,7 +47,7 @@ describe('partition database', () => {
 
   it('keeps other connections out while open (SQLITE_BUSY), the third line of single-writer defence', () => {
     const db = openPartitionDatabase(file, { durability: 'pipelined', cacheKiB: 256 });
-    db.prepare('INSERT INTO commits (seq, committed_at) VALUES (1, 1)').run();
+    db.prepare("INSERT INTO meta (key, value) VALUES ('probe', 1)").run();
     expect(() => openPartitionDatabase(file, { durability: 'pipelined', cacheKiB: 256 })).toThrow(
       expect.objectContaining({ code: 'SQLITE_BUSY' }) as Error,
     );
@@ -51,10 +63,10 @@ describe('partition database', () => {
 
   it('applies migrations once: reopening keeps the data', () => {
     const db = openPartitionDatabase(file, { durability: 'pipelined', cacheKiB: 256 });
-    db.prepare('INSERT INTO commits (seq, committed_at) VALUES (7, 1)').run();
+    db.prepare("INSERT INTO meta (key, value) VALUES ('probe', 7)").run();
     db.close();
     const again = openPartitionDatabase(file, { durability: 'pipelined', cacheKiB: 256 });
-    expect(again.prepare('SELECT max(seq) AS seq FROM commits').get()).toEqual({ seq: 7 });
+    expect(again.prepare("SELECT value FROM meta WHERE key = 'probe'").get()).toEqual({ value: 7 });
     again.close();
   });
 });
