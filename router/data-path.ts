@@ -140,20 +140,28 @@ export class DataPath implements ExchangeHost {
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    const expected = !exchange.chunked && Number.isSafeInteger(exchange.contentLength) ? exchange.contentLength : -1;
+    const complete = () => {
+      exchange.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      exchange.send();
+    };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) {
         chunks.push(chunk);
+        // With a Content-Length the last byte is known: forward at once
+        // rather than one stream 'end' event later.
+        if (size === expected) complete();
       } else if (size - chunk.length <= limit) {
         req.pause();
         exchange.refuse('body_too_large', `the body limit is ${limit} bytes`, 'body_too_large', true);
       }
     });
-    req.once('end', () => {
-      if (size > limit) return;
-      exchange.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      exchange.send();
-    });
+    if (expected < 0) {
+      req.once('end', () => {
+        if (size <= limit) complete();
+      });
+    }
   }
 
   private refuse(res: ServerResponse, kind: RouterErrorKind, code: ErrorCode, detail: string): void {

@@ -9,7 +9,9 @@
  *   reported down and the request goes to the user's next-ranked worker;
  * - connection broke after sending: re-sent only if idempotent, else 502;
  * - 421 from a worker: re-resolved and re-sent once (the worker refused it
- *   before doing anything);
+ *   before doing anything); a second 421 means the worker already has a
+ *   newer topology than this router's file: 503 topology_changing (nothing
+ *   was applied; Retry-After), never the 421 itself;
  * - headers timeout: 504, never re-sent (the worker may still be working).
  * Once an attempt may have reached a worker, a later refusal (a worker's
  * 503/429/421, or no worker left) is not passed on as such: those codes mean
@@ -67,6 +69,8 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
   private discarding = false;
   /** The current attempt was refused after an earlier one may have been applied: answer 502 when it ends. */
   private outcomeUnknown = false;
+  /** A second 421: answer 503 topology_changing when it ends. */
+  private topologyBehind = false;
   private userReleased = false;
   private clientGone = false;
   private startedAt = 0;
@@ -136,6 +140,11 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
       this.outcomeUnknown = true;
       return true;
     }
+    if (statusCode === 421) {
+      this.discarding = true;
+      this.topologyBehind = true;
+      return true;
+    }
     route.requests++;
     route.responsesByClass[(statusCode / 100) | 0]!++;
     const res = this.res;
@@ -164,6 +173,14 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
     this.settleAttempt();
     if (this.outcomeUnknown) {
       this.failUnknown(`worker ${this.route.id} refused the retry`);
+      return;
+    }
+    if (this.topologyBehind) {
+      this.fail(
+        'topology_changing',
+        `worker ${this.route.id} does not own this user under a newer topology than this router has read yet; nothing was applied`,
+        'misdirected',
+      );
       return;
     }
     if (this.discarding) {

@@ -51,6 +51,8 @@ interface Entry {
  */
 export class PartitionPool {
   private readonly entries = new Map<string, Entry>();
+  /** Entries being closed (they stay in `entries` until closed). */
+  private closingCount = 0;
   private readonly idleTimer: NodeJS.Timeout;
   private readonly leaseWatchdog: NodeJS.Timeout;
   private leaseCheckCursor = 0;
@@ -198,9 +200,7 @@ export class PartitionPool {
 
   /** Closes least recently used idle partitions until one more fits. */
   private makeRoom(): void {
-    let open = 0;
-    for (const entry of this.entries.values()) if (!entry.closing) open++;
-    if (open < this.options.maxOpen) return;
+    if (this.entries.size - this.closingCount < this.options.maxOpen) return;
     for (const [userId, entry] of this.entries) {
       const partition = entry.partition;
       if (partition?.state === 'open' && partition.refs === 0 && !partition.busy) {
@@ -267,12 +267,17 @@ export class PartitionPool {
     const entry = this.entries.get(userId)!;
     const partition = entry.partition!;
     if (partition.state === 'open') partition.state = 'closing';
+    this.closingCount++;
     entry.closing = (async () => {
-      while (partition.refs > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-      await partition.close();
-      this.options.events.lease('released', userId);
-      this.options.events.closed(userId, reason);
-      if (this.entries.get(userId) === entry) this.entries.delete(userId);
+      try {
+        while (partition.refs > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        await partition.close();
+        this.options.events.lease('released', userId);
+        this.options.events.closed(userId, reason);
+      } finally {
+        this.closingCount--;
+        if (this.entries.get(userId) === entry) this.entries.delete(userId);
+      }
     })();
     return entry.closing;
   }

@@ -61,6 +61,7 @@ export const ERROR_TABLE = {
   partition_lost: { status: 503, title: 'Partition ownership was lost', retryable: true },
   shutting_down: { status: 503, title: 'Worker is shutting down', retryable: true },
   no_worker_available: { status: 503, title: 'No live worker for this user', retryable: true },
+  topology_changing: { status: 503, title: 'The cluster topology is changing', retryable: true },
   io_error: { status: 503, title: 'Storage I/O error; the outcome of a write is unknown', retryable: true },
   insufficient_storage: { status: 507, title: 'Insufficient storage', retryable: true },
 

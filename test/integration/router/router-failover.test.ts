@@ -61,7 +61,7 @@ describe('router failover (against fake workers)', () => {
     expect(w1.received.filter((r) => r.method === 'POST')).toHaveLength(3);
   });
 
-  it('re-resolves and retries a 421 once, then forwards the worker\'s 421', async () => {
+  it('re-resolves and retries a 421 once; a second 421 (its topology is behind) becomes 503 topology_changing', async () => {
     cluster = await FakeCluster.start(2, { probeIntervalMs: 60_000 });
     const user = cluster.userOwnedBy('w1');
     const w1 = cluster.worker('w1');
@@ -78,8 +78,9 @@ describe('router failover (against fake workers)', () => {
 
     misdirect = 10;
     const twice = await send(cluster.url, `/api/users/${user}/n`, { method: 'POST', body: '{"b":1}' });
-    expect(twice.status).toBe(421);
-    expect(twice.json().code).toBe('misdirected_request');
+    expect(twice.status).toBe(503);
+    expect(twice.headers['retry-after']).toBe('1');
+    expect(twice.json().code).toBe('topology_changing');
     expect(w1.received.filter((r) => r.body === '{"b":1}')).toHaveLength(2);
   });
 
