@@ -49,6 +49,7 @@ export const REFUSED_CODES: ReadonlySet<string> = new Set([
   'too_many_requests',
   'shutting_down',
   'no_worker_available',
+  'topology_changing',
   'partition_lost',
   'misdirected_request',
   'request_timeout',

@@ -28,6 +28,7 @@ describe('classifyAttempt', () => {
       [503, 'overloaded'],
       [503, 'shutting_down'],
       [503, 'no_worker_available'],
+      [503, 'topology_changing'],
       [429, 'too_many_requests'],
       [421, 'misdirected_request'],
     ] as const) {
