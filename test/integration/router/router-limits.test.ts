@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeCluster } from './fake-cluster.js';
 import { send, sendRaw } from './http-client.js';
@@ -86,5 +88,21 @@ describe('router back-pressure and body limit', () => {
     const received = cluster.worker('w1').received.at(-1)!;
     expect(received.body).toBe('abcde');
     expect(received.headers['content-length']).toBe('5');
+  });
+
+  it('forwards a Content-Length body that arrives in pieces once, whole, after its last byte', async () => {
+    cluster = await FakeCluster.start(1);
+    const { port } = new URL(cluster.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    let raw = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
+    socket.write('PUT /api/users/alice/notes/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 10\r\n\r\nabc');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(cluster.worker('w1').received).toHaveLength(0);
+    socket.write('defghij');
+    await once(socket, 'end');
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+    expect(cluster.worker('w1').received.map((r) => r.body)).toEqual(['abcdefghij']);
   });
 });
