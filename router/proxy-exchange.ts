@@ -8,6 +8,7 @@
  * - connection refused / connect timeout (nothing was sent): the worker is
  *   reported down and the request goes to the user's next-ranked worker;
  * - connection broke after sending: re-sent only if idempotent, else 502;
+ *   after a second break on the same worker, to the next-ranked one;
  * - 421 from a worker: re-resolved and re-sent once (the worker refused it
  *   before doing anything); a second 421 means the worker already has a
  *   newer topology than this router's file: 503 topology_changing (nothing
@@ -66,6 +67,8 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
   private misdirectedRetried = false;
   /** An earlier attempt of this request broke after it was sent: it may have been applied. */
   private maybeApplied = false;
+  /** The worker whose connection broke under the previous attempt, if it did. */
+  private brokenRoute: WorkerRoute | undefined;
   private discarding = false;
   /** The current attempt was refused after an earlier one may have been applied: answer 502 when it ends. */
   private outcomeUnknown = false;
@@ -222,7 +225,13 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
     this.retry('refused', next);
   }
 
-  /** The connection broke after the request may have been sent. */
+  /**
+   * The connection broke after the request may have been sent. The first
+   * retry goes to the same worker (the break may have been one stale
+   * keep-alive connection); a second break there excludes it for this
+   * request, as a dead worker's pooled connections would otherwise use up
+   * every attempt before the probes mark it down.
+   */
   private broken(code: string): void {
     this.host.countError('connection');
     this.host.reportBroken(this.route);
@@ -231,6 +240,8 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
       return;
     }
     if (!READ_METHODS.has(this.req.method!)) this.maybeApplied = true;
+    if (this.brokenRoute === this.route) (this.excluded ??= []).push(this.route);
+    this.brokenRoute = this.route;
     this.retry('connection', this.excluded === undefined ? this.host.table.owner(this.userId) : this.host.table.ownerExcluding(this.userId, this.excluded));
   }
 

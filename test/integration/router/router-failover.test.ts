@@ -61,6 +61,24 @@ describe('router failover (against fake workers)', () => {
     expect(w1.received.filter((r) => r.method === 'POST')).toHaveLength(3);
   });
 
+  it('after two broken connections to one worker, re-sends an idempotent request to the next-ranked worker', async () => {
+    cluster = await FakeCluster.start(2, { probeIntervalMs: 60_000 });
+    const user = cluster.userOwnedBy('w1');
+    const [w1, w2] = [cluster.worker('w1'), cluster.worker('w2')];
+    w1.behavior = (req, res) => {
+      if (req.method !== 'PUT') return false;
+      res.socket?.destroy(); // a dying worker: every connection breaks
+      return true;
+    };
+    const put = await send(cluster.url, `/api/users/${user}/notes/1`, { method: 'PUT', body: '{"n":1}' });
+    expect(put.status).toBe(200);
+    expect(put.headers['x-pinbase-worker']).toBe('w2');
+    expect(w1.received.filter((r) => r.method === 'PUT')).toHaveLength(2);
+    const atW2 = w2.received.filter((r) => r.method === 'PUT');
+    expect(atW2).toHaveLength(1);
+    expect(atW2[0]!.headers['x-pinbase-down']).toBe('w1');
+  });
+
   it('re-resolves and retries a 421 once; a second 421 (its topology is behind) becomes 503 topology_changing', async () => {
     cluster = await FakeCluster.start(2, { probeIntervalMs: 60_000 });
     const user = cluster.userOwnedBy('w1');
