@@ -133,7 +133,7 @@ export function listObjects(
   for (;;) {
     const heads = sql
       .get('SELECT id, vid, rev FROM objects WHERE collection = ? AND id > ? ORDER BY id LIMIT ?')
-      .all(collection, after, chunk) as (Head & { id: string })[];
+      .all(collection, after, chunk) as { id: string; vid: number; rev: number }[];
     for (const h of heads) {
       const vid = chainAt(sql, h.vid, h.rev, at);
       const version = vid === undefined ? undefined : versionAt(sql, vid);

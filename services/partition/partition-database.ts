@@ -28,7 +28,6 @@ export const PAGE_SIZE = 2048;
  * on every open: it is not stored in the file), migrations applied. Throws
  * SQLite errors as they are (SQLITE_BUSY when another process holds it).
  */
-
 export function openPartitionDatabase(file: string, options: DatabaseOptions): Database.Database {
   const db = new Database(file, { timeout: 0 });
   try {

@@ -200,11 +200,7 @@ export class Partition {
 
   private flush(): void {
     this.flushScheduled = false;
-    while (this.pending.length > 0) {
-      const batch = this.pending.length > MAX_BATCH_WRITES ? this.pending.splice(0, MAX_BATCH_WRITES) : this.pending;
-      if (batch === this.pending) this.pending = [];
-      this.commitNext(batch);
-    }
+    while (this.pending.length > 0) this.commitNext(this.pending.splice(0, MAX_BATCH_WRITES));
   }
 
   /** Commits one batch, then settles its writes once the commit is durable. */

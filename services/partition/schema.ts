@@ -6,18 +6,19 @@ import type { Database } from 'better-sqlite3';
  *
  * Storage model (since migration 2): `versions` holds every version of every
  * object, the current ones included, under an ever-growing `vid` (the row
- * id), each row pointing at the version it superseded (`prev`). SQLite gives
- * a new row max(vid) + 1, and the row with the largest vid is always the
- * newest version of its object, which is never deleted (the pruner deletes
- * only superseded versions), so a vid is never reused and vid order is
- * commit order. Anything that deletes current versions must keep that true.
- * Each version carries its commit time, which is all retention needs: a
- * write adds no other row than its version. `objects` is the head of each object's chain: its
- * current `vid`, `rev` and whether it is a tombstone. A write therefore
- * appends one row at the end of `versions` (the same few pages for every
- * write) and rewrites one small head row, instead of moving bodies between
- * clustered tables; that keeps the pages a commit writes to the WAL few.
- * Snapshot reads and history follow the `prev` chain from the head.
+ * id), each row pointing at the version it superseded (`prev`) and carrying
+ * its commit time (all that retention needs). `objects` is the head of each
+ * object's chain: its current `vid`, `rev` and whether it is a tombstone. A
+ * write appends one row at the end of `versions` (the same few pages for
+ * every write) and rewrites one small head row, which keeps the pages a
+ * commit writes to the WAL few. Snapshot reads and history follow the `prev`
+ * chain from the head.
+ *
+ * SQLite gives a new row max(vid) + 1, and the row with the largest vid is
+ * always the newest version of its object, which is never deleted (the
+ * pruner deletes only superseded versions): so a vid is never reused and vid
+ * order is commit order. Anything that deletes current versions must keep
+ * that true.
  */
 const MIGRATIONS: readonly string[] = [
   // 1: the MVCC object store, commit times, idempotency records.
@@ -100,6 +101,7 @@ const MIGRATIONS: readonly string[] = [
       )
     )
     ORDER BY vid;
+  -- With max(), SQLite takes rev and deleted from the row holding the max.
   INSERT INTO objects_v2 (collection, id, vid, rev, deleted)
     SELECT collection, id, max(vid), rev, deleted FROM versions_v2 GROUP BY collection, id;
 
