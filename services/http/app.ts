@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { PinbaseError } from '../problem/pinbase-error.js';
+import { rejectNonDecimalIntegers } from './decimal-query.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
 import { changeRoutes } from './routes/change-routes.js';
@@ -10,6 +11,7 @@ import { objectRoutes } from './routes/object-routes.js';
 import type { RouteContext, UserParams } from './routes/route-context.js';
 import { systemRoutes, type SystemContext } from './routes/system-routes.js';
 import { transactionRoutes } from './routes/transaction-routes.js';
+import { buildValidatorCompiler } from './validator.js';
 
 /** Decides whether this worker serves a user (421 misdirected_request otherwise). */
 export interface OwnershipCheck {
@@ -47,13 +49,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024 },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', discriminator: true } },
     // Errors fastify's router raises before any hook runs (bad percent-encoding, over-long path parameter).
     frameworkErrors: (error, request, reply) => {
       reply.header('x-pinbase-worker', options.workerId);
       void sendProblem(reply, toPinbaseError(error, request), request.url);
     },
   }) as unknown as FastifyInstance;
+
+  app.setValidatorCompiler(buildValidatorCompiler());
 
   let inFlight = 0;
   app.addHook('onRequest', async (request, reply) => {
@@ -96,6 +99,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   systemRoutes(app, options);
   await app.register(async (api) => {
+    api.addHook('preValidation', async (request) => rejectNonDecimalIntegers(request));
     if (options.ownership) {
       const ownership = options.ownership;
       api.addHook('preHandler', async (request) => {
