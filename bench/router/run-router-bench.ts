@@ -2,7 +2,9 @@
  * The router benchmark: the same 2 workers, measured side by side with wrk
  * (-c32, requests spread over 1000 user ids), GET and PUT:
  *   direct to one worker (its own users) | Pinbase router, 1 process |
- *   Pinbase router, 2 processes | HAProxy (Debian).
+ *   Pinbase router, 2 processes | HAProxy (Debian) | two forwarding-only
+ *   reference proxies (reference-proxy.ts): node:http + undici with nothing
+ *   of the router on top, and node:http with a minimal raw-socket client.
  * Prints req/s, p50/p99 and the proxy's CPU µs per request.
  *
  *   npm run build && node dist/bench/router/run-router-bench.js
@@ -11,16 +13,18 @@
  * The setups run interleaved, BENCH_ROUNDS times, and each figure is the
  * median over the rounds: on a small shared machine one run is noisy.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Placement } from '../../services/topology/placement.js';
 import { cpuSeconds, freePort, hasCommand, pinbase, runWrk, startHaproxy, stop, waitReady, wrkScript, type WrkResult } from './bench-processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const REFERENCE_PROXY = fileURLToPath(new URL('./reference-proxy.js', import.meta.url));
 const USERS = Array.from({ length: 1000 }, (_, i) => `u${i}`);
 
 interface Row {
@@ -85,6 +89,15 @@ async function benchmark(dir: string, children: ChildProcess[]): Promise<void> {
     children.push(router);
     await waitReady(`http://127.0.0.1:${port}`);
     setups.push({ name: `pinbase router, ${processes} process${processes > 1 ? 'es' : ''}`, url: `http://127.0.0.1:${port}`, pid: router.pid, direct: false });
+  }
+  // Forwarding-only reference proxies (bench/router/reference-proxy.ts): the
+  // floor of a Node proxy on the router's stack, and without undici.
+  for (const mode of ['undici', 'raw'] as const) {
+    const port = await freePort();
+    const proxy = spawn(process.execPath, [REFERENCE_PROXY, mode, String(port), topology], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(proxy);
+    await waitReady(`http://127.0.0.1:${port}`, '/api/users/u0/bench/obj');
+    setups.push({ name: `reference: node:http + ${mode === 'undici' ? 'undici' : 'raw sockets'}`, url: `http://127.0.0.1:${port}`, pid: proxy.pid, direct: false });
   }
   const haproxyPort = await freePort();
   const haproxy = startHaproxy(dir, haproxyPort, workers, owners);

@@ -1,7 +1,9 @@
-import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import { DEFAULT_LEASE_TIMING, PartitionLease } from '../../services/partition/lease.js';
 import { openPartitionDatabase, type Durability } from '../../services/partition/partition-database.js';
 import type { PoolEvents } from '../../services/partition/partition-pool.js';
 import { PartitionStore } from '../../services/partition/partition-store.js';
+import { partitionPath } from '../../services/partition/user-id.js';
 import { DAY_MS } from '../../services/worker/worker-config.js';
 
 const quietEvents: PoolEvents = {
@@ -87,6 +89,68 @@ export async function coldOpen(dataDir: string, users: number, maxOpen: number):
   }
   await reopened.close();
   return { filling: timings(times.slice(0, maxOpen)), full: timings(times.slice(maxOpen)) };
+}
+
+/** Mean microseconds of each step of a cold open and of a close, over `users` partitions closed beforehand. */
+export interface ColdOpenParts {
+  leaseAcquire: number;
+  sqliteOpen: number;
+  firstRead: number;
+  sqliteClose: number;
+  leaseRelease: number;
+  /** The file-system calls under the lease, alone: mkdir and rmdir of a directory beside each file. */
+  bareMkdir: number;
+  bareRmdir: number;
+}
+
+/**
+ * Where a cold open's time goes: creates `users` partitions, closes them,
+ * then for each one times the steps a PartitionPool open and close take, in
+ * order (lease, SQLite open with its settings and migrations check, first
+ * read, SQLite close, lease release), and separately a bare mkdir/rmdir of
+ * a directory beside the file (what the lease's lock costs the file system).
+ */
+export async function coldOpenParts(dataDir: string, users: number): Promise<ColdOpenParts> {
+  const store = benchStore(dataDir, 'pipelined', users + 1);
+  for (let u = 0; u < users; u++) {
+    await store.write(`parts${u}`, { op: 'put', collection: 'c', id: 'x', document: { u }, precondition: {} });
+  }
+  await store.close();
+  const files = Array.from({ length: users }, (_, u) => partitionPath(dataDir, `parts${u}`));
+  const sums = { leaseAcquire: 0, sqliteOpen: 0, firstRead: 0, sqliteClose: 0, leaseRelease: 0, bareMkdir: 0, bareRmdir: 0 };
+  const timing = { ...DEFAULT_LEASE_TIMING, staleMs: 60_000, updateMs: 30_000 };
+  for (const file of files) {
+    let t = performance.now();
+    const step = (key: keyof typeof sums) => {
+      const now = performance.now();
+      sums[key] += now - t;
+      t = now;
+    };
+    const lease = await PartitionLease.acquire(file, { workerId: 'bench', timing, onCompromised: () => undefined });
+    step('leaseAcquire');
+    const db = openPartitionDatabase(file, { durability: 'pipelined', cacheKiB: 1024 });
+    step('sqliteOpen');
+    db.prepare('SELECT vid FROM objects WHERE collection = ? AND id = ?').get('c', 'x');
+    step('firstRead');
+    db.close();
+    step('sqliteClose');
+    await lease.release();
+    step('leaseRelease');
+    mkdirSync(`${file}.probe`);
+    step('bareMkdir');
+    rmdirSync(`${file}.probe`);
+    step('bareRmdir');
+  }
+  const mean = (ms: number) => (ms * 1000) / users;
+  return {
+    leaseAcquire: mean(sums.leaseAcquire),
+    sqliteOpen: mean(sums.sqliteOpen),
+    firstRead: mean(sums.firstRead),
+    sqliteClose: mean(sums.sqliteClose),
+    leaseRelease: mean(sums.leaseRelease),
+    bareMkdir: mean(sums.bareMkdir),
+    bareRmdir: mean(sums.bareRmdir),
+  };
 }
 
 /**

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import type { Durability } from '../../services/partition/partition-database.js';
 import { assertWrkInstalled, runWrk, spreadOverUsersLua, type WrkResult } from '../support/wrk.js';
 import { startBenchWorker } from './bench-worker.js';
-import { coldOpen, rawSqliteCeiling, writeThroughput } from './storage-bench.js';
+import { coldOpen, coldOpenParts, rawSqliteCeiling, writeThroughput } from './storage-bench.js';
 
 const { values } = parseArgs({
   options: { only: { type: 'string' }, seconds: { type: 'string' }, users: { type: 'string' } },
@@ -56,6 +56,13 @@ try {
     ] as const) {
       console.log(`| ${name} | ${opens} | ${fmt(t.meanMs, 3)} | ${fmt(t.p50Ms, 3)} | ${fmt(t.p99Ms, 3)} |`);
     }
+    const parts = await coldOpenParts(fresh('cold-parts'), 1000);
+    console.log('\n## Cold open step by step (mean µs over 1000 closed partitions, one at a time)');
+    console.log('| lease acquire | SQLite open | first read | SQLite close | lease release | bare mkdir | bare rmdir |');
+    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log(
+      `| ${[parts.leaseAcquire, parts.sqliteOpen, parts.firstRead, parts.sqliteClose, parts.leaseRelease, parts.bareMkdir, parts.bareRmdir].map((us) => fmt(us)).join(' | ')} |`,
+    );
   }
 
   if (sections.has('http')) {
