@@ -12,7 +12,8 @@
  * - 421 from a worker: re-resolved and re-sent once (the worker refused it
  *   before doing anything); a second 421 means the worker already has a
  *   newer topology than this router's file: 503 topology_changing (nothing
- *   was applied; Retry-After), never the 421 itself;
+ *   was applied; Retry-After), never the 421 itself; the status line
+ *   decides, so a 421 whose body breaks off is still a 421;
  * - headers timeout: 504, never re-sent (the worker may still be working).
  * Once an attempt may have reached a worker, a later refusal (a worker's
  * 503/429/421, or no worker left) is not passed on as such: those codes mean
@@ -69,11 +70,16 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
   private maybeApplied = false;
   /** The worker whose connection broke under the previous attempt, if it did. */
   private brokenRoute: WorkerRoute | undefined;
-  private discarding = false;
-  /** The current attempt was refused after an earlier one may have been applied: answer 502 when it ends. */
-  private outcomeUnknown = false;
-  /** A second 421: answer 503 topology_changing when it ends. */
-  private topologyBehind = false;
+  /**
+   * Why the current attempt's response is read and dropped instead of
+   * forwarded, and what to do once it has been read:
+   * - `misdirected`: a first 421; re-resolve and re-send;
+   * - `outcome_unknown`: refused after an earlier attempt may have been
+   *   applied; answer 502 upstream_failed;
+   * - `topology_behind`: a second 421; answer 503 topology_changing.
+   * Belongs to one attempt: cleared when the next one is sent.
+   */
+  private discard: DiscardReason | undefined;
   private userReleased = false;
   private clientGone = false;
   private startedAt = 0;
@@ -112,6 +118,7 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
     route.inFlight++;
     this.attempts++;
     this.abortUpstream = undefined;
+    this.discard = undefined;
     this.startedAt = performance.now();
     route.pool.dispatch(
       {
@@ -135,17 +142,15 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
     const route = this.route;
     route.latency.observe((performance.now() - this.startedAt) / 1000);
     if (statusCode === 421 && !this.misdirectedRetried) {
-      this.discarding = true;
+      this.discard = 'misdirected';
       return true;
     }
     if (this.maybeApplied && REFUSALS.has(statusCode)) {
-      this.discarding = true;
-      this.outcomeUnknown = true;
+      this.discard = 'outcome_unknown';
       return true;
     }
     if (statusCode === 421) {
-      this.discarding = true;
-      this.topologyBehind = true;
+      this.discard = 'topology_behind';
       return true;
     }
     route.requests++;
@@ -166,7 +171,7 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
   private readonly onDrain = (): void => this.resumeUpstream();
 
   onData(chunk: Buffer): boolean {
-    if (this.discarding) return true;
+    if (this.discard !== undefined) return true;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.onDrain);
     return false;
@@ -174,33 +179,48 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
 
   onComplete(): void {
     this.settleAttempt();
-    if (this.outcomeUnknown) {
-      this.failUnknown(`worker ${this.route.id} refused the retry`);
+    if (this.discard === undefined) {
+      this.res.end();
+      this.releaseUser();
       return;
     }
-    if (this.topologyBehind) {
-      this.fail(
-        'topology_changing',
-        `worker ${this.route.id} does not own this user under a newer topology than this router has read yet; nothing was applied`,
-        'misdirected',
-      );
-      return;
+    this.endDiscarded(this.discard);
+  }
+
+  /** The dropped response of the current attempt ended (whole, or broken off: its status already said all). */
+  private endDiscarded(reason: DiscardReason): void {
+    switch (reason) {
+      case 'outcome_unknown':
+        this.failUnknown(`worker ${this.route.id} refused the retry`);
+        return;
+      case 'topology_behind':
+        this.fail(
+          'topology_changing',
+          `worker ${this.route.id} does not own this user under a newer topology than this router has read yet; nothing was applied`,
+          'misdirected',
+        );
+        return;
+      case 'misdirected': {
+        this.misdirectedRetried = true;
+        this.host.countError('misdirected');
+        const retry = () => this.retry('misdirected', this.host.table.owner(this.userId));
+        this.host.refreshTopology().then(retry, retry);
+        return;
+      }
     }
-    if (this.discarding) {
-      this.discarding = false;
-      this.misdirectedRetried = true;
-      this.host.countError('misdirected');
-      const retry = () => this.retry('misdirected', this.host.table.owner(this.userId));
-      this.host.refreshTopology().then(retry, retry);
-      return;
-    }
-    this.res.end();
-    this.releaseUser();
   }
 
   onError(error: Error): void {
     this.settleAttempt();
     if (this.clientGone) return;
+    if (this.discard !== undefined) {
+      // The status line was a refusal ("nothing was applied"); only its body
+      // broke off. Act on the refusal, not on a broken write.
+      this.host.countError('connection');
+      this.host.reportBroken(this.route);
+      this.endDiscarded(this.discard);
+      return;
+    }
     if (this.res.headersSent) {
       this.host.countError('connection');
       this.res.destroy();
@@ -297,6 +317,8 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
     if (this.userId !== '') this.host.releaseUser(this.userId);
   }
 }
+
+type DiscardReason = 'misdirected' | 'outcome_unknown' | 'topology_behind';
 
 function noop(): void {}
 
