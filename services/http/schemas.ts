@@ -118,6 +118,11 @@ export const transactionBody = {
       minItems: 1,
       maxItems: 1000,
       items: {
+        // The op picks the branch, so an error names what is wrong with
+        // that op rather than with the first branch tried.
+        type: 'object',
+        required: ['op'],
+        discriminator: { propertyName: 'op' },
         oneOf: [
           {
             type: 'object',

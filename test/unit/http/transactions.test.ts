@@ -166,4 +166,18 @@ describe('POST /_tx', () => {
       { collection: 'flags', id: 'f', expected: 0, actual: 2, reason: 'read set changed' },
     ]);
   });
+
+  it('names what is wrong with an operation for its own op, and applies nothing', async () => {
+    const cases: [op: Record<string, unknown>, detail: RegExp][] = [
+      [{ op: 'patch', collection: 'c', id: 'a', patch: { x: 1 }, ifRev: '1' }, /ops\/0\/ifRev must be integer/],
+      [{ op: 'delete', collection: 'c', id: 'a', data: {} }, /ops\/0 must NOT have additional properties/],
+      [{ op: 'create', collection: 'c' }, /ops\/0 must have required property 'data'/],
+      [{ op: 'drop', collection: 'c', id: 'a' }, /ops\/0 value of tag "op" must be in oneOf/],
+    ];
+    for (const [op, detail] of cases) {
+      const problem = expectProblem(await tx({ ops: [op] }), 'invalid_transaction', 400);
+      expect(problem.detail, JSON.stringify(op)).toMatch(detail);
+    }
+    expect(await latestSeq(fx.app, USER)).toBe(0);
+  });
 });
