@@ -19,6 +19,41 @@ import type { RouteTable, WorkerRoute, WorkerRoutes } from './route-table.js';
 import { SeenUsers } from './seen-users.js';
 import type { ProcessStats } from './status-report.js';
 
+/** How much of an oversize body the router reads and drops before answering 413, as a multiple of the limit. */
+const OVERSIZE_DRAIN_FACTOR = 4;
+/** How long the router waits for the rest of an oversize body before answering 413 anyway. */
+const OVERSIZE_DRAIN_MS = 2000;
+
+/**
+ * Answers 413 to a request whose body is over `limit`, after reading and
+ * dropping what the client still sends (up to OVERSIZE_DRAIN_FACTOR × the
+ * limit in all, or OVERSIZE_DRAIN_MS). Answering while the client is still
+ * sending, then closing, would leave unread bytes behind, and the kernel
+ * would reset the connection: the client would see a broken pipe instead of
+ * the 413 (RFC 9112 §9.6). If the body was read to its end the connection
+ * stays open; otherwise it is closed after the answer.
+ */
+function refuseOversizeBody(req: IncomingMessage, exchange: ProxyExchange, limit: number, alreadyRead: number): void {
+  let read = alreadyRead;
+  let answered = false;
+  const answer = () => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    exchange.refuse('body_too_large', `the body limit is ${limit} bytes`, 'body_too_large', !req.complete);
+  };
+  const onData = (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > limit * OVERSIZE_DRAIN_FACTOR) answer();
+  };
+  const timer = setTimeout(answer, OVERSIZE_DRAIN_MS);
+  req.on('data', onData);
+  req.once('end', answer);
+  req.once('close', answer);
+  req.resume();
+}
+
 export class DataPath implements ExchangeHost {
   table: RouteTable;
   readonly maxAttempts: number;
@@ -131,7 +166,7 @@ export class DataPath implements ExchangeHost {
   private start(exchange: ProxyExchange, req: IncomingMessage): void {
     const limit = this.options.bodyLimitBytes;
     if (exchange.contentLength > limit) {
-      exchange.refuse('body_too_large', `the body limit is ${limit} bytes`, 'body_too_large', true);
+      refuseOversizeBody(req, exchange, limit, 0);
       return;
     }
     if (exchange.contentLength <= 0 && !exchange.chunked) {
@@ -145,24 +180,27 @@ export class DataPath implements ExchangeHost {
       exchange.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       exchange.send();
     };
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) {
         chunks.push(chunk);
         // With a Content-Length the last byte is known: forward at once
         // rather than one stream 'end' event later.
         if (size === expected) complete();
-      } else if (size - chunk.length <= limit) {
-        req.pause();
-        exchange.refuse('body_too_large', `the body limit is ${limit} bytes`, 'body_too_large', true);
+        return;
       }
-    });
+      req.off('data', onData);
+      chunks.length = 0;
+      refuseOversizeBody(req, exchange, limit, size);
+    };
+    req.on('data', onData);
     if (expected < 0) {
       req.once('end', () => {
         if (size <= limit) complete();
       });
     }
   }
+
 
   private refuse(res: ServerResponse, kind: RouterErrorKind, code: ErrorCode, detail: string): void {
     this.metrics.errors.inc({ kind });

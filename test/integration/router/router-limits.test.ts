@@ -70,7 +70,7 @@ describe('router back-pressure and body limit', () => {
     const chunk = 'x'.repeat(600);
     const raw = await sendRaw(
       cluster.url,
-      `PUT /api/users/alice/notes/1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `PUT /api/users/alice/notes/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n` +
         `${(600).toString(16)}\r\n${chunk}\r\n${(600).toString(16)}\r\n${chunk}\r\n0\r\n\r\n`,
     );
     expect(raw).toMatch(/^HTTP\/1\.1 413 /);
@@ -104,5 +104,31 @@ describe('router back-pressure and body limit', () => {
     await once(socket, 'end');
     expect(raw).toMatch(/^HTTP\/1\.1 200 /);
     expect(cluster.worker('w1').received.map((r) => r.body)).toEqual(['abcdefghij']);
+  });
+
+  it('answers 413 for an oversize body once the client has sent it, without resetting the connection', async () => {
+    cluster = await FakeCluster.start(1, { bodyLimitBytes: 10_000 });
+    const { port } = new URL(cluster.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    let raw = '';
+    let failed: Error | undefined;
+    socket.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
+    socket.on('error', (error) => (failed = error));
+    socket.write(`PUT /api/users/alice/notes/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 30000\r\n\r\n${'x'.repeat(12_000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Answering now, then closing, would reset the connection under the
+    // client's remaining 18,000 bytes.
+    expect(raw).toBe('');
+    socket.write('x'.repeat(18_000));
+    for (let i = 0; i < 100 && !raw.includes('body_too_large'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(raw).toMatch(/^HTTP\/1\.1 413 /);
+    // The body was read to its end: the connection is still usable.
+    raw = '';
+    socket.write('GET /api/users/alice/notes/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+    await once(socket, 'end');
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+    expect(failed).toBeUndefined();
+    expect(cluster.worker('w1').received.filter((r) => r.method === 'PUT')).toHaveLength(0);
   });
 });
