@@ -201,7 +201,6 @@ export class DataPath implements ExchangeHost {
     }
   }
 
-
   private refuse(res: ServerResponse, kind: RouterErrorKind, code: ErrorCode, detail: string): void {
     this.metrics.errors.inc({ kind });
     replyProblem(res, code, detail);

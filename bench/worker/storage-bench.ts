@@ -75,11 +75,7 @@ function timings(times: number[]): Timings {
  * of a worker with more users than --max-open).
  */
 export async function coldOpen(dataDir: string, users: number, maxOpen: number): Promise<{ filling: Timings; full: Timings }> {
-  const store = benchStore(dataDir, 'pipelined', users + 1);
-  for (let u = 0; u < users; u++) {
-    await store.write(`cold${u}`, { op: 'put', collection: 'c', id: 'x', document: { u }, precondition: {} });
-  }
-  await store.close();
+  await createClosedPartitions(dataDir, 'cold', users);
   const reopened = benchStore(dataDir, 'pipelined', maxOpen);
   const times: number[] = [];
   for (let u = 0; u < users; u++) {
@@ -89,6 +85,15 @@ export async function coldOpen(dataDir: string, users: number, maxOpen: number):
   }
   await reopened.close();
   return { filling: timings(times.slice(0, maxOpen)), full: timings(times.slice(maxOpen)) };
+}
+
+/** Creates partitions `${prefix}0` … with one object `c/x` each, and closes them all. */
+async function createClosedPartitions(dataDir: string, prefix: string, users: number): Promise<void> {
+  const store = benchStore(dataDir, 'pipelined', users + 1);
+  for (let u = 0; u < users; u++) {
+    await store.write(`${prefix}${u}`, { op: 'put', collection: 'c', id: 'x', document: { u }, precondition: {} });
+  }
+  await store.close();
 }
 
 /** Mean microseconds of each step of a cold open and of a close, over `users` partitions closed beforehand. */
@@ -111,17 +116,13 @@ export interface ColdOpenParts {
  * a directory beside the file (what the lease's lock costs the file system).
  */
 export async function coldOpenParts(dataDir: string, users: number): Promise<ColdOpenParts> {
-  const store = benchStore(dataDir, 'pipelined', users + 1);
-  for (let u = 0; u < users; u++) {
-    await store.write(`parts${u}`, { op: 'put', collection: 'c', id: 'x', document: { u }, precondition: {} });
-  }
-  await store.close();
+  await createClosedPartitions(dataDir, 'parts', users);
   const files = Array.from({ length: users }, (_, u) => partitionPath(dataDir, `parts${u}`));
-  const sums = { leaseAcquire: 0, sqliteOpen: 0, firstRead: 0, sqliteClose: 0, leaseRelease: 0, bareMkdir: 0, bareRmdir: 0 };
+  const sums: ColdOpenParts = { leaseAcquire: 0, sqliteOpen: 0, firstRead: 0, sqliteClose: 0, leaseRelease: 0, bareMkdir: 0, bareRmdir: 0 };
   const timing = { ...DEFAULT_LEASE_TIMING, staleMs: 60_000, updateMs: 30_000 };
   for (const file of files) {
     let t = performance.now();
-    const step = (key: keyof typeof sums) => {
+    const step = (key: keyof ColdOpenParts) => {
       const now = performance.now();
       sums[key] += now - t;
       t = now;
@@ -141,16 +142,9 @@ export async function coldOpenParts(dataDir: string, users: number): Promise<Col
     rmdirSync(`${file}.probe`);
     step('bareRmdir');
   }
-  const mean = (ms: number) => (ms * 1000) / users;
-  return {
-    leaseAcquire: mean(sums.leaseAcquire),
-    sqliteOpen: mean(sums.sqliteOpen),
-    firstRead: mean(sums.firstRead),
-    sqliteClose: mean(sums.sqliteClose),
-    leaseRelease: mean(sums.leaseRelease),
-    bareMkdir: mean(sums.bareMkdir),
-    bareRmdir: mean(sums.bareRmdir),
-  };
+  // Milliseconds summed over all users → mean microseconds.
+  for (const key of Object.keys(sums) as (keyof ColdOpenParts)[]) sums[key] = (sums[key] * 1000) / users;
+  return sums;
 }
 
 /**

@@ -2,7 +2,6 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { PinbaseError } from '../problem/pinbase-error.js';
-import { rejectNonDecimalIntegers } from './decimal-query.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
 import { changeRoutes } from './routes/change-routes.js';
@@ -99,7 +98,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   systemRoutes(app, options);
   await app.register(async (api) => {
-    api.addHook('preValidation', async (request) => rejectNonDecimalIntegers(request));
     if (options.ownership) {
       const ownership = options.ownership;
       api.addHook('preHandler', async (request) => {

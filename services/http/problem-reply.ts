@@ -27,11 +27,6 @@ const FIELD_CODES: Record<string, ErrorCode> = {
   'last-event-id': 'invalid_since',
 };
 
-/** The problem code for an invalid value of request field `field`. */
-export function fieldErrorCode(field: string): ErrorCode {
-  return FIELD_CODES[field] ?? 'invalid_request';
-}
-
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
@@ -60,7 +55,7 @@ export function toPinbaseError(error: unknown, request: FastifyRequest): Pinbase
     const code =
       fastifyError.validationContext === 'body'
         ? (request.routeOptions.config.bodyErrorCode ?? 'invalid_body')
-        : fieldErrorCode(field);
+        : (FIELD_CODES[field] ?? 'invalid_request');
     return new PinbaseError(code, `${fastifyError.validationContext ?? 'request'}${first.instancePath} ${first.message ?? 'is invalid'}`);
   }
   const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];
