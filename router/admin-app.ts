@@ -9,12 +9,12 @@
  *   GET  /healthz, /readyz               the router's own health
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { isAuthorized } from '../services/admin/admin-token.js';
-import type { ErrorCode } from '../services/problem/error-table.js';
-import { PROBLEM_CONTENT_TYPE, problemDocument } from '../services/problem/problem-document.js';
+import { installProblemHandlers, sendProblem } from '../services/http/problem-reply.js';
+import { PinbaseError } from '../services/problem/pinbase-error.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
-import { replyClientError, ROUTER_RETRY_AFTER_SECONDS } from './problem-reply.js';
+import { replyClientError } from './problem-reply.js';
 import type { RouterStatus } from './status-report.js';
 
 /** What the admin endpoints need, whether the router runs as one process or several. */
@@ -45,22 +45,18 @@ export function buildAdminApp(
     clientErrorHandler: (error, socket) => replyClientError(socket, error),
   });
 
-  app.setNotFoundHandler((request, reply) => problem(reply, 'route_not_found', `no route for ${request.method} ${request.url}`));
-  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status === 413) return problem(reply, 'body_too_large', error.message);
-    return problem(reply, status < 500 ? 'invalid_request' : 'internal_error', error.message);
-  });
+  installProblemHandlers(app);
 
   app.addHook('onRequest', async (request, reply) => {
     if (request.method === 'POST' && !isAuthorized(request.headers.authorization, adminToken)) {
-      return problem(reply, 'unauthorized', 'this admin endpoint needs the cluster admin token (Authorization: Bearer ...)');
+      const detail = 'this admin endpoint needs the cluster admin token (Authorization: Bearer ...)';
+      return sendProblem(reply, new PinbaseError('unauthorized', detail), request.url);
     }
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', async (request, reply) => {
     const { topologyVersion, routableWorkers } = backend.readiness();
-    if (routableWorkers === 0) return problem(reply, 'no_worker_available', 'no worker is up');
+    if (routableWorkers === 0) return sendProblem(reply, new PinbaseError('no_worker_available', 'no worker is up'), request.url);
     return { status: 'ready', topologyVersion, routableWorkers };
   });
   app.get('/_router/status', async (_request, reply) => reply.header('cache-control', 'no-store').send(await backend.status()));
@@ -69,7 +65,7 @@ export function buildAdminApp(
   for (const action of ['drain', 'undrain'] as const) {
     app.post<{ Params: { id: string } }>(`/_router/workers/:id/${action}`, async (request, reply) => {
       const known = await backend.setDrained(request.params.id, action === 'drain');
-      if (!known) return problem(reply, 'worker_not_found', `no worker "${request.params.id}" in the topology`);
+      if (!known) return sendProblem(reply, new PinbaseError('worker_not_found', `no worker "${request.params.id}" in the topology`), request.url);
       const status = await backend.status();
       return status.workers.find((w) => w.id === request.params.id);
     });
@@ -79,10 +75,4 @@ export function buildAdminApp(
     return reply.type(contentType).send(text);
   });
   return app;
-}
-
-function problem(reply: FastifyReply, code: ErrorCode, detail: string): FastifyReply {
-  const body = problemDocument(code, detail);
-  if (body.status === 503 || body.status === 429) reply.header('retry-after', ROUTER_RETRY_AFTER_SECONDS);
-  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }

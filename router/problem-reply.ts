@@ -1,15 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ERROR_TABLE, type ErrorCode } from '../services/problem/error-table.js';
+import { ERROR_TABLE, retryAfterSeconds, type ErrorCode } from '../services/problem/error-table.js';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../services/problem/problem-document.js';
 
-/** Seconds a client should wait before retrying a 503 or 429 the router produced. */
-export const ROUTER_RETRY_AFTER_SECONDS = 1;
-
 /**
- * Answers with the router's own problem+json for `code`. 503 and 429 carry
- * `Retry-After`. With `close`, the connection is closed after the answer
- * (used when a request body was left unread, e.g. 413).
+ * Answers a data-path request (plain node:http, not fastify) with the
+ * router's own problem+json for `code`, with the Retry-After of its code
+ * (retryable codes only). With `close`, the connection is closed after the
+ * answer (used when a request body was left unread, e.g. 413).
  */
 export function replyProblem(res: ServerResponse, code: ErrorCode, detail?: string, close = false): void {
   if (res.headersSent) {
@@ -23,7 +21,8 @@ export function replyProblem(res: ServerResponse, code: ErrorCode, detail?: stri
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
   };
-  if (status === 503 || status === 429) headers['retry-after'] = ROUTER_RETRY_AFTER_SECONDS;
+  const retryAfter = retryAfterSeconds(code);
+  if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   if (close) {
     headers.connection = 'close';
     res.shouldKeepAlive = false;
@@ -51,8 +50,10 @@ export function replyClientError(socket: Socket, error: NodeJS.ErrnoException): 
           : 'invalid_request';
   const row = ERROR_TABLE[code];
   const body = JSON.stringify(problemDocument(code, `the request could not be parsed (${error.code ?? 'parse error'})`));
+  const retryAfter = retryAfterSeconds(code);
   socket.end(
     `HTTP/1.1 ${row.status} ${row.title}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      (retryAfter === undefined ? '' : `retry-after: ${retryAfter}\r\n`) +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

@@ -6,6 +6,7 @@
  * any worker sees it, so the router and the worker can never disagree on
  * which user a request is for.
  */
+import { isIdChar, MAX_ID_LENGTH, USER_ID_PATTERN } from '../services/ids/id-patterns.js';
 import type { ErrorCode } from '../services/problem/error-table.js';
 
 export const USER_PATH_PREFIX = '/api/users/';
@@ -18,24 +19,12 @@ export interface PathRejection {
 
 export const INVALID_USER_ID: PathRejection = {
   code: 'invalid_user_id',
-  detail: 'the user id must match ^[A-Za-z0-9_-]{1,64}$',
+  detail: `the user id must match ${USER_ID_PATTERN.source}`,
 };
 export const INVALID_PATH: PathRejection = {
   code: 'invalid_path',
   detail: 'the path must not contain empty or dot segments, backslashes, control characters or encoded /, \\, . or NUL',
 };
-
-const MAX_USER_ID = 64;
-
-function isIdChar(c: number): boolean {
-  return (
-    (c >= 97 && c <= 122) || // a-z
-    (c >= 65 && c <= 90) || // A-Z
-    (c >= 48 && c <= 57) || // 0-9
-    c === 95 || // _
-    c === 45 // -
-  );
-}
 
 /**
  * The user id of `url` (which starts with USER_PATH_PREFIX), or the reason
@@ -49,7 +38,7 @@ export function userIdOf(url: string): string | PathRejection {
   for (; end < length; end++) {
     const c = url.charCodeAt(end);
     if (c === 47 /* / */ || c === 63 /* ? */) break;
-    if (!isIdChar(c) || end - start >= MAX_USER_ID) return INVALID_USER_ID;
+    if (!isIdChar(c) || end - start >= MAX_ID_LENGTH) return INVALID_USER_ID;
   }
   if (end === start) return INVALID_USER_ID;
   return restIsClean(url, end) ? url.slice(start, end) : INVALID_PATH;

@@ -11,6 +11,7 @@ import { startRouter } from '../../router/router-server.js';
 import { readAdminTokenFile } from '../admin/admin-token.js';
 import { TopologyError } from '../topology/topology.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel, type LogLevel } from './log-level.js';
 
 export const usage = `Usage: pinbase router --port ${D.port} --topology FILE [options]
 
@@ -37,7 +38,7 @@ Options:
   --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
   --admin-token-file FILE         require this token (Authorization: Bearer) on POST /_router/...;
                                   give workers the same file
-  --log-level LEVEL               fatal|error|warn|info|debug (default info)`;
+  --log-level LEVEL               ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})`;
 
 const FLAGS = {
   topology: { type: 'string' },
@@ -58,14 +59,11 @@ const FLAGS = {
   'log-level': { type: 'string' },
 } as const;
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 /** Parses and validates the flags; throws CliError (one line) on anything wrong. */
-export function parseRouterArgs(argv: string[]): { options: RouterOptions; processes: number; logLevel: string } {
+export function parseRouterArgs(argv: string[]): { options: RouterOptions; processes: number; logLevel: LogLevel } {
   const v = parseCommandArgs(argv, FLAGS);
   if (v.topology === undefined) throw new CliError('--topology FILE is required');
-  const logLevel = v['log-level'] ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const logLevel = parseLogLevel(v['log-level']);
   const options: RouterOptions = {
     ...D,
     topologyPath: v.topology,

@@ -1,15 +1,17 @@
 import { resolve } from 'node:path';
 import { readAdminTokenFile } from '../admin/admin-token.js';
+import { WORKER_ID_PATTERN } from '../ids/id-patterns.js';
 import { parseDuration } from '../worker/durations.js';
 import { DAY_MS, WORKER_DEFAULTS, defaultMaxOpen, type WorkerConfig } from '../worker/worker-config.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel } from './log-level.js';
 
 export const usage = `Usage: pinbase worker --id ID --port PORT --data DIR [options]
 
 Serves the object API for the users it owns, one SQLite file per user.
 
 Required:
-  --id ID                 worker id, as in the topology file (${'^[A-Za-z0-9_-]{1,64}$'})
+  --id ID                 worker id, as in the topology file (${WORKER_ID_PATTERN.source})
   --port PORT             port to listen on
   --data DIR              data directory (shared storage in a cluster)
 
@@ -33,7 +35,7 @@ Options:
   --admin-token-file FILE require this token (Authorization: Bearer) on POST /_worker/... and send it
                           when asking another worker for a handover; every router and worker of a
                           cluster gets the same file
-  --log-level LEVEL       fatal, error, warn, info, debug, trace (default info)
+  --log-level LEVEL       ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
 
 Durations: 500ms, 30s, 15m, 24h, 7d.`;
 
@@ -69,17 +71,14 @@ function durationOption(value: string | undefined, name: string, fallback: numbe
 export function parseWorkerArgs(argv: string[]): WorkerConfig {
   const values = parseCommandArgs(argv, OPTIONS);
   const { id, data } = values;
-  if (id === undefined || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new CliError('--id is required and must match ^[A-Za-z0-9_-]{1,64}$');
+  if (id === undefined || !WORKER_ID_PATTERN.test(id)) throw new CliError(`--id is required and must match ${WORKER_ID_PATTERN.source}`);
   if (values.port === undefined) throw new CliError('--port is required');
   if (data === undefined) throw new CliError('--data is required');
   const durability = values.durability ?? WORKER_DEFAULTS.durability;
   if (durability !== 'pipelined' && durability !== 'inline' && durability !== 'normal') {
     throw new CliError(`--durability must be pipelined, inline or normal, got "${durability}"`);
   }
-  const logLevel = values['log-level'] ?? WORKER_DEFAULTS.logLevel;
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new CliError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`);
-  }
+  const logLevel = parseLogLevel(values['log-level']);
   return {
     id,
     host: values.host ?? WORKER_DEFAULTS.host,

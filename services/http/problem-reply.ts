@@ -1,11 +1,16 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ErrorCode } from '../problem/error-table.js';
+import { retryAfterSeconds, type ErrorCode } from '../problem/error-table.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../problem/problem-document.js';
 
-/** Sends `error` as application/problem+json, with Retry-After when it has one. */
+/**
+ * Sends `error` as application/problem+json, with the Retry-After of its
+ * code (retryable codes only). The one way a fastify app of Pinbase (the
+ * worker's, the router's admin endpoints) writes a problem.
+ */
 export function sendProblem(reply: FastifyReply, error: PinbaseError, instance?: string): FastifyReply {
-  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+  const retryAfter = retryAfterSeconds(error.code);
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   if (error.seq !== undefined) reply.header('x-pinbase-seq', String(error.seq));
   return reply
     .code(error.status)

@@ -1,5 +1,4 @@
-import { COLLECTION_PATTERN, OBJECT_ID_PATTERN } from '../partition/names.js';
-import { USER_ID_PATTERN } from '../partition/user-id.js';
+import { COLLECTION_PATTERN, OBJECT_ID_PATTERN, USER_ID_PATTERN } from '../ids/id-patterns.js';
 import { IDEMPOTENCY_KEY_PATTERN } from './idempotency-key.js';
 
 /**

@@ -90,9 +90,7 @@ export class PartitionLease {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw new PinbaseError('partition_busy', 'another worker holds this user\'s partition; it is being handed over', {
-          retryAfter: 1,
-        });
+        throw new PinbaseError('partition_busy', 'another worker holds this user\'s partition; it is being handed over');
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(delay, remaining)));
       delay = Math.min(delay * 2, 200);

@@ -1,9 +1,5 @@
+import { COLLECTION_PATTERN, OBJECT_ID_PATTERN } from '../ids/id-patterns.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
-
-/** Collection names; a leading "_" is reserved for system endpoints. */
-export const COLLECTION_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
-/** Object ids: URL-safe, no leading "." (so never "." or ".."), at most 128 characters. */
-export const OBJECT_ID_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._:-]{0,127}$/;
 
 export function assertCollection(collection: string): void {
   if (!COLLECTION_PATTERN.test(collection)) {

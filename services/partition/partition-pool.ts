@@ -112,7 +112,7 @@ export class PartitionPool {
         await entry.closing;
         continue;
       }
-      if (this.shuttingDown) throw new PinbaseError('shutting_down', undefined, { retryAfter: 1 });
+      if (this.shuttingDown) throw new PinbaseError('shutting_down');
       this.makeRoom();
       const opening: Entry = { opening: this.open(userId) };
       this.entries.set(userId, opening);
@@ -142,7 +142,7 @@ export class PartitionPool {
         workerId: this.options.workerId,
         timing: this.options.lease,
         onCompromised: (error) => {
-          lost = new PinbaseError('partition_lost', `lease lost: ${error.message}`, { retryAfter: 1 });
+          lost = new PinbaseError('partition_lost', `lease lost: ${error.message}`);
           if (partition) this.markBroken(partition, lost);
         },
         onBusy: async (holder) => {
@@ -208,7 +208,7 @@ export class PartitionPool {
         return;
       }
     }
-    throw new PinbaseError('overloaded', `all ${this.options.maxOpen} partition slots are in use`, { retryAfter: 1 });
+    throw new PinbaseError('overloaded', `all ${this.options.maxOpen} partition slots are in use`);
   }
 
   private closeIdle(): void {

@@ -181,7 +181,7 @@ export class Partition {
   private enqueue<T>(savepoint: boolean, run: (ctx: WriteContext) => T): Promise<T> {
     if (this.state !== 'open') return Promise.reject(notWritable(this.state));
     if (this.pending.length >= this.limits.maxPendingWrites) {
-      return Promise.reject(new PinbaseError('overloaded', 'too many writes queued for this user', { retryAfter: 1 }));
+      return Promise.reject(new PinbaseError('overloaded', 'too many writes queued for this user'));
     }
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ run, savepoint, resolve, reject });
@@ -331,8 +331,8 @@ export function assertSnapshotWithin(at: number, seq: number, prunedThrough: num
 
 function notWritable(state: Partition['state']): PinbaseError {
   return state === 'broken'
-    ? new PinbaseError('partition_lost', 'this worker no longer owns the partition; retry', { retryAfter: 1 })
-    : new PinbaseError('partition_lost', 'partition is being handed over; retry', { retryAfter: 1 });
+    ? new PinbaseError('partition_lost', 'this worker no longer owns the partition; retry')
+    : new PinbaseError('partition_lost', 'partition is being handed over; retry');
 }
 
 function rejectAll(batch: Job<unknown>[], error: unknown): void {

@@ -10,20 +10,19 @@ export function classifyStorageError(error: unknown): { error: PinbaseError; fat
   const code = (error as { code?: unknown }).code;
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') {
     return {
-      error: new PinbaseError('insufficient_storage', 'the data volume is full; nothing was written', { retryAfter: 5, cause: error }),
+      error: new PinbaseError('insufficient_storage', 'the data volume is full; nothing was written', { cause: error }),
       fatal: false,
     };
   }
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
     return {
-      error: new PinbaseError('partition_busy', 'another process has this user\'s file open', { retryAfter: 1, cause: error }),
+      error: new PinbaseError('partition_busy', 'another process has this user\'s file open', { cause: error }),
       fatal: false,
     };
   }
   if (typeof code === 'string' && (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CORRUPT') || code === 'EIO' || code === 'SQLITE_READONLY')) {
     return {
       error: new PinbaseError('io_error', `storage failed (${code}); retry with the same Idempotency-Key to learn the outcome`, {
-        retryAfter: 1,
         cause: error,
       }),
       fatal: true,

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { join, relative, isAbsolute } from 'node:path';
+import { USER_ID_PATTERN } from '../ids/id-patterns.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
-
-export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Throws `invalid_user_id` unless `userId` matches USER_ID_PATTERN. No I/O. */
 export function assertUserId(userId: string): void {
   if (!USER_ID_PATTERN.test(userId)) {
-    throw new PinbaseError('invalid_user_id', 'user ids match ^[A-Za-z0-9_-]{1,64}$');
+    throw new PinbaseError('invalid_user_id', `user ids match ${USER_ID_PATTERN.source}`);
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * Every error Pinbase can answer with, in one table: a stable `code` (the
  * contract clients program against), the HTTP status, a short title, and
- * whether the same request may succeed if retried unchanged.
+ * whether the same request may succeed if retried unchanged. A retryable
+ * answer carries `Retry-After`: `retryAfter` seconds where the row says,
+ * else 1 (see retryAfterSeconds).
  *
  * Codes are never renamed or reused; new rows may be added.
  */
@@ -63,13 +65,30 @@ export const ERROR_TABLE = {
   no_worker_available: { status: 503, title: 'No live worker for this user', retryable: true },
   topology_changing: { status: 503, title: 'The cluster topology is changing', retryable: true },
   io_error: { status: 503, title: 'Storage I/O error; the outcome of a write is unknown', retryable: true },
-  insufficient_storage: { status: 507, title: 'Insufficient storage', retryable: true },
+  insufficient_storage: { status: 507, title: 'Insufficient storage', retryable: true, retryAfter: 5 },
 
   // 5xx: something failed inside. The outcome of a write may be unknown (502/504).
   internal_error: { status: 500, title: 'Internal error', retryable: false },
   upstream_failed: { status: 502, title: 'Upstream worker failed', retryable: true },
   upstream_timeout: { status: 504, title: 'Upstream worker timed out', retryable: true },
-} as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
+} as const satisfies Record<string, ErrorRow>;
+
+interface ErrorRow {
+  status: number;
+  title: string;
+  retryable: boolean;
+  /** Seconds to wait before a retry, for a retryable row (default 1). */
+  retryAfter?: number;
+}
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
+
+/**
+ * The `Retry-After` of every answer with `code`, in seconds: set for
+ * retryable codes only. The worker and the router both take it from here.
+ */
+export function retryAfterSeconds(code: ErrorCode): number | undefined {
+  const row: ErrorRow = ERROR_TABLE[code];
+  return row.retryable ? (row.retryAfter ?? 1) : undefined;
+}
 

@@ -12,22 +12,19 @@ export class PinbaseError extends Error {
   readonly code: ErrorCode;
   readonly detail: string | undefined;
   readonly extensions: ProblemExtensions | undefined;
-  /** Seconds a client should wait before retrying (503/429/507). */
-  readonly retryAfter: number | undefined;
   /** The partition seq the error was decided against, when a partition decided it (X-Pinbase-Seq). */
   seq: number | undefined;
 
   constructor(
     code: ErrorCode,
     detail?: string,
-    options: { extensions?: ProblemExtensions; retryAfter?: number; cause?: unknown } = {},
+    options: { extensions?: ProblemExtensions; cause?: unknown } = {},
   ) {
     super(detail ?? ERROR_TABLE[code].title, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PinbaseError';
     this.code = code;
     this.detail = detail;
     this.extensions = options.extensions;
-    this.retryAfter = options.retryAfter ?? (ERROR_TABLE[code].retryable ? 1 : undefined);
   }
 
   get status(): number {

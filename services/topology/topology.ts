@@ -1,3 +1,5 @@
+import { WORKER_ID_PATTERN } from '../ids/id-patterns.js';
+
 /**
  * The cluster topology file: which workers exist and where they listen.
  * Written by `pinbase up` and by Ansible, read by the router and the workers.
@@ -14,8 +16,6 @@ export interface Topology {
   readonly version: number;
   readonly workers: readonly WorkerEntry[];
 }
-
-export const WORKER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export class TopologyError extends Error {
   override name = 'TopologyError';

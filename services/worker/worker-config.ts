@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Durability } from '../partition/partition-database.js';
+import type { LogLevel } from '../cli/log-level.js';
 
 export interface WorkerConfig {
   id: string;
@@ -19,7 +20,7 @@ export interface WorkerConfig {
   commitDelayMs: number;
   leaseWaitMs: number;
   cacheKiB: number;
-  logLevel: string;
+  logLevel: LogLevel;
   /** Required on POST /_worker/... and sent in handover requests; undefined leaves them open. */
   adminToken: string | undefined;
 }
@@ -58,5 +59,4 @@ export const WORKER_DEFAULTS = {
   commitDelayMs: 0,
   leaseWaitMs: 2500,
   cacheKiB: 1024,
-  logLevel: 'info',
 };

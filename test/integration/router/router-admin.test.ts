@@ -43,7 +43,7 @@ describe('router admin API (fake workers)', () => {
   it('answers 404 worker_not_found when draining an unknown worker', async () => {
     const reply = await send(cluster.url, '/_router/workers/w9/drain', { method: 'POST' });
     expect(reply.status).toBe(404);
-    expect(reply.json().code).toBe('worker_not_found');
+    expect(reply.json()).toMatchObject({ code: 'worker_not_found', instance: '/_router/workers/w9/drain' });
   });
 
   it('serves Prometheus metrics with per-worker latency, retries, errors and health transitions', async () => {
@@ -76,5 +76,7 @@ describe('router admin API (fake workers)', () => {
     const reply = await send(cluster.url, '/_router/nope');
     expect(reply.status).toBe(404);
     expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(reply.json()).toMatchObject({ code: 'route_not_found', status: 404, retryable: false, instance: '/_router/nope' });
+    expect(reply.headers['retry-after']).toBeUndefined();
   });
 });

@@ -53,6 +53,7 @@ describe('router failover (against fake workers)', () => {
     expect(post.status).toBe(502);
     expect(post.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(post.json()).toMatchObject({ code: 'upstream_failed', retryable: true });
+    expect(post.headers['retry-after']).toBe('1');
     expect(w1.received.filter((r) => r.method === 'POST')).toHaveLength(1);
 
     breaks = 0;
@@ -118,6 +119,7 @@ describe('router failover (against fake workers)', () => {
     const reply = await send(cluster.url, '/api/users/alice/notes/1');
     expect(reply.status).toBe(504);
     expect(reply.json().code).toBe('upstream_timeout');
+    expect(reply.headers['retry-after']).toBe('1');
     expect(w1.received).toHaveLength(1);
   });
 });
