@@ -8,12 +8,15 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry } from 'prom-client';
+import type { PrimarySide, ProcessSide } from './ipc-messages.js';
 import { IpcPeer } from './ipc-peer.js';
 import { LocalControl } from './local-control.js';
-import { RouterMetrics } from './router-metrics.js';
+import { RouterMetrics, type MetricsText } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
-import { buildStatus, type ProcessStats, type RouterStatus } from './status-report.js';
+import { buildStatus, type RouterStatus } from './status-report.js';
+
+type ProcessPeer = IpcPeer<PrimarySide, ProcessSide>;
 
 export interface ClusterSetup {
   readonly processes: number;
@@ -23,7 +26,7 @@ export interface ClusterSetup {
 }
 
 export class RouterClusterPrimary {
-  private readonly peers = new Map<Worker, IpcPeer>();
+  private readonly peers = new Map<Worker, ProcessPeer>();
   private readonly metrics = new RouterMetrics();
   private readonly control: LocalControl;
   private closing = false;
@@ -69,7 +72,7 @@ export class RouterClusterPrimary {
   }
 
   async status(): Promise<RouterStatus> {
-    return buildStatus(this.control.state, await this.gather<ProcessStats>('stats'));
+    return buildStatus(this.control.state, await this.gather((peer) => peer.call('stats', undefined, 3000)));
   }
 
   /** Stops every process gracefully (each finishes its requests in flight), then the control plane. */
@@ -90,24 +93,22 @@ export class RouterClusterPrimary {
 
   private fork(): void {
     const worker = cluster.fork({ PINBASE_ROUTER_PROCESS: '1' });
-    const peer: IpcPeer = new IpcPeer((message) => worker.send(message), {
-      hello: (): void => peer.emit('state', this.control.state),
-      listening: (args) => {
-        this.boundPort = (args as { port: number }).port;
-        if (++this.listening >= this.setup.processes) this.resolveReady();
+    const peer: ProcessPeer = new IpcPeer((message) => worker.send(message), {
+      calls: {
+        setDrained: async ({ id, drained }) => (await this.control.setDrained(id, drained)) !== undefined,
+        status: () => this.status(),
+        metrics: () => this.aggregatedMetrics(),
+        refreshTopology: () => this.control.refreshTopology(),
       },
-      refused: (args) => {
-        const { id, reason } = args as { id: string; reason: string };
-        this.control.reportRefused(id, reason);
+      events: {
+        hello: () => peer.emit('state', this.control.state),
+        listening: ({ port }) => {
+          this.boundPort = port;
+          if (++this.listening >= this.setup.processes) this.resolveReady();
+        },
+        refused: ({ id, reason }) => this.control.reportRefused(id, reason),
+        broken: ({ id }) => this.control.reportBroken(id),
       },
-      refreshTopology: () => this.control.refreshTopology(),
-      broken: (args) => this.control.reportBroken((args as { id: string }).id),
-      setDrained: async (args) => {
-        const { id, drained } = args as { id: string; drained: boolean };
-        return (await this.control.setDrained(id, drained)) !== undefined;
-      },
-      status: () => this.status(),
-      metrics: () => this.aggregatedMetrics(),
     });
     this.peers.set(worker, peer);
     worker.on('message', (message) => peer.receive(message));
@@ -122,14 +123,15 @@ export class RouterClusterPrimary {
     });
   }
 
-  private async gather<T>(method: string): Promise<T[]> {
-    const answers = await Promise.allSettled([...this.peers.values()].map((peer) => peer.call<T>(method, undefined, 3000)));
+  /** Every process's answer to `ask`; a process that fails or does not answer is left out. */
+  private async gather<T>(ask: (peer: ProcessPeer) => Promise<T>): Promise<T[]> {
+    const answers = await Promise.allSettled([...this.peers.values()].map(ask));
     return answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
   }
 
-  private async aggregatedMetrics(): Promise<{ contentType: string; text: string }> {
+  private async aggregatedMetrics(): Promise<MetricsText> {
     const own = await this.metrics.registry.getMetricsAsJSON();
-    const processes = await this.gather<Awaited<ReturnType<Registry['getMetricsAsJSON']>>>('metrics');
+    const processes = await this.gather((peer) => peer.call('metrics', undefined, 3000));
     const registry = AggregatorRegistry.aggregate([own, ...processes]);
     return { contentType: registry.contentType, text: await registry.metrics() };
   }

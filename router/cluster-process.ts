@@ -4,21 +4,23 @@
  * primary sends, and asks the primary for anything cluster-wide.
  */
 import type { Logger } from 'pino';
-import type { AdminBackend } from './admin-app.js';
 import type { DataPath } from './data-path.js';
+import type { PrimarySide, ProcessSide } from './ipc-messages.js';
 import { IpcPeer } from './ipc-peer.js';
+import type { AdminBackend } from './listening-app.js';
 import { RouterMetrics } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
 import { serveRouter, type RouterServer } from './router-server.js';
-import { isRoutable, type RouterControl, type RouterState } from './router-state.js';
-import type { RouterStatus } from './status-report.js';
+import type { RouterControl, RouterState } from './router-state.js';
+
+type PrimaryPeer = IpcPeer<ProcessSide, PrimarySide>;
 
 /** The control plane as a replica of the primary's. */
 class RemoteControl implements RouterControl {
   state!: RouterState;
   private readonly listeners = new Set<(state: RouterState) => void>();
 
-  constructor(private readonly peer: IpcPeer) {}
+  constructor(private readonly peer: PrimaryPeer) {}
 
   apply(state: RouterState): void {
     this.state = state;
@@ -41,11 +43,6 @@ class RemoteControl implements RouterControl {
   async refreshTopology(): Promise<void> {
     await this.peer.call('refreshTopology', undefined, 1000);
   }
-
-  async setDrained(workerId: string, drained: boolean): Promise<RouterState | undefined> {
-    const known = await this.peer.call<boolean>('setDrained', { id: workerId, drained });
-    return known ? this.state : undefined;
-  }
 }
 
 /** Runs this process's share of the router; resolves once it listens. */
@@ -55,15 +52,19 @@ export async function runRouterProcess(options: RouterOptions, log: Logger): Pro
   const running: { server?: RouterServer } = {};
   let resolveFirstState!: () => void;
   const firstState = new Promise<void>((resolve) => (resolveFirstState = resolve));
-  const peer: IpcPeer = new IpcPeer((message) => process.send!(message), {
-    state: (state) => {
-      control.apply(state as RouterState);
-      resolveFirstState();
+  const peer: PrimaryPeer = new IpcPeer((message) => process.send!(message), {
+    calls: {
+      stats: () => dataPath?.stats() ?? { pid: process.pid, workers: [], users: [] },
+      metrics: () => metrics.registry.getMetricsAsJSON(),
     },
-    stats: () => dataPath?.stats() ?? { pid: process.pid, workers: [], users: [] },
-    metrics: () => metrics.registry.getMetricsAsJSON(),
-    shutdown: () => {
-      void (running.server?.close() ?? Promise.resolve()).then(() => process.exit(0));
+    events: {
+      state: (state) => {
+        control.apply(state);
+        resolveFirstState();
+      },
+      shutdown: () => {
+        void (running.server?.close() ?? Promise.resolve()).then(() => process.exit(0));
+      },
     },
   });
   const control = new RemoteControl(peer);
@@ -77,10 +78,9 @@ export async function runRouterProcess(options: RouterOptions, log: Logger): Pro
   const admin = (path: DataPath): AdminBackend => {
     dataPath = path;
     return {
-      status: () => peer.call<RouterStatus>('status'),
-      setDrained: (id, drained) => peer.call<boolean>('setDrained', { id, drained }),
-      metrics: () => peer.call<{ contentType: string; text: string }>('metrics'),
-      readiness: () => ({ topologyVersion: control.state.version, routableWorkers: control.state.workers.filter(isRoutable).length }),
+      status: () => peer.call('status'),
+      setDrained: (id, drained) => peer.call('setDrained', { id, drained }),
+      metrics: () => peer.call('metrics'),
     };
   };
   const server = await serveRouter({ options, control, metrics, admin });

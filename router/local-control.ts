@@ -1,7 +1,7 @@
 /**
  * The router's control plane in one process: the live topology file, the
  * health monitor and the drained set, combined into one RouterState. In a
- * multi-process router it runs in the primary only (router-cluster.ts).
+ * multi-process router it runs in the primary only (cluster-primary.ts).
  */
 import type { Logger } from 'pino';
 import { TopologySource } from '../services/topology/topology-source.js';
@@ -20,10 +20,9 @@ export class LocalControl implements RouterControl {
   private readonly retired = new Map<string, number>();
   private retireTimer: NodeJS.Timeout | undefined;
   private lastRefresh = 0;
-
-  /** Reads the topology file (throws TopologyError, one line, if it is unusable) and starts probing. */
   private readonly topologyPollMs: number;
 
+  /** Reads the topology file (throws TopologyError, one line, if it is unusable) and starts probing. */
   constructor(
     options: RouterOptions,
     private readonly log: Logger,
@@ -79,6 +78,7 @@ export class LocalControl implements RouterControl {
     this.health.probeNow(workerId);
   }
 
+  /** Marks the worker drained (true) or not; resolves with the new state, or undefined if the id is unknown. Idempotent. */
   async setDrained(workerId: string, drained: boolean): Promise<RouterState | undefined> {
     if (!this.source.current.workers.some((w) => w.id === workerId)) return undefined;
     if (this.drained.has(workerId) !== drained) {

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { LatencyHistogram } from './latency-histogram.js';
-import type { RouterState } from './router-state.js';
+import { isRoutable, type RouterState } from './router-state.js';
 
 /** Why a request failed or was refused at the router: the `kind` label of pinbase_router_errors_total. */
 export type RouterErrorKind =
@@ -23,6 +23,12 @@ export type RouterErrorKind =
   | 'client_aborted';
 
 export type RetryReason = 'refused' | 'connection' | 'misdirected';
+
+/** A metrics page in Prometheus text format, with its content type. */
+export interface MetricsText {
+  readonly contentType: string;
+  readonly text: string;
+}
 
 export class RouterMetrics {
   readonly registry = new Registry();
@@ -99,6 +105,6 @@ export class RouterMetrics {
   setControlState(state: RouterState): void {
     this.topologyVersion.set(state.version);
     this.workerUp.reset();
-    for (const worker of state.workers) this.workerUp.set({ worker: worker.id }, worker.up && !worker.drained ? 1 : 0);
+    for (const worker of state.workers) this.workerUp.set({ worker: worker.id }, isRoutable(worker) ? 1 : 0);
   }
 }

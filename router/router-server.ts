@@ -1,16 +1,17 @@
 /**
- * One router process: the node:http server whose data path forwards to the
- * workers and whose other paths are the admin app. `startRouter` runs the
- * whole router in this process; router-cluster.ts runs several.
+ * One router process: the listening server whose data path forwards to the
+ * workers and whose other paths are the admin endpoints (listening-app.ts).
+ * `startRouter` runs the whole router in this process; cluster-primary.ts
+ * and cluster-process.ts run it as several.
  */
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
-import { buildAdminApp, type AdminBackend } from './admin-app.js';
 import { DataPath } from './data-path.js';
+import { buildListeningApp, type AdminBackend } from './listening-app.js';
 import { LocalControl } from './local-control.js';
 import { RouterMetrics } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
-import { isRoutable, type RouterControl } from './router-state.js';
+import type { RouterControl } from './router-state.js';
 import { WorkerRoutes } from './route-table.js';
 import { buildStatus } from './status-report.js';
 
@@ -38,7 +39,12 @@ export async function serveRouter(parts: RouterServerParts): Promise<RouterServe
   const { options, control, metrics } = parts;
   const routes = new WorkerRoutes(options, metrics);
   const dataPath = new DataPath(options, routes, control, metrics);
-  const app = buildAdminApp(parts.admin(dataPath), (req, res) => dataPath.handle(req, res), options.adminToken);
+  const app = buildListeningApp({
+    dataPath: (req, res) => dataPath.handle(req, res),
+    admin: parts.admin(dataPath),
+    control,
+    adminToken: options.adminToken,
+  });
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
@@ -93,9 +99,5 @@ function localAdmin(control: LocalControl, dataPath: DataPath, metrics: RouterMe
     status: async () => buildStatus(control.state, [dataPath.stats()]),
     setDrained: async (id, drained) => (await control.setDrained(id, drained)) !== undefined,
     metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() }),
-    readiness: () => {
-      const state = control.state;
-      return { topologyVersion: state.version, routableWorkers: state.workers.filter(isRoutable).length };
-    },
   };
 }

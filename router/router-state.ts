@@ -33,7 +33,7 @@ export function isRoutable(worker: WorkerState): boolean {
 }
 
 /**
- * What the router's control plane offers the data path and the admin API,
+ * What the router's control plane offers the data path and /readyz,
  * whether it runs in this process or in the primary of a cluster.
  */
 export interface RouterControl {
@@ -46,6 +46,4 @@ export interface RouterControl {
   reportBroken(workerId: string): void;
   /** Re-reads the topology file now (a worker answered 421: it may know a newer one). */
   refreshTopology(): Promise<void>;
-  /** Marks the worker drained (true) or not; resolves with the new state, or undefined if the id is unknown. Idempotent. */
-  setDrained(workerId: string, drained: boolean): Promise<RouterState | undefined>;
 }

@@ -1,6 +1,7 @@
 /**
- * The router's own endpoints, served by fastify on the router's port next to
- * the data path (which never goes through fastify):
+ * The router's listening server: one node:http server whose requests go to
+ * the data path first (which never goes through fastify); what it declines
+ * reaches a fastify app with the router's own endpoints:
  *   GET  /_router/status                 cluster status (JSON)
  *   POST /_router/workers/:id/drain      treat a worker as down for routing (idempotent)
  *   POST /_router/workers/:id/undrain    give a drained worker its users back (idempotent)
@@ -15,27 +16,37 @@ import { installProblemHandlers, sendProblem } from '../services/http/problem-re
 import { PinbaseError } from '../services/problem/pinbase-error.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { replyClientError } from './problem-reply.js';
+import type { MetricsText } from './router-metrics.js';
+import { isRoutable, type RouterControl } from './router-state.js';
 import type { RouterStatus } from './status-report.js';
 
-/** What the admin endpoints need, whether the router runs as one process or several. */
+/** What the admin endpoints need that differs between a router of one process and one of several. */
 export interface AdminBackend {
+  /** The cluster status, every router process's counters included. */
   status(): Promise<RouterStatus>;
   /** Resolves false when no worker has that id. Idempotent. */
   setDrained(workerId: string, drained: boolean): Promise<boolean>;
-  metrics(): Promise<{ contentType: string; text: string }>;
-  /** Topology version and routable worker count, for /readyz. */
-  readiness(): { topologyVersion: number; routableWorkers: number };
+  /** Every router process's metrics. */
+  metrics(): Promise<MetricsText>;
+}
+
+export interface ListeningAppParts {
+  /** Forwards a request if it belongs to the data path; returns false for anything else. */
+  readonly dataPath: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly admin: AdminBackend;
+  /** The control state this process routes with, for /readyz. */
+  readonly control: Pick<RouterControl, 'state'>;
+  /** The bearer token the POST endpoints require (none: they are open). */
+  readonly adminToken: string | undefined;
 }
 
 /**
- * Builds the fastify app around a node:http server whose requests go to
- * `dataPath` first; what it declines (returns false for) reaches fastify.
+ * Builds the fastify app that owns the router's listening node:http server
+ * (not listening yet): requests go to `dataPath` first, and what it declines
+ * reaches the admin endpoints.
  */
-export function buildAdminApp(
-  backend: AdminBackend,
-  dataPath: (req: IncomingMessage, res: ServerResponse) => boolean,
-  adminToken: string | undefined,
-): FastifyInstance<Server> {
+export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Server> {
+  const { dataPath, admin: backend, control, adminToken } = parts;
   const app = Fastify({
     logger: false,
     serverFactory: (handler) =>
@@ -55,9 +66,10 @@ export function buildAdminApp(
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (request, reply) => {
-    const { topologyVersion, routableWorkers } = backend.readiness();
+    const state = control.state;
+    const routableWorkers = state.workers.filter(isRoutable).length;
     if (routableWorkers === 0) return sendProblem(reply, new PinbaseError('no_worker_available', 'no worker is up'), request.url);
-    return { status: 'ready', topologyVersion, routableWorkers };
+    return { status: 'ready', topologyVersion: state.version, routableWorkers };
   });
   app.get('/_router/status', async (_request, reply) => reply.header('cache-control', 'no-store').send(await backend.status()));
   app.get('/_router', async (_request, reply) => reply.redirect('/_router/'));

@@ -1,0 +1,51 @@
+/**
+ * The messages between the primary of a multi-process router and each of
+ * its processes (node:cluster IPC, through ipc-peer.ts), written once for
+ * both sides: the primary is an `IpcPeer<PrimarySide, ProcessSide>`, each
+ * process an `IpcPeer<ProcessSide, PrimarySide>`.
+ */
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { IpcCall } from './ipc-peer.js';
+import type { MetricsText } from './router-metrics.js';
+import type { RouterState } from './router-state.js';
+import type { ProcessStats, RouterStatus } from './status-report.js';
+
+/** What the primary answers and emits. */
+export interface PrimarySide {
+  readonly calls: {
+    /** Drains (or undrains) a worker for every process; false when no worker has that id. Idempotent. */
+    readonly setDrained: IpcCall<{ readonly id: string; readonly drained: boolean }, boolean>;
+    /** `/_router/status`: the control state joined with every process's counters. */
+    readonly status: IpcCall<void, RouterStatus>;
+    /** `/metrics`: the primary's metrics and every process's, aggregated. */
+    readonly metrics: IpcCall<void, MetricsText>;
+    /** Re-reads the topology file now (a worker answered 421); at most every 100 ms. */
+    readonly refreshTopology: IpcCall<void, void>;
+  };
+  readonly events: {
+    /** A new control state (and the first one, after `hello`): route with it. */
+    readonly state: RouterState;
+    /** Stop accepting, finish the requests in flight, exit. */
+    readonly shutdown: void;
+  };
+}
+
+/** What each router process answers and emits. */
+export interface ProcessSide {
+  readonly calls: {
+    /** This process's data-path counters. */
+    readonly stats: IpcCall<void, ProcessStats>;
+    /** This process's metrics, for the primary to aggregate. */
+    readonly metrics: IpcCall<void, MetricObjectWithValues<MetricValue<string>>[]>;
+  };
+  readonly events: {
+    /** The process started and waits for its first state. */
+    readonly hello: void;
+    /** The process listens on `port` (the one the system picked for port 0). */
+    readonly listening: { readonly port: number };
+    /** Passive health: a connection to worker `id` was refused. */
+    readonly refused: { readonly id: string; readonly reason: string };
+    /** Passive health: a connection to worker `id` broke; probe it now. */
+    readonly broken: { readonly id: string };
+  };
+}
