@@ -3,7 +3,8 @@
  * hop-by-hop headers (RFC 9110 §7.6.1) are dropped, client-sent
  * `X-Pinbase-*` headers are dropped (only the router may speak them),
  * `X-Forwarded-For/Proto/Host` are set, and the few facts the router needs
- * (body length, idempotency, SSE) are noted on the way.
+ * (body length, idempotency, SSE) are noted on the way, into a facts object
+ * the caller passes (and may reuse: every field is written each time).
  */
 
 /** What the router learns about a request from its headers. */
@@ -19,10 +20,15 @@ export interface RequestFacts {
 
 /**
  * The header list (flat [name, value, ...]) to send upstream for a request
- * with `rawHeaders` from `remoteAddress`; fills `facts`. Content-Length is
- * left out: the router re-sends the body it read and undici sets the length.
+ * with `rawHeaders` from `remoteAddress`; sets every field of `facts`.
+ * Content-Length is left out: the router re-sends the body it read and
+ * undici sets the length.
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], remoteAddress: string, facts: RequestFacts): string[] {
+  facts.contentLength = -1;
+  facts.chunked = false;
+  facts.hasIdempotencyKey = false;
+  facts.wantsEventStream = false;
   const out: string[] = [];
   let forwardedFor = '';
   let host = '';
@@ -93,15 +99,18 @@ function withoutConnectionOptions(headers: string[], tokens: string): string[] {
 
 /** What the router learns about a response from its headers. */
 export interface ResponseFacts {
+  /** Content-Type text/event-stream: the response is an SSE stream. */
   isEventStream: boolean;
 }
 
 /**
  * The header list to send to the client for an upstream response whose raw
- * headers are `raw` (undici's Buffer list). Hop-by-hop headers are dropped;
- * Node adds its own framing and Connection headers.
+ * headers are `raw` (undici's Buffer list); sets every field of `facts`.
+ * Hop-by-hop headers are dropped; Node adds its own framing and Connection
+ * headers.
  */
 export function clientResponseHeaders(raw: readonly Buffer[], facts: ResponseFacts): string[] {
+  facts.isEventStream = false;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');

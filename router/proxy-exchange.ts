@@ -1,7 +1,10 @@
 /**
- * The forwarding module: one ProxyExchange per client request, which is
- * also the undici dispatch handler of each attempt (the callback API undici
- * runs natively, so no per-request adapter or header parsing is added).
+ * The forwarding module: one ProxyExchange per admitted client request. It
+ * owns the request from admission on: it filters its headers, reads its
+ * body into memory (bounded by the body limit, so a refused connection or a
+ * 421 can re-send it) or refuses it with 413, and is the undici dispatch
+ * handler of each attempt (the callback API undici runs natively, so no
+ * per-request adapter or header parsing is added).
  *
  * Retry policy, where the request may have reached a worker only if the
  * method or an Idempotency-Key makes re-sending safe:
@@ -29,23 +32,30 @@ import type { Dispatcher } from 'undici';
 import type { ErrorCode } from '../services/problem/error-table.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type RequestFacts, type ResponseFacts } from './forward-headers.js';
 import { replyProblem } from './problem-reply.js';
-import type { RetryReason, RouterErrorKind } from './router-metrics.js';
+import type { RetryReason, RouterErrorKind, RouterMetrics } from './router-metrics.js';
+import type { RouterOptions } from './router-options.js';
+import type { RouterControl } from './router-state.js';
 import type { RouteTable, WorkerRoute } from './route-table.js';
 
 /** What an exchange needs from the data path that created it. */
 export interface ExchangeHost {
+  /** The route table in use now. */
   readonly table: RouteTable;
-  readonly maxAttempts: number;
-  readonly bodyTimeoutMs: number;
+  readonly options: Pick<RouterOptions, 'bodyLimitBytes' | 'bodyTimeoutMs' | 'maxAttempts'>;
+  /**
+   * Passive health reports, and the topology re-read after a 421 (it
+   * resolves when the table reflects the file).
+   */
+  readonly control: Pick<RouterControl, 'reportRefused' | 'reportBroken' | 'refreshTopology'>;
+  readonly metrics: Pick<RouterMetrics, 'errors' | 'retries'>;
   /** Called once per exchange when it no longer counts against the user's in-flight limit. */
   releaseUser(userId: string): void;
-  reportRefused(route: WorkerRoute, reason: string): void;
-  reportBroken(route: WorkerRoute): void;
-  /** Re-reads the topology (after a 421); resolves when the table reflects the file. */
-  refreshTopology(): Promise<void>;
-  countError(kind: RouterErrorKind): void;
-  countRetry(reason: RetryReason): void;
 }
+
+/** How much of an oversize body the router reads and drops before answering 413, as a multiple of the limit. */
+const OVERSIZE_DRAIN_FACTOR = 4;
+/** How long the router waits for the rest of an oversize body before answering 413 anyway. */
+const OVERSIZE_DRAIN_MS = 2000;
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Methods that change nothing: a broken attempt of one cannot have applied anything. */
@@ -55,14 +65,26 @@ const REFUSALS = new Set([421, 429, 503]);
 const NOTHING_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 const POOL_GONE = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
-export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.DispatchHandler {
-  contentLength = -1;
-  chunked = false;
-  hasIdempotencyKey = false;
-  wantsEventStream = false;
-  isEventStream = false;
-  body: Buffer | null = null;
+/**
+ * What the header filters note about one message. The filters run
+ * synchronously and the exchange copies what it keeps at once, so one of
+ * each serves every exchange (no object per request).
+ */
+const requestFacts: RequestFacts = { contentLength: -1, chunked: false, hasIdempotencyKey: false, wantsEventStream: false };
+const responseFacts: ResponseFacts = { isEventStream: false };
+
+export class ProxyExchange implements Dispatcher.DispatchHandler {
+  /** The headers to send upstream (hop-by-hop and client X-Pinbase-* dropped). */
   private readonly headers: string[];
+  /** Content-Length, or -1 when absent. */
+  private readonly contentLength: number;
+  /** Transfer-Encoding was sent: a body of unknown length follows. */
+  private readonly chunked: boolean;
+  private readonly hasIdempotencyKey: boolean;
+  /** The client asked for text/event-stream: no idle timeout upstream. */
+  private readonly wantsEventStream: boolean;
+  /** The request body once read (null: none, or not yet whole). */
+  private body: Buffer | null = null;
   private attempts = 0;
   private excluded: WorkerRoute[] | undefined;
   private misdirectedRetried = false;
@@ -85,33 +107,122 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
   private startedAt = 0;
   private abortUpstream: ((error?: Error) => void) | undefined;
 
+  /**
+   * Takes charge of an admitted request for `userId` ('' for a worker-local
+   * path that is not a user's: no per-user limit) on `route`, its owner now.
+   * Nothing is read or sent before start().
+   */
   constructor(
     private readonly host: ExchangeHost,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    /** '' for a worker-local path that is not a user's (no per-user limit). */
-    readonly userId: string,
+    private readonly userId: string,
     private route: WorkerRoute,
   ) {
-    this.headers = upstreamRequestHeaders(req.rawHeaders, req.socket.remoteAddress ?? '', this);
+    this.headers = upstreamRequestHeaders(req.rawHeaders, req.socket.remoteAddress ?? '', requestFacts);
+    this.contentLength = requestFacts.contentLength;
+    this.chunked = requestFacts.chunked;
+    this.hasIdempotencyKey = requestFacts.hasIdempotencyKey;
+    this.wantsEventStream = requestFacts.wantsEventStream;
     (res as ExchangeResponse)[EXCHANGE] = this;
     res.on('close', onResponseClose);
+  }
+
+  /**
+   * Reads the request body, if any, and sends the request; a body over the
+   * limit is answered 413 instead (and nothing is sent). Called once.
+   */
+  start(): void {
+    const limit = this.host.options.bodyLimitBytes;
+    if (this.contentLength > limit) {
+      this.refuseOversizeBody(0);
+      return;
+    }
+    if (this.contentLength <= 0 && !this.chunked) {
+      this.send();
+      return;
+    }
+    const req = this.req;
+    // With a Content-Length the last byte is known: send at once rather than
+    // one stream 'end' event later.
+    const length = !this.chunked && Number.isSafeInteger(this.contentLength) ? this.contentLength : -1;
+    let size = 0;
+    let parts: Buffer[] | undefined;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        this.body = null;
+        parts = undefined;
+        this.refuseOversizeBody(size);
+        return;
+      }
+      if (this.body === null) this.body = chunk;
+      else (parts ??= [this.body]).push(chunk);
+      if (size === length) this.sendBody(parts, size);
+    };
+    req.on('data', onData);
+    if (length < 0) {
+      req.once('end', () => {
+        if (size <= limit) this.sendBody(parts, size);
+      });
+    }
+  }
+
+  /** Sends the request once its body was read: in `body` if it came in one piece, else in `parts`. */
+  private sendBody(parts: Buffer[] | undefined, size: number): void {
+    if (parts !== undefined) this.body = Buffer.concat(parts, size);
+    else this.body ??= Buffer.alloc(0);
+    this.send();
+  }
+
+  /**
+   * Answers 413 to a body over the limit (known from Content-Length, or
+   * while reading a chunked one), after reading and dropping what the client
+   * still sends (up to OVERSIZE_DRAIN_FACTOR × the limit in all, or
+   * OVERSIZE_DRAIN_MS). Answering while the client is still sending, then
+   * closing, would leave unread bytes behind, and the kernel would reset the
+   * connection: the client would see a broken pipe instead of the 413
+   * (RFC 9112 §9.6). If the body was read to its end the connection stays
+   * open; otherwise it is closed after the answer.
+   */
+  private refuseOversizeBody(alreadyRead: number): void {
+    const req = this.req;
+    const limit = this.host.options.bodyLimitBytes;
+    let read = alreadyRead;
+    let answered = false;
+    const answer = () => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      this.fail('body_too_large', `the body limit is ${limit} bytes`, 'body_too_large', !req.complete);
+    };
+    const onData = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > limit * OVERSIZE_DRAIN_FACTOR) answer();
+    };
+    const timer = setTimeout(answer, OVERSIZE_DRAIN_MS);
+    req.on('data', onData);
+    req.once('end', answer);
+    req.once('close', answer);
+    req.resume();
   }
 
   /** The client went away before its response was complete: stop the upstream request. */
   clientClosed(): void {
     this.clientGone = true;
-    this.host.countError('client_aborted');
+    this.countError('client_aborted');
     this.abortUpstream?.();
     this.releaseUser();
   }
 
-  get mayResend(): boolean {
+  private get mayResend(): boolean {
     return this.hasIdempotencyKey || IDEMPOTENT_METHODS.has(this.req.method!);
   }
 
   /** Sends the request to the current route. */
-  send(): void {
+  private send(): void {
     if (this.clientGone) return;
     const route = this.route;
     const down = this.excluded === undefined ? this.host.table.downHeader : this.host.table.downHeaderExcluding(this.excluded);
@@ -126,7 +237,7 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
         method: this.req.method!,
         headers: down === undefined ? this.headers : [...this.headers, 'x-pinbase-down', down],
         body: this.body,
-        bodyTimeout: this.wantsEventStream ? 0 : this.host.bodyTimeoutMs,
+        bodyTimeout: this.wantsEventStream ? 0 : this.host.options.bodyTimeoutMs,
       },
       this,
     );
@@ -157,8 +268,10 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
     route.responsesByClass[(statusCode / 100) | 0]!++;
     const res = this.res;
     res.sendDate = false;
-    res.writeHead(statusCode, clientResponseHeaders(rawHeaders, this));
-    if (this.isEventStream) {
+    const headers = clientResponseHeaders(rawHeaders, responseFacts);
+    const isEventStream = responseFacts.isEventStream;
+    res.writeHead(statusCode, headers);
+    if (isEventStream) {
       res.flushHeaders();
       this.settleAttempt();
       this.releaseUser();
@@ -202,9 +315,9 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
         return;
       case 'misdirected': {
         this.misdirectedRetried = true;
-        this.host.countError('misdirected');
+        this.countError('misdirected');
         const retry = () => this.retry('misdirected', this.host.table.owner(this.userId));
-        this.host.refreshTopology().then(retry, retry);
+        this.host.control.refreshTopology().then(retry, retry);
         return;
       }
     }
@@ -216,13 +329,13 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
     if (this.discard !== undefined) {
       // The status line was a refusal ("nothing was applied"); only its body
       // broke off. Act on the refusal, not on a broken write.
-      this.host.countError('connection');
-      this.host.reportBroken(this.route);
+      this.countError('connection');
+      this.host.control.reportBroken(this.route.id);
       this.endDiscarded(this.discard);
       return;
     }
     if (this.res.headersSent) {
-      this.host.countError('connection');
+      this.countError('connection');
       this.res.destroy();
       this.releaseUser();
       return;
@@ -238,8 +351,8 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
   /** Nothing was sent: the worker is down for this request and reported; try the next-ranked one. */
   private refused(code: string): void {
     const route = this.route;
-    this.host.countError('refused');
-    this.host.reportRefused(route, code);
+    this.countError('refused');
+    this.host.control.reportRefused(route.id, `connection refused (${code})`);
     (this.excluded ??= []).push(route);
     const next = this.host.table.ownerExcluding(this.userId, this.excluded);
     this.retry('refused', next);
@@ -253,8 +366,8 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
    * every attempt before the probes mark it down.
    */
   private broken(code: string): void {
-    this.host.countError('connection');
-    this.host.reportBroken(this.route);
+    this.countError('connection');
+    this.host.control.reportBroken(this.route.id);
     if (!this.mayResend) {
       this.fail('upstream_failed', `the connection to worker ${this.route.id} failed (${code}); the request may or may not have been applied`);
       return;
@@ -271,28 +384,28 @@ export class ProxyExchange implements RequestFacts, ResponseFacts, Dispatcher.Di
       else this.fail('no_worker_available', 'no live worker can serve this user now', 'no_worker');
       return;
     }
-    if (this.attempts >= this.host.maxAttempts) {
+    if (this.attempts >= this.host.options.maxAttempts) {
       if (reason === 'connection' || this.maybeApplied) this.failUnknown('retries exhausted');
       else this.fail('no_worker_available', 'no worker accepted the request; retries exhausted', 'no_worker');
       return;
     }
-    this.host.countRetry(reason);
+    this.host.metrics.retries.inc({ reason });
     this.route = next;
     this.send();
   }
 
-  /** Refuses the request before it was sent (e.g. its body is too large); `close` drops the connection. */
-  refuse(code: ErrorCode, detail: string, kind: RouterErrorKind, close: boolean): void {
-    this.host.countError(kind);
+  /**
+   * Answers with the router's own problem; `kind` is counted unless the
+   * cause already was; `close` drops the connection after the answer.
+   */
+  private fail(code: ErrorCode, detail: string, kind?: RouterErrorKind, close = false): void {
+    if (kind !== undefined) this.countError(kind);
     replyProblem(this.res, code, detail, close);
     this.releaseUser();
   }
 
-  /** Answers with the router's own problem; `kind` is counted unless the cause already was. */
-  private fail(code: ErrorCode, detail: string, kind?: RouterErrorKind): void {
-    if (kind !== undefined) this.host.countError(kind);
-    replyProblem(this.res, code, detail);
-    this.releaseUser();
+  private countError(kind: RouterErrorKind): void {
+    this.host.metrics.errors.inc({ kind });
   }
 
   /** A write that may have been applied by an earlier attempt could not be confirmed. */

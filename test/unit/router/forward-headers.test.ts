@@ -50,6 +50,13 @@ describe('upstreamRequestHeaders', () => {
     expect(f.wantsEventStream).toBe(true);
     expect(headers.get('idempotency-key')).toEqual(['k1']);
   });
+
+  it('writes every fact each time, so one facts object can serve request after request', () => {
+    const f = facts();
+    upstreamRequestHeaders(['Content-Length', '5', 'Idempotency-Key', 'k1', 'Accept', 'text/event-stream', 'Transfer-Encoding', 'chunked'], '127.0.0.1', f);
+    upstreamRequestHeaders(['Accept', 'application/json'], '127.0.0.1', f);
+    expect(f).toEqual(facts());
+  });
 });
 
 describe('clientResponseHeaders', () => {
@@ -58,5 +65,7 @@ describe('clientResponseHeaders', () => {
     const f = { isEventStream: false };
     expect(clientResponseHeaders(raw, f)).toEqual(['content-type', 'text/event-stream', 'x-pinbase-worker', 'w1', 'etag', '"3"']);
     expect(f.isEventStream).toBe(true);
+    clientResponseHeaders([Buffer.from('content-type'), Buffer.from('application/json')], f);
+    expect(f.isEventStream).toBe(false);
   });
 });
