@@ -18,6 +18,9 @@ import { buildStatus, type RouterStatus } from './status-report.js';
 
 type ProcessPeer = IpcPeer<PrimarySide, ProcessSide>;
 
+/** How long the primary waits for each process's counters or metrics before leaving it out. */
+const GATHER_TIMEOUT_MS = 3000;
+
 export interface ClusterSetup {
   readonly processes: number;
   /** The script each process runs, and its arguments (default: this process's own). */
@@ -72,7 +75,7 @@ export class RouterClusterPrimary {
   }
 
   async status(): Promise<RouterStatus> {
-    return buildStatus(this.control.state, await this.gather((peer) => peer.call('stats', undefined, 3000)));
+    return buildStatus(this.control.state, await this.gather((peer) => peer.call('stats', undefined, GATHER_TIMEOUT_MS)));
   }
 
   /** Stops every process gracefully (each finishes its requests in flight), then the control plane. */
@@ -131,7 +134,7 @@ export class RouterClusterPrimary {
 
   private async aggregatedMetrics(): Promise<MetricsText> {
     const own = await this.metrics.registry.getMetricsAsJSON();
-    const processes = await this.gather((peer) => peer.call('metrics', undefined, 3000));
+    const processes = await this.gather((peer) => peer.call('metrics', undefined, GATHER_TIMEOUT_MS));
     const registry = AggregatorRegistry.aggregate([own, ...processes]);
     return { contentType: registry.contentType, text: await registry.metrics() };
   }
