@@ -159,7 +159,7 @@ export class PartitionLease {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    const lockDirectory = `${resolve(this.file)}.lock`;
+    const lockDirectory = lockDirectoryPath(this.file);
     if (!this.isCurrent()) keepOnUnlock.add(lockDirectory);
     try {
       await this.unlock();
@@ -209,23 +209,43 @@ const OWNER_RECORD_BYTES = 512;
 const verifyBuffer = Buffer.alloc(OWNER_RECORD_BYTES + 1);
 
 /**
- * The file system proper-lockfile works through. Acquiring (mkdir of the
- * lock directory, stat of its mtime) runs synchronously, as SQLite's open
- * that follows does: a cold open costs no thread-pool round trips. The
- * refresh every updateMs stays asynchronous, so that a thousand open
- * partitions on a slow shared file system never block the event loop.
+ * The lock directory proper-lockfile creates for `file` and passes to every
+ * call of lockFs: `<file>.lock` beside the resolved path (the lease locks with
+ * `realpath: false`).
  */
-let acquiring = false;
+function lockDirectoryPath(file: string): string {
+  return `${resolve(file)}.lock`;
+}
+
+/**
+ * Lock directories with an acquisition in flight, each with the number of
+ * attempts on it (lockOnce adds one before locking, removes it once the lock
+ * settled). Kept by path, not as a flag around the lock() call, so it holds
+ * however late proper-lockfile makes its calls during an acquisition.
+ */
+const acquiring = new Map<string, number>();
 /** Lock directories that an unlock must leave in place (they belong to a newer holder). */
 const keepOnUnlock = new Set<string>();
+
+/**
+ * The file system proper-lockfile works through. While a lock directory is
+ * being acquired, its mkdir and stat (mtime check) run synchronously, as
+ * SQLite's open that follows does: a cold open costs no thread-pool round
+ * trips. The refresh every updateMs stays asynchronous, so that a thousand
+ * open partitions on a slow shared file system never block the event loop.
+ * One object for the whole process: proper-lockfile caches the file system's
+ * mtime precision on it, so only the first acquisition probes it (utimes and
+ * stat) and the others make one stat.
+ */
 const lockFs = {
   mkdir: (path: string, callback: (error: Error | null) => void) =>
-    acquiring ? callSync(() => fs.mkdirSync(path), callback) : fs.mkdir(path, callback),
+    acquiring.has(path) ? callSync(() => fs.mkdirSync(path), callback) : fs.mkdir(path, callback),
   stat: (path: string, callback: (error: Error | null, stats?: fs.Stats) => void) =>
-    acquiring ? callSync(() => fs.statSync(path), callback) : fs.stat(path, callback),
+    acquiring.has(path) ? callSync(() => fs.statSync(path), callback) : fs.stat(path, callback),
   rmdir: (path: string, callback: (error: Error | null) => void) =>
     keepOnUnlock.has(path) ? callback(null) : fs.rmdir(path, callback),
-  utimes: fs.utimes,
+  utimes: (path: string, atime: Date, mtime: Date, callback: (error: Error | null) => void) =>
+    fs.utimes(path, atime, mtime, callback),
   realpath: fs.realpath,
 };
 
@@ -242,17 +262,20 @@ function callSync<T>(operation: () => T, callback: (error: Error | null, result?
 
 /** One attempt at the lock (no retries: the caller's loop decides). */
 function lockOnce(file: string, options: LeaseAcquireOptions): Promise<() => Promise<void>> {
-  acquiring = true;
-  try {
-    return lockfile.lock(file, {
+  const lockDirectory = lockDirectoryPath(file);
+  acquiring.set(lockDirectory, (acquiring.get(lockDirectory) ?? 0) + 1);
+  return lockfile
+    .lock(file, {
       stale: options.timing.staleMs,
       update: options.timing.updateMs,
       realpath: false,
       retries: 0,
       fs: lockFs,
       onCompromised: options.onCompromised,
+    })
+    .finally(() => {
+      const attempts = acquiring.get(lockDirectory)! - 1;
+      if (attempts === 0) acquiring.delete(lockDirectory);
+      else acquiring.set(lockDirectory, attempts);
     });
-  } finally {
-    acquiring = false;
-  }
 }
