@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../../bin/pinbase.cjs', import.meta.url));
@@ -41,7 +42,7 @@ export async function waitReady(url: string, path = '/readyz', timeoutMs = 30_00
       // not listening yet
     }
     if (Date.now() > deadline) throw new Error(`${url}${path} not ready within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { Durability } from '../../services/partition/partition-database.js';
@@ -26,7 +27,7 @@ export async function startBenchWorker(
     } catch {
       if (i > 200) throw new Error('bench worker did not start');
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   const pool = new Pool(url, { connections: 64 });
   let next = 0;

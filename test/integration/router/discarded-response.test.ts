@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { send } from '../../support/http-client.js';
 import { FakeCluster } from './fake-cluster.js';
 
 /**
@@ -24,13 +25,12 @@ async function refusalBrokenOffMidBody(method: 'GET' | 'POST') {
       return true;
     };
     const path = method === 'GET' ? `/api/users/${user}/c/x` : `/api/users/${user}/c`;
-    const response = await fetch(`${cluster.url}${path}`, {
+    const response = await send(cluster.url, path, {
       method,
       ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{"n":1}' } : {}),
     });
-    const text = await response.text();
     const attempts = w1.received.filter((r) => r.method === method && r.url === path);
-    return { status: response.status, text, path, refused, attempts };
+    return { status: response.status, text: response.body, path, refused, attempts };
   } finally {
     await cluster.stop();
   }

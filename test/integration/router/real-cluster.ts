@@ -4,21 +4,21 @@
  * and a data directory in a temporary folder. `stop()` ends every process.
  */
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { freePort } from '../../support/free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Placement } from '../../../services/topology/placement.js';
-import { assertBuilt, CliProcess } from './cli-process.js';
-import { send } from './http-client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerStatus } from '../../../router/status-report.js';
+import { Placement } from '../../../services/topology/placement.js';
+import { assertBuilt, CliProcess } from '../../support/cli-process.js';
+import { freePort } from '../../support/free-port.js';
+import { send } from '../../support/http-client.js';
+import { spawnWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
 
 interface RealWorker {
   id: string;
   port: number;
-  process: CliProcess | undefined;
+  process: WorkerProcess | undefined;
 }
-
-export { freePort };
 
 export class RealCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'pinbase-real-cluster-'));
@@ -34,10 +34,10 @@ export class RealCluster {
     const cluster = new RealCluster();
     for (let i = 1; i <= workerCount; i++) cluster.workers.push({ id: `w${i}`, port: await freePort(), process: undefined });
     cluster.writeTopology();
-    for (const worker of cluster.workers) cluster.startWorker(worker.id);
-    await Promise.all(cluster.workers.map((w) => cluster.waitReady(`http://127.0.0.1:${w.port}`)));
+    const started = cluster.workers.map((worker) => cluster.startWorker(worker.id));
+    await Promise.all(started.map((worker) => worker.waitReady(20_000)));
     const port = await freePort();
-    cluster.router = new CliProcess(['router', '--port', String(port), '--topology', cluster.topologyPath, '--log-level', 'warn', ...routerArgs], { built: true });
+    cluster.router = new CliProcess(['router', '--port', String(port), '--topology', cluster.topologyPath, '--log-level', 'warn', ...routerArgs]);
     cluster.url = `http://127.0.0.1:${port}`;
     await cluster.waitRoutable(workerCount);
     return cluster;
@@ -58,12 +58,11 @@ export class RealCluster {
     return users;
   }
 
-  startWorker(id: string): void {
+  /** Spawns the worker's process (on its port, with the cluster's data and topology); it is not ready yet. */
+  startWorker(id: string): WorkerProcess {
     const worker = this.worker(id);
-    worker.process = new CliProcess(
-      ['worker', '--id', id, '--port', String(worker.port), '--data', this.dataDir, '--topology', this.topologyPath, '--log-level', 'warn'],
-      { built: true },
-    );
+    worker.process = spawnWorkerProcess({ id, port: worker.port, dataDir: this.dataDir, topologyFile: this.topologyPath });
+    return worker.process;
   }
 
   async killWorker(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -72,7 +71,7 @@ export class RealCluster {
     worker.process = undefined;
   }
 
-  /** Starts a new worker process, then publishes a topology with it (version + 1). */
+  /** Starts a new worker process, then publishes a topology with it (version + 1) without waiting for it to be ready. */
   async addWorker(): Promise<string> {
     const id = `w${this.workers.length + 1}`;
     this.workers.push({ id, port: await freePort(), process: undefined });
@@ -88,19 +87,6 @@ export class RealCluster {
     renameSync(`${this.topologyPath}.tmp`, this.topologyPath);
   }
 
-  async waitReady(url: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        if ((await send(url, '/readyz')).status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`${url} not ready in ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
   /** Waits until the router reports `count` routable workers. */
   async waitRoutable(count: number, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -111,8 +97,8 @@ export class RealCluster {
       } catch {
         // router not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`router did not see ${count} routable workers in ${timeoutMs} ms:\n${this.router.stdout}${this.router.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (Date.now() > deadline) throw new Error(`router did not see ${count} routable workers in ${timeoutMs} ms:\n${this.router.output()}`);
+      await sleep(50);
     }
   }
 

@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RealCluster } from './real-cluster.js';
-import { send } from './http-client.js';
-import { missingAcks, WriteLoad, type Ack } from './write-load.js';
+import { send } from '../../support/http-client.js';
+import { unreadableWrites, WriteLoad, type Ack } from '../../support/write-load.js';
 
 let cluster: RealCluster;
 beforeAll(async () => {
@@ -12,7 +13,6 @@ afterAll(async () => {
 });
 
 let acknowledgedDuringFailover: Ack[] = [];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('router + 3 real workers: a worker is killed and returns', () => {
   const victims = () => cluster.usersOwnedBy('w2', 6, 'victim');
@@ -38,7 +38,7 @@ describe('router + 3 real workers: a worker is killed and returns', () => {
       expect(read.status).toBe(200);
       expect(read.headers['x-pinbase-worker']).toBe(cluster.ownerOf(user, ['w2']));
     }
-    expect(await missingAcks(cluster.url, load.acks)).toEqual([]);
+    expect(await unreadableWrites(cluster.url, load.acks)).toEqual([]);
     acknowledgedDuringFailover = load.acks;
   });
 
@@ -49,7 +49,7 @@ describe('router + 3 real workers: a worker is killed and returns', () => {
     const deadline = Date.now() + 5000;
     for (const user of users) {
       for (;;) {
-        const reply = await send(cluster.url, `/api/users/${user}/load/probe`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+        const reply = await send(cluster.url, `/api/users/${user}/load/probe`, { method: 'PUT', json: {} });
         if (reply.status < 300 && reply.headers['x-pinbase-worker'] === 'w2') break;
         expect([200, 201, 503], reply.body).toContain(reply.status);
         expect(Date.now()).toBeLessThan(deadline);
@@ -65,6 +65,6 @@ describe('router + 3 real workers: a worker is killed and returns', () => {
     const reads = await Promise.all(users.map((user) => send(cluster.url, `/api/users/${user}/load/probe`)));
     expect(reads.map((r) => r.headers['x-pinbase-worker'])).toEqual(users.map(() => 'w2'));
     expect(acknowledgedDuringFailover.length).toBeGreaterThan(0);
-    expect(await missingAcks(cluster.url, acknowledgedDuringFailover)).toEqual([]);
+    expect(await unreadableWrites(cluster.url, acknowledgedDuringFailover)).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { request } from 'undici';
 import { RealCluster } from './real-cluster.js';
-import { send, sendRaw } from './http-client.js';
+import { send, sendRaw } from '../../support/http-client.js';
 
 let cluster: RealCluster;
 beforeAll(async () => {

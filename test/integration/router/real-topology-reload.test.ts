@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RealCluster } from './real-cluster.js';
-import { send } from './http-client.js';
-import { missingAcks, WriteLoad } from './write-load.js';
+import { send } from '../../support/http-client.js';
+import { unreadableWrites, WriteLoad } from '../../support/write-load.js';
 
 let cluster: RealCluster;
 beforeAll(async () => {
@@ -11,12 +12,10 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('router + real workers: a 4th worker is added by a topology reload', () => {
   it('finishes a steady load of idempotent writes with no failed request and every acknowledged write readable', async () => {
     const users = Array.from({ length: 40 }, (_, i) => `grow${i}`);
-    const load = new WriteLoad(cluster.url, users, 6);
+    const load = new WriteLoad(cluster.url, users, { concurrency: 6 });
     load.start();
     await sleep(800);
     const added = await cluster.addWorker();
@@ -33,6 +32,6 @@ describe('router + real workers: a 4th worker is added by a topology reload', ()
       expect(reply.headers['x-pinbase-worker']).toBe(cluster.ownerOf(user));
     }
     expect(load.acks.some((ack) => ack.worker === added)).toBe(true);
-    expect(await missingAcks(cluster.url, load.acks)).toEqual([]);
+    expect(await unreadableWrites(cluster.url, load.acks)).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { send } from '../../support/http-client.js';
 import { FakeCluster } from './fake-cluster.js';
 
 /**
@@ -25,13 +26,13 @@ async function writeDuringCrash(secondWorker: 'refuses' | 'is dead too') {
       res.end(JSON.stringify({ code: 'partition_busy', status: 503, retryable: true }));
       return true;
     };
-    const response = await fetch(`${cluster.url}/api/users/${user}/_tx`, {
+    const response = await send(cluster.url, `/api/users/${user}/_tx`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' },
-      body: JSON.stringify({ ops: [{ op: 'put', collection: 'c', id: 'x', data: { n: 1 } }] }),
+      headers: { 'idempotency-key': 'k1' },
+      json: { ops: [{ op: 'put', collection: 'c', id: 'x', data: { n: 1 } }] },
     });
     const reached = w1.received.filter((r) => r.method === 'POST').length;
-    return { status: response.status, body: (await response.json()) as { code?: string; detail?: string }, reached };
+    return { status: response.status, body: response.json() as { code?: string; detail?: string }, reached };
   } finally {
     await cluster.stop();
   }

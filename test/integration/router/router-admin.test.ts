@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeCluster } from './fake-cluster.js';
-import { send } from './http-client.js';
+import { send } from '../../support/http-client.js';
 import type { WorkerStatus } from '../../../router/status-report.js';
 
 let cluster: FakeCluster;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { request } from 'undici';
 import { FakeCluster } from './fake-cluster.js';
-import { send } from './http-client.js';
+import { send } from '../../support/http-client.js';
 
 let cluster: FakeCluster;
 beforeAll(async () => {

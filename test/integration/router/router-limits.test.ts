@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeCluster } from './fake-cluster.js';
-import { send, sendRaw } from './http-client.js';
+import { send, sendRaw } from '../../support/http-client.js';
 
 let cluster: FakeCluster | undefined;
 afterEach(async () => {
@@ -22,7 +23,7 @@ function holdRequests(c: FakeCluster, workerId: string) {
 }
 
 async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let i = 0; i < 200 && !check(); i++) await sleep(10);
 }
 
 describe('router back-pressure and body limit', () => {
@@ -98,7 +99,7 @@ describe('router back-pressure and body limit', () => {
     let raw = '';
     socket.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
     socket.write('PUT /api/users/alice/notes/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 10\r\n\r\nabc');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     expect(cluster.worker('w1').received).toHaveLength(0);
     socket.write('defghij');
     await once(socket, 'end');
@@ -116,12 +117,12 @@ describe('router back-pressure and body limit', () => {
     socket.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
     socket.on('error', (error) => (failed = error));
     socket.write(`PUT /api/users/alice/notes/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 30000\r\n\r\n${'x'.repeat(12_000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     // Answering now, then closing, would reset the connection under the
     // client's remaining 18,000 bytes.
     expect(raw).toBe('');
     socket.write('x'.repeat(18_000));
-    for (let i = 0; i < 100 && !raw.includes('body_too_large'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 100 && !raw.includes('body_too_large'); i++) await sleep(20);
     expect(raw).toMatch(/^HTTP\/1\.1 413 /);
     // The body was read to its end: the connection is still usable.
     raw = '';

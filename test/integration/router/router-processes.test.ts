@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeWorker } from './fake-worker.js';
-import { CliProcess } from './cli-process.js';
-import { send, sendRaw } from './http-client.js';
+import { CliProcess } from '../../support/cli-process.js';
+import { send, sendRaw } from '../../support/http-client.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ beforeAll(async () => {
   const ids = workers.map((w) => w.id);
   for (const w of workers) w.topologyIds = ids;
   writeFileSync(topologyPath, JSON.stringify({ version: 1, workers: workers.map((w) => ({ id: w.id, url: w.url })) }));
-  router = new CliProcess(['router', '--port', '0', '--topology', topologyPath, '--processes', '2', '--probe-interval', '100']);
+  router = new CliProcess(['router', '--port', '0', '--topology', topologyPath, '--processes', '2', '--probe-interval', '100'], { source: true });
   url = (await router.waitFor(/router listening on (http:\/\/127\.0\.0\.1:\d+) \(2 processes\)/))[1]!;
 });
 

@@ -2,9 +2,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CliProcess } from './cli-process.js';
-import { freePort } from './real-cluster.js';
-import { send } from './http-client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CliProcess } from '../../support/cli-process.js';
+import { freePort } from '../../support/free-port.js';
+import { send } from '../../support/http-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pinbase-up-'));
 const running: CliProcess[] = [];
@@ -32,7 +33,7 @@ async function isFree(port: number): Promise<boolean> {
 }
 
 function up(port: number, workerPort: number): CliProcess {
-  const p = new CliProcess(['up', '--workers', '2', '--port', String(port), '--worker-port', String(workerPort), '--data', dir], { built: true });
+  const p = new CliProcess(['up', '--workers', '2', '--port', String(port), '--worker-port', String(workerPort), '--data', dir]);
   running.push(p);
   return p;
 }
@@ -66,10 +67,10 @@ describe('pinbase up', () => {
     const restartDeadline = Date.now() + 15_000;
     while (workerPid(workerPort) === undefined || workerPid(workerPort) === pid || !(await isServing(`http://127.0.0.1:${workerPort}`))) {
       expect(Date.now()).toBeLessThan(restartDeadline);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
 
-    const status = new CliProcess(['status', '--router', url], { built: true });
+    const status = new CliProcess(['status', '--router', url]);
     expect(await status.exited).toEqual({ code: 0, signal: null });
     expect(status.stdout).toMatch(/^w1\s+http:\/\/127\.0\.0\.1:\d+\s+(up|down)/m);
     expect(status.stdout).toMatch(/^w2\s+http:\/\/127\.0\.0\.1:\d+\s+up/m);
@@ -94,13 +95,13 @@ describe('pinbase up', () => {
 
   it('pinbase status says in one line when the router cannot be reached', async () => {
     const port = await freePort();
-    const p = new CliProcess(['status', '--router', `http://127.0.0.1:${port}`], { built: true });
+    const p = new CliProcess(['status', '--router', `http://127.0.0.1:${port}`]);
     expect(await p.exited).toEqual({ code: 2, signal: null });
     expect(p.stderr).toBe(`pinbase: cannot reach the router at http://127.0.0.1:${port}: ECONNREFUSED\n`);
   });
 
   it('refuses a bad flag with one line and exit code 2', async () => {
-    const p = new CliProcess(['up', '--workers', 'many'], { built: true });
+    const p = new CliProcess(['up', '--workers', 'many']);
     expect(await p.exited).toEqual({ code: 2, signal: null });
     expect(p.stderr).toBe('pinbase: --workers must be an integer, got "many"\n');
   });

@@ -1,7 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
 
@@ -22,13 +24,8 @@ async function client(url: string, clientId: number, acked: Acked[], shouldStop:
     const body = JSON.stringify({ clientId, n, pad: 'x'.repeat(n % 50) });
     sent++;
     try {
-      const response = await fetch(url + path, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
-        body,
-      });
-      const text = await response.text();
-      if (response.status === 201) acked.push({ path, key, body, status: response.status, response: text });
+      const response = await send(url, path, { method: 'PUT', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body });
+      if (response.status === 201) acked.push({ path, key, body, status: response.status, response: response.body });
     } catch {
       // The worker died: outcome unknown. Checked below through the idempotency key.
       return sent;
@@ -57,7 +54,7 @@ describe('crash recovery', () => {
     // Kill in the middle of a real load: once over 200 writes are
     // acknowledged, not after a fixed time that a busy machine stretches.
     const deadline = Date.now() + 30_000;
-    while (acked.length <= 200 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (acked.length <= 200 && Date.now() < deadline) await sleep(20);
     const ackedBeforeKill = acked.length;
     await worker.stop('SIGKILL');
     killed = true;
@@ -66,19 +63,19 @@ describe('crash recovery', () => {
 
     worker = await startWorkerProcess({ id: 'w1', dataDir });
     for (const write of acked) {
-      const get = await fetch(worker.url + write.path);
+      const get = await send(worker.url, write.path);
       expect(get.status, write.path).toBe(200);
-      expect(await get.text()).toBe(write.body);
+      expect(get.body).toBe(write.body);
     }
     for (const write of acked.filter((_, i) => i % 5 === 0)) {
-      const replay = await fetch(worker.url + write.path, {
+      const replay = await send(worker.url, write.path, {
         method: 'PUT',
         headers: { 'content-type': 'application/json', 'idempotency-key': write.key },
         body: write.body,
       });
       expect(replay.status).toBe(write.status);
-      expect(replay.headers.get('idempotent-replayed')).toBe('true');
-      expect(await replay.text()).toBe(write.response);
+      expect(replay.header('idempotent-replayed')).toBe('true');
+      expect(replay.body).toBe(write.response);
     }
     expect(await worker.stop('SIGTERM')).toBe(0);
     worker = undefined;

@@ -1,9 +1,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partitionPath } from '../../../services/partition/user-id.js';
 import { Placement } from '../../../services/topology/placement.js';
 import { freePort } from '../../support/free-port.js';
+import { send } from '../../support/http-client.js';
 import { openSse } from '../../support/sse-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
@@ -19,18 +21,14 @@ function writeTopology(file: string, version: number, workers: { id: string; por
 }
 
 async function put(url: string, userId: string, id: string, headers: Record<string, string> = {}) {
-  return fetch(`${url}/api/users/${userId}/notes/${id}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ id }),
-  });
+  return send(url, `/api/users/${userId}/notes/${id}`, { method: 'PUT', headers, json: { id } });
 }
 
 async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 4000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -60,8 +58,8 @@ describe('ownership by topology, and handover between workers', () => {
     workers.push(w1);
     const response = await put(w1.url, userOf('w2'), 'a');
     expect(response.status).toBe(421);
-    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(await response.json()).toMatchObject({ code: 'misdirected_request', owner: 'w2', topologyVersion: 1 });
+    expect(response.header('content-type')).toMatch(/^application\/problem\+json/);
+    expect(response.json()).toMatchObject({ code: 'misdirected_request', owner: 'w2', topologyVersion: 1 });
     expect((await put(w1.url, userOf('w1'), 'a')).status).toBe(201);
     expect((await put(w1.url, userOf('w2'), 'b', { 'x-pinbase-down': 'w2' })).status).toBe(201);
   });
@@ -73,14 +71,14 @@ describe('ownership by topology, and handover between workers', () => {
     const user = userOf('w1');
     expect((await put(w1.url, user, 'written-on-w1')).status).toBe(201);
     const started = Date.now();
-    const onW2 = await fetch(`${w2.url}/api/users/${user}/notes/written-on-w1`, { headers: { 'x-pinbase-down': 'w1' } });
+    const onW2 = await send(w2.url, `/api/users/${user}/notes/written-on-w1`, { headers: { 'x-pinbase-down': 'w1' } });
     expect(onW2.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(1500);
     expect((await put(w2.url, user, 'written-on-w2', { 'x-pinbase-down': 'w1' })).status).toBe(201);
     // w1 is back: it takes the partition back the same way.
-    const back = await fetch(`${w1.url}/api/users/${user}/notes/written-on-w2`);
+    const back = await send(w1.url, `/api/users/${user}/notes/written-on-w2`);
     expect(back.status).toBe(200);
-    expect(back.headers.get('x-pinbase-worker')).toBe('w1');
+    expect(back.header('x-pinbase-worker')).toBe('w1');
   });
 
   it('on a topology change releases the partitions it no longer owns and ends their live streams', async () => {
@@ -95,7 +93,7 @@ describe('ownership by topology, and handover between workers', () => {
     w1.child.kill('SIGHUP');
     await eventually(() => !existsSync(lock));
     await stream.ended;
-    const status = (await (await fetch(`${w1.url}/readyz`)).json()) as { topologyVersion: number };
+    const status = (await send(w1.url, '/readyz')).json() as { topologyVersion: number };
     expect(status.topologyVersion).toBe(2);
     expect((await put(w1.url, user, 'b')).status).toBe(421);
   });
@@ -120,9 +118,9 @@ describe('ownership by topology, and handover between workers', () => {
     workers.push(w1, w2);
     const user = userOf('w1');
     expect((await put(w1.url, user, 'a')).status).toBe(201);
-    expect((await fetch(`${w1.url}/_worker/partitions/${user}/release`, { method: 'POST' })).status).toBe(401);
+    expect((await send(w1.url, `/_worker/partitions/${user}/release`, { method: 'POST' })).status).toBe(401);
     const started = Date.now();
-    const onW2 = await fetch(`${w2.url}/api/users/${user}/notes/a`, { headers: { 'x-pinbase-down': 'w1' } });
+    const onW2 = await send(w2.url, `/api/users/${user}/notes/a`, { headers: { 'x-pinbase-down': 'w1' } });
     expect(onW2.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(1500);
   });

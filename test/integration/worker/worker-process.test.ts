@@ -1,9 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI } from '../../support/cli-process.js';
+import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
-import { CLI, startWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
 
 function lockDirs(dataDir: string): string[] {
   if (!existsSync(dataDir)) return [];
@@ -23,29 +26,21 @@ describe('worker process', () => {
 
   it('serves the object API over HTTP with X-Pinbase-Worker, ETag and X-Pinbase-Seq', async () => {
     worker = await startWorkerProcess({ id: 'w1', dataDir: join(dir.path, 'data') });
-    const put = await fetch(`${worker.url}/api/users/alice/notes/n1`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ title: 'hello' }),
-    });
+    const put = await send(worker.url, '/api/users/alice/notes/n1', { method: 'PUT', json: { title: 'hello' } });
     expect(put.status).toBe(201);
-    const get = await fetch(`${worker.url}/api/users/alice/notes/n1`);
-    expect(get.headers.get('x-pinbase-worker')).toBe('w1');
-    expect(get.headers.get('etag')).toBe('"1"');
-    expect(get.headers.get('x-pinbase-seq')).toBe('1');
-    expect(await get.json()).toEqual({ title: 'hello' });
+    const get = await send(worker.url, '/api/users/alice/notes/n1');
+    expect(get.header('x-pinbase-worker')).toBe('w1');
+    expect(get.header('etag')).toBe('"1"');
+    expect(get.header('x-pinbase-seq')).toBe('1');
+    expect(get.json()).toEqual({ title: 'hello' });
   });
 
   it('exposes health, readiness, Prometheus metrics and the OpenAPI docs', async () => {
     worker = await startWorkerProcess({ id: 'w1', dataDir: join(dir.path, 'data') });
-    await fetch(`${worker.url}/api/users/alice/notes/n1`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect((await fetch(`${worker.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${worker.url}/readyz`)).json()).toMatchObject({ status: 'ready', worker: 'w1' });
-    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+    await send(worker.url, '/api/users/alice/notes/n1', { method: 'PUT', json: {} });
+    expect((await send(worker.url, '/healthz')).status).toBe(200);
+    expect((await send(worker.url, '/readyz')).json()).toMatchObject({ status: 'ready', worker: 'w1' });
+    const metrics = (await send(worker.url, '/metrics')).body;
     for (const name of [
       'pinbase_http_requests_total',
       'pinbase_http_request_duration_seconds_bucket',
@@ -56,22 +51,19 @@ describe('worker process', () => {
     ]) {
       expect(metrics).toContain(name);
     }
-    const openapi = (await (await fetch(`${worker.url}/docs/json`)).json()) as { paths: Record<string, unknown> };
+    const openapi = (await send(worker.url, '/docs/json')).json() as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toContain('/api/users/{userId}/_tx');
-    expect((await fetch(`${worker.url}/docs/`)).status).toBe(200);
+    expect((await send(worker.url, '/docs/')).status).toBe(200);
   });
 
   it('on SIGTERM finishes in-flight writes, releases every lease and exits 0', async () => {
     const dataDir = join(dir.path, 'data');
     worker = await startWorkerProcess({ id: 'w1', dataDir });
+    const url = worker.url;
     const writes = Array.from({ length: 40 }, (_, i) =>
-      fetch(`${worker!.url}/api/users/u${i % 8}/notes/n${i}`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ i }),
-      }).then((r) => r.status),
+      send(url, `/api/users/u${i % 8}/notes/n${i}`, { method: 'PUT', json: { i } }).then((r) => r.status),
     );
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
     const exit = worker.stop('SIGTERM');
     const statuses = await Promise.all(writes.map((w) => w.catch(() => 'connection closed')));
     expect(await exit).toBe(0);
@@ -80,7 +72,7 @@ describe('worker process', () => {
     worker = await startWorkerProcess({ id: 'w1', dataDir });
     for (const [i, status] of statuses.entries()) {
       if (status !== 201) continue;
-      const get = await fetch(`${worker.url}/api/users/u${i % 8}/notes/n${i}`);
+      const get = await send(worker.url, `/api/users/u${i % 8}/notes/n${i}`);
       expect(get.status).toBe(200);
     }
   });

@@ -7,32 +7,23 @@
  * Every process this module starts is stopped by pid: `stop()` gracefully,
  * `destroy()` (also run at process exit) with SIGCONT + SIGKILL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { assertBuilt, CliProcess, describeExit, OutputTail } from '../../support/cli-process.js';
 import { freePort } from '../../support/free-port.js';
-import { CLI } from '../../support/worker-process.js';
+import { send } from '../../support/http-client.js';
+import { answersReady, spawnWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
 
-/** The last bytes a process printed, for failure reports. */
-class OutputTail {
-  private text = '';
-  constructor(private readonly limit = 64 * 1024) {}
-  add(chunk: string): void {
-    this.text += chunk;
-    if (this.text.length > this.limit) this.text = this.text.slice(-this.limit);
-  }
-  toString(): string {
-    return this.text;
-  }
-}
+/** Output kept per process, for failure reports. */
+const OUTPUT_LIMIT = 64 * 1024;
 
 export interface WorkerSlot {
   id: string;
   port: number;
   url: string;
-  child: ChildProcess | undefined;
+  process: WorkerProcess | undefined;
   /** Answered /readyz since its current process started. */
   ready: boolean;
   paused: boolean;
@@ -59,8 +50,7 @@ export class ChaosCluster {
   members: string[] = [];
   version = 0;
   routerUrl = '';
-  private router: ChildProcess | undefined;
-  private readonly routerOutput = new OutputTail();
+  private router: CliProcess | undefined;
   private nextWorker = 1;
   private destroyed = false;
 
@@ -71,9 +61,7 @@ export class ChaosCluster {
 
   /** Starts `workers` workers and the router; resolves once the router routes to all of them. */
   static async start(workers: number): Promise<ChaosCluster> {
-    if (!existsSync(join(CLI, '..', '..', 'dist', 'services', 'cli', 'main.js'))) {
-      throw new Error('dist/ is missing: run `npm run build` first');
-    }
+    assertBuilt();
     const cluster = new ChaosCluster();
     try {
       const ids: string[] = [];
@@ -83,7 +71,7 @@ export class ChaosCluster {
       const port = await freePort();
       cluster.routerUrl = `http://127.0.0.1:${port}`;
       const args = ['router', '--port', String(port), '--topology', cluster.topologyPath, '--log-level', 'warn'];
-      cluster.router = cluster.spawnCli(args, cluster.routerOutput);
+      cluster.router = new CliProcess(args, { outputLimit: OUTPUT_LIMIT });
       await cluster.waitRoutable(20_000);
       return cluster;
     } catch (error) {
@@ -113,31 +101,27 @@ export class ChaosCluster {
 
   /** kill -9; the supervisor restarts the worker. Resolves once the process is gone. */
   async kill(id: string): Promise<void> {
-    const child = this.slot(id).child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
+    await this.slot(id).process?.stop('SIGKILL');
   }
 
   pause(id: string): void {
     const slot = this.slot(id);
-    if (!slot.child?.pid) return;
+    if (!slot.process?.process.pid) return;
     slot.paused = true;
-    slot.child.kill('SIGSTOP');
+    slot.process.process.signal('SIGSTOP');
   }
 
   resume(id: string): void {
     const slot = this.slot(id);
     slot.paused = false;
-    slot.child?.kill('SIGCONT');
+    slot.process?.process.signal('SIGCONT');
   }
 
   /** Members whose process is up, ready and not paused. */
   healthyMembers(): string[] {
     return this.members.filter((id) => {
       const slot = this.slot(id);
-      return slot.ready && !slot.paused && slot.child !== undefined;
+      return slot.ready && !slot.paused && slot.process !== undefined;
     });
   }
 
@@ -145,8 +129,8 @@ export class ChaosCluster {
   livePids(): Map<number, string> {
     const pids = new Map<number, string>();
     for (const slot of this.slots.values()) {
-      const child = slot.child;
-      if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) pids.set(child.pid, slot.id);
+      const child = slot.process?.process;
+      if (child?.pid !== undefined && child.running) pids.set(child.pid, slot.id);
     }
     return pids;
   }
@@ -167,11 +151,11 @@ export class ChaosCluster {
   async stop(timeoutMs = 15_000): Promise<string[]> {
     const problems: string[] = [];
     if (this.router) {
-      const exit = await stopProcess(this.router, timeoutMs);
+      const exit = describeExit(await this.router.stop('SIGTERM', timeoutMs));
       if (exit !== 'exit 0') problems.push(`router: ${exit}`);
       this.router = undefined;
     }
-    const slots = [...this.slots.values()].filter((slot) => slot.child !== undefined);
+    const slots = [...this.slots.values()].filter((slot) => slot.process !== undefined);
     const exits = await Promise.all(slots.map((slot) => this.retire(slot, timeoutMs)));
     exits.forEach((exit, i) => {
       if (exit !== 'exit 0') problems.push(`worker ${slots[i]!.id}: ${exit}`);
@@ -184,13 +168,8 @@ export class ChaosCluster {
     if (this.destroyed) return;
     this.destroyed = true;
     liveClusters.delete(this);
-    const children = [this.router, ...[...this.slots.values()].map((slot) => slot.child)];
     for (const slot of this.slots.values()) slot.supervised = false;
-    for (const child of children) {
-      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-    }
+    for (const child of [this.router, ...[...this.slots.values()].map((slot) => slot.process?.process)]) child?.kill();
   }
 
   /** Deletes the temporary folder (after destroy() or stop()). */
@@ -200,7 +179,7 @@ export class ChaosCluster {
 
   /** Everything the processes printed recently, for a failure report. */
   output(): string {
-    const parts = [`--- router\n${this.routerOutput.toString()}`];
+    const parts = [`--- router\n${this.router?.output() ?? ''}`];
     for (const slot of this.slots.values()) {
       parts.push(`--- worker ${slot.id} (pids ${slot.pids.join(', ')}; exits ${slot.exits.join(', ') || 'none'})\n${slot.output.toString()}`);
     }
@@ -220,13 +199,13 @@ export class ChaosCluster {
       id,
       port,
       url: `http://127.0.0.1:${port}`,
-      child: undefined,
+      process: undefined,
       ready: false,
       paused: false,
       supervised: true,
       pids: [],
       exits: [],
-      output: new OutputTail(),
+      output: new OutputTail(OUTPUT_LIMIT),
     };
     this.slots.set(id, slot);
     this.runWorker(slot);
@@ -235,46 +214,52 @@ export class ChaosCluster {
 
   /** Starts the worker's process; when it dies while supervised, starts it again. */
   private runWorker(slot: WorkerSlot): void {
-    const args = ['worker', '--id', slot.id, '--port', String(slot.port), '--data', this.dataDir];
-    const child = this.spawnCli([...args, '--topology', this.topologyPath, '--log-level', 'warn'], slot.output);
-    slot.child = child;
+    const worker = spawnWorkerProcess({
+      id: slot.id,
+      port: slot.port,
+      dataDir: this.dataDir,
+      topologyFile: this.topologyPath,
+      outputLimit: OUTPUT_LIMIT,
+      onOutput: (chunk) => slot.output.add(chunk),
+    });
+    slot.process = worker;
     slot.ready = false;
     slot.paused = false;
-    if (child.pid !== undefined) slot.pids.push(child.pid);
+    if (worker.process.pid !== undefined) slot.pids.push(worker.process.pid);
     const startedAt = Date.now();
-    child.once('exit', (code, signal) => {
-      slot.exits.push(signal ?? `exit ${code}`);
-      if (slot.child === child) {
-        slot.child = undefined;
+    void worker.process.exited.then((exit) => {
+      slot.exits.push(describeExit(exit));
+      if (slot.process === worker) {
+        slot.process = undefined;
         slot.ready = false;
       }
       if (!slot.supervised || this.destroyed) return;
       // A process that dies at once (port not yet free, say) is restarted after a pause.
       const delay = Date.now() - startedAt < 1000 ? 500 : 50;
       setTimeout(() => {
-        if (slot.supervised && !this.destroyed && slot.child === undefined) this.runWorker(slot);
+        if (slot.supervised && !this.destroyed && slot.process === undefined) this.runWorker(slot);
       }, delay);
     });
-    void this.watchReady(slot, child);
+    void this.watchReady(slot, worker);
   }
 
-  private async watchReady(slot: WorkerSlot, child: ChildProcess): Promise<void> {
-    while (slot.child === child && !slot.ready) {
+  private async watchReady(slot: WorkerSlot, worker: WorkerProcess): Promise<void> {
+    while (slot.process === worker && !slot.ready) {
       if (await answersReady(slot.url)) {
-        if (slot.child === child) slot.ready = true;
+        if (slot.process === worker) slot.ready = true;
         return;
       }
       await sleep(50);
     }
   }
 
+  /** Stops supervising the worker and stops its process gracefully (SIGKILL after `timeoutMs`). */
   private async retire(slot: WorkerSlot, timeoutMs: number): Promise<string> {
     slot.supervised = false;
-    const child = slot.child;
-    if (!child) return slot.exits.at(-1) ?? 'not running';
-    child.kill('SIGCONT');
+    const worker = slot.process;
+    if (!worker) return slot.exits.at(-1) ?? 'not running';
     slot.paused = false;
-    return stopProcess(child, timeoutMs);
+    return describeExit(await worker.process.stop('SIGTERM', timeoutMs));
   }
 
   private async waitReady(id: string, timeoutMs = 20_000): Promise<void> {
@@ -296,7 +281,7 @@ export class ChaosCluster {
       if (Date.now() > deadline) {
         throw new Error(
           `router did not route to ${this.members.join(', ')} (topology ${this.version}) in ${timeoutMs} ms; ` +
-            `status: ${JSON.stringify(status)}\n${this.routerOutput.toString()}`,
+            `status: ${JSON.stringify(status)}\n${this.router?.output() ?? ''}`,
         );
       }
       await sleep(100);
@@ -311,13 +296,6 @@ export class ChaosCluster {
     writeFileSync(`${this.topologyPath}.tmp`, JSON.stringify({ version: this.version, workers }));
     renameSync(`${this.topologyPath}.tmp`, this.topologyPath);
   }
-
-  private spawnCli(args: string[], output: OutputTail): ChildProcess {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (chunk: Buffer) => output.add(chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => output.add(chunk.toString()));
-    return child;
-  }
 }
 
 interface RouterStatus {
@@ -327,34 +305,9 @@ interface RouterStatus {
 
 async function routerStatus(url: string): Promise<RouterStatus | undefined> {
   try {
-    const response = await fetch(`${url}/_router/status`, { signal: AbortSignal.timeout(2000) });
-    return response.status === 200 ? ((await response.json()) as RouterStatus) : undefined;
+    const reply = await send(url, '/_router/status', { timeoutMs: 2000 });
+    return reply.status === 200 ? (reply.json() as RouterStatus) : undefined;
   } catch {
     return undefined;
   }
-}
-
-async function answersReady(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
-    await response.body?.cancel();
-    return response.status === 200;
-  } catch {
-    return false;
-  }
-}
-
-/** SIGTERM, wait up to `timeoutMs`, then SIGKILL; resolves with how it ended ("exit 0", "SIGKILL"). */
-async function stopProcess(child: ChildProcess, timeoutMs: number): Promise<string> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.signalCode ?? `exit ${child.exitCode}`;
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code, signal] = await exited;
-  clearTimeout(timer);
-  return signal ?? `exit ${code}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -14,6 +14,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ChaosCluster } from './chaos-cluster.js';
 import { verifyCounters } from './counter-check.js';
 import { checkLinearizability } from './linearizability.js';
@@ -261,8 +262,4 @@ function writeEvidence({ cluster, workload }: Run, report: ChaosReport): void {
   writeFileSync(join(cluster.dir, 'register-history.json'), JSON.stringify(workload.history));
   writeFileSync(join(cluster.dir, 'increments.json'), JSON.stringify(workload.increments));
   writeFileSync(join(cluster.dir, 'processes.log'), cluster.output());
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -18,6 +18,7 @@
  *   that wrote them: every applied key exactly once, no other key, and the
  *   values 1, 2, 3, ... in rev order.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { attemptLabel, type Attempt } from './attempt-outcome.js';
 import type { RouterClient } from './router-client.js';
 import { counterPath, type IncrementRecord } from './workload.js';
@@ -213,8 +214,4 @@ async function forEachLimited<T>(items: readonly T[], limit: number, task: (item
     while (next < items.length) await task(items[next++]!);
   });
   await Promise.all(lanes);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

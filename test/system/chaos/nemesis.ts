@@ -150,6 +150,11 @@ export class Nemesis {
   }
 }
 
+/**
+ * On the global setTimeout, not node:timers/promises: the nemesis' unit test
+ * runs whole schedules under vitest's fake timers, which replace only the
+ * global timer functions.
+ */
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,9 +1,10 @@
 /**
- * The chaos clients' HTTP access to the router: one keep-alive undici pool,
- * every request bounded by a client timeout, every result (a response, a
- * timeout, a reset) turned into an Attempt. Never throws for a request.
+ * The chaos clients' HTTP access to the router: the tests' HTTP client on
+ * its own keep-alive connections, every request bounded by a client
+ * timeout, every result (a response, a timeout, a reset) turned into an
+ * Attempt. Never throws for a request.
  */
-import { Pool } from 'undici';
+import { HttpClient } from '../../support/http-client.js';
 import type { Attempt } from './attempt-outcome.js';
 
 export interface SendOptions {
@@ -14,46 +15,32 @@ export interface SendOptions {
 }
 
 export class RouterClient {
-  private readonly pool: Pool;
+  private readonly http: HttpClient;
 
   constructor(
     readonly url: string,
     private readonly timeoutMs: number,
     connections = 64,
   ) {
-    this.pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 10_000 });
+    this.http = new HttpClient(url, { connections, keepAliveTimeoutMs: 10_000 });
   }
 
   async send(method: string, path: string, options: SendOptions = {}): Promise<Attempt> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     try {
-      const response = await this.pool.request({
-        path,
-        method,
-        headers,
-        body: options.body,
-        signal: AbortSignal.timeout(timeoutMs),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      const body = await response.body.text();
-      const header = (name: string): string | undefined => {
-        const value = response.headers[name];
-        return Array.isArray(value) ? value[0] : value;
-      };
+      const reply = await this.http.send(path, { method, headers, body: options.body, timeoutMs: options.timeoutMs ?? this.timeoutMs });
       const attempt: Attempt = {
-        status: response.statusCode,
-        replayed: header('idempotent-replayed') === 'true',
-        body,
+        status: reply.status,
+        replayed: reply.header('idempotent-replayed') === 'true',
+        body: reply.body,
       };
-      const etag = header('etag');
+      const etag = reply.header('etag');
       if (etag !== undefined) attempt.etag = etag;
-      const worker = header('x-pinbase-worker');
+      const worker = reply.header('x-pinbase-worker');
       if (worker !== undefined) attempt.worker = worker;
-      if (response.statusCode >= 400) {
-        const code = problemCode(body);
+      if (reply.status >= 400) {
+        const code = problemCode(reply.body);
         if (code !== undefined) attempt.code = code;
       }
       return attempt;
@@ -63,7 +50,7 @@ export class RouterClient {
   }
 
   close(): Promise<void> {
-    return this.pool.destroy();
+    return this.http.close();
   }
 }
 

@@ -25,6 +25,7 @@
  * (or not) themselves: faults alone rarely produce one, because the router
  * re-sends keyed writes that broke midway.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { attemptLabel, classifyAttempt, resolveOperation, type Attempt } from './attempt-outcome.js';
 import type { OperationStatus } from './linearizability.js';
 import type { CasRegisterInput, CasRegisterOperation, RegisterValue } from './models.js';
@@ -323,8 +324,4 @@ function counterValue(attempt: Attempt): { n: number; rev: number } | undefined 
   if (attempt.status !== 200 || rev === undefined) return undefined;
   const { n } = JSON.parse(attempt.body ?? '{}') as { n?: unknown };
   return typeof n === 'number' ? { n, rev } : undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

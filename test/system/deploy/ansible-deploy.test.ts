@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Placement } from '../../../services/topology/placement.js';
 import { freePort } from '../../support/free-port.js';
+import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
+import { putWithRetry, unreadableWrites, WriteLoad, type Write } from '../../support/write-load.js';
 import { assertInstalled, describeRun, runPlaybook, type AnsibleRun } from './ansible-runner.js';
-import { call, putObject, unreadable, WriteLoad, type Write } from './cluster-client.js';
 import { isRunning, readPidfiles, stopAll, waitUntilGone } from './deployed-processes.js';
 import { LocalInventory } from './local-inventory.js';
 
@@ -49,7 +50,7 @@ function pids(): Map<string, number> {
 }
 
 async function status(): Promise<RouterStatus> {
-  const reply = await call(router, '/_router/status');
+  const reply = await send(router, '/_router/status');
   expect(reply.status).toBe(200);
   return JSON.parse(reply.body) as RouterStatus;
 }
@@ -64,10 +65,10 @@ function expectSuccess(run: AnsibleRun, hosts = ['lb1', 'node1', 'node2']): void
 async function readFirsts(): Promise<Map<string, string>> {
   const workers = new Map<string, string>();
   for (const [user, write] of firsts) {
-    const reply = await call(router, write.path);
+    const reply = await send(router, write.path);
     expect(reply.status, `${write.path}: ${reply.body}`).toBe(200);
     expect(JSON.parse(reply.body)).toEqual(JSON.parse(write.body));
-    workers.set(user, reply.worker);
+    workers.set(user, reply.header('x-pinbase-worker') ?? '');
   }
   return workers;
 }
@@ -107,13 +108,13 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
 
     // The admin token (generated for the local cluster, from ansible-vault in
     // production) guards drain/undrain; the playbook sends it.
-    const unauthorized = await call(router, `/_router/workers/node1-${ports.a}/drain`, { method: 'POST' });
+    const unauthorized = await send(router, `/_router/workers/node1-${ports.a}/drain`, { method: 'POST' });
     expect(unauthorized.status).toBe(401);
     expect(statSync(join(root, 'lb1', 'etc', 'admin-token')).mode & 0o777).toBe(0o600);
 
     for (const user of USERS) {
       const write = { path: `/api/users/${user}/notes/first`, body: JSON.stringify({ user, text: 'written after the first deploy' }) };
-      const reply = await putObject(router, write, `first-${user}`);
+      const reply = await putWithRetry(router, write, `first-${user}`);
       expect(reply.status, reply.body).toBe(201);
       firsts.set(user, write);
     }
@@ -133,15 +134,15 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
 
   it('starts a worker for a port added to the inventory; the router reloads and moves ~1/3 of the users to it, losing nothing', async () => {
     const before = pids();
-    const load = new WriteLoad(router, USERS, 'grow');
+    const load = new WriteLoad(router, USERS, { name: 'grow', concurrency: 2, pauseMs: 20 });
     load.start();
     inventory.setWorkerPorts('node1', [ports.a, ports.c]);
     const run = await site();
     await load.stop();
     expectSuccess(run);
-    console.info(`site.yml, port added: ${run.seconds.toFixed(1)} s; load: ${load.acknowledged.length} writes, ${load.retries} retries`);
+    console.info(`site.yml, port added: ${run.seconds.toFixed(1)} s; load: ${load.acks.length} writes, ${load.retries} retries`);
     expect(load.failures).toEqual([]);
-    loadWrites.push(...load.acknowledged);
+    loadWrites.push(...load.acks);
 
     // The router and the earlier workers kept running: a reload, not a restart.
     const after = pids();
@@ -162,22 +163,22 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     expect(moved.length / USERS.length).toBeGreaterThan(0.15);
     expect(moved.length / USERS.length).toBeLessThan(0.55);
     servedBy = now;
-    expect(await unreadable(router, loadWrites)).toEqual([]);
+    expect(await unreadableWrites(router, loadWrites)).toEqual([]);
   }, 240_000);
 
   it('stops the worker of a port removed from the inventory after handing its users to the others, losing nothing', async () => {
     const removed = `node1-${ports.a}`;
     const removedPid = pids().get(`node1/worker-${ports.a}`)!;
     const routerPid = pids().get('lb1/router');
-    const load = new WriteLoad(router, USERS, 'shrink');
+    const load = new WriteLoad(router, USERS, { name: 'shrink', concurrency: 2, pauseMs: 20 });
     load.start();
     inventory.setWorkerPorts('node1', [ports.c]);
     const run = await site();
     await load.stop();
     expectSuccess(run);
-    console.info(`site.yml, port removed: ${run.seconds.toFixed(1)} s; load: ${load.acknowledged.length} writes, ${load.retries} retries`);
+    console.info(`site.yml, port removed: ${run.seconds.toFixed(1)} s; load: ${load.acks.length} writes, ${load.retries} retries`);
     expect(load.failures).toEqual([]);
-    loadWrites.push(...load.acknowledged);
+    loadWrites.push(...load.acks);
 
     expect(await waitUntilGone(removedPid, 5000)).toBe(true);
     expect(pids().has(`node1/worker-${ports.a}`)).toBe(false);
@@ -192,20 +193,20 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     for (const user of USERS) {
       if (servedBy.get(user) !== removed) expect(now.get(user), user).toBe(servedBy.get(user));
     }
-    expect(await unreadable(router, loadWrites)).toEqual([]);
+    expect(await unreadableWrites(router, loadWrites)).toEqual([]);
     expect(isRunning(removedPid)).toBe(false);
   }, 240_000);
 
   it('rolling-restart.yml restarts every worker, one at a time and drained first, without a failed request', async () => {
     const before = pids();
-    const load = new WriteLoad(router, USERS, 'restart');
+    const load = new WriteLoad(router, USERS, { name: 'restart', concurrency: 2, pauseMs: 20 });
     load.start();
     const run = await rollingRestart();
     await load.stop();
     expectSuccess(run, ['node1', 'node2']);
-    console.info(`rolling-restart.yml: ${run.seconds.toFixed(1)} s; load: ${load.acknowledged.length} writes, ${load.retries} retries`);
+    console.info(`rolling-restart.yml: ${run.seconds.toFixed(1)} s; load: ${load.acks.length} writes, ${load.retries} retries`);
     expect(load.failures).toEqual([]);
-    loadWrites.push(...load.acknowledged);
+    loadWrites.push(...load.acks);
 
     const after = pids();
     expect(after.get('lb1/router')).toBe(before.get('lb1/router'));
@@ -218,6 +219,6 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
       [[`node1-${ports.c}`, 'up', true], [`node2-${ports.b}`, 'up', true]].sort(),
     );
     expectPlacement(await readFirsts(), [`node1-${ports.c}`, `node2-${ports.b}`]);
-    expect(await unreadable(router, loadWrites)).toEqual([]);
+    expect(await unreadableWrites(router, loadWrites)).toEqual([]);
   }, 240_000);
 });

@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
 
@@ -16,12 +17,8 @@ function mountTmpfs(path: string, size: string): void {
 }
 
 async function put(url: string, userId: string, id: string, bytes: number) {
-  const response = await fetch(`${url}/api/users/${userId}/blobs/${id}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id, pad: 'x'.repeat(bytes) }),
-  });
-  return { status: response.status, contentType: response.headers.get('content-type'), body: (await response.json()) as Record<string, unknown> };
+  const response = await send(url, `/api/users/${userId}/blobs/${id}`, { method: 'PUT', json: { id, pad: 'x'.repeat(bytes) } });
+  return { status: response.status, contentType: response.header('content-type'), body: response.json() as Record<string, unknown> };
 }
 
 describe('a full data volume', () => {
@@ -65,10 +62,10 @@ describe('a full data volume', () => {
 
     // Reads keep working; the failed write is not there.
     for (const path of written.filter((_, i) => i % 5 === 0)) {
-      expect((await fetch(`${worker.url}/api/users/${path.replace('/', '/blobs/')}`)).status).toBe(200);
+      expect((await send(worker.url, `/api/users/${path.replace('/', '/blobs/')}`)).status).toBe(200);
     }
     const failed = full!.body.failed as string;
-    expect((await fetch(`${worker.url}/api/users/${failed.replace('/', '/blobs/')}`)).status).toBe(404);
+    expect((await send(worker.url, `/api/users/${failed.replace('/', '/blobs/')}`)).status).toBe(404);
 
     // Space comes back: writes succeed again.
     execFileSync('mount', ['-o', 'remount,size=32m', mountPoint]);

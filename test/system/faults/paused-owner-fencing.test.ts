@@ -1,25 +1,27 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partitionPath } from '../../../services/partition/user-id.js';
 import { Placement } from '../../../services/topology/placement.js';
 import { freePort } from '../../support/free-port.js';
+import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function ownerRecord(dataDir: string, userId: string): { epoch: number; worker: string } {
   return JSON.parse(readFileSync(`${partitionPath(dataDir, userId)}.owner`, 'utf8')) as { epoch: number; worker: string };
 }
 
 async function put(url: string, userId: string, id: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${url}/api/users/${userId}/notes/${id}`, {
+  // Some of these wait on a paused process: the test's budget bounds them, not the client's default.
+  const response = await send(url, `/api/users/${userId}/notes/${id}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json', 'idempotency-key': `k-${id}`, ...headers },
-    body: JSON.stringify({ id }),
+    headers: { 'idempotency-key': `k-${id}`, ...headers },
+    json: { id },
+    timeoutMs: 60_000,
   });
-  return { status: response.status, body: (await response.json()) as { code?: string; retryable?: boolean } };
+  return { status: response.status, body: response.json() as { code?: string; retryable?: boolean } };
 }
 
 describe('fencing a paused owner', () => {
@@ -90,8 +92,7 @@ describe('fencing a paused owner', () => {
       after = await put(w2.url, user, 'after-resume', { 'x-pinbase-down': 'w1' });
     }
     expect(after.status).toBe(201);
-    const read = (id: string) =>
-      fetch(`${w2.url}/api/users/${user}/notes/${id}`, { headers: { 'x-pinbase-down': 'w1' } }).then((r) => r.status);
+    const read = (id: string) => send(w2.url, `/api/users/${user}/notes/${id}`, { headers: { 'x-pinbase-down': 'w1' } }).then((r) => r.status);
     expect(await read('before-pause')).toBe(200);
     expect(await read('after-resume')).toBe(200);
     for (const id of ['f1', 'f2', 'f3']) expect(await read(id)).toBe(404);

@@ -3,6 +3,7 @@ import { checkLinearizability } from '../../system/chaos/linearizability.js';
 import type { CheckResult, Model } from '../../system/chaos/linearizability.js';
 import { casRegisterModel } from '../../system/chaos/models.js';
 import type { CasRegisterInput, CasRegisterOperation, RegisterValue } from '../../system/chaos/models.js';
+import { SeededRandom } from '../../system/chaos/seeded-random.js';
 
 type Span = [call: number, returned: number];
 type RegisterModel = Model<RegisterValue, CasRegisterInput, RegisterValue>;
@@ -246,17 +247,6 @@ describe('checkLinearizability partitioning and limits', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failing history can be replayed from its seed. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A discrete-event clock: callbacks run in time order, ties in scheduling order. */
 class Agenda {
   now = 0;
@@ -295,18 +285,18 @@ interface Simulation {
  * operation turned 'info' takes effect at a random later instant, or never.
  */
 function simulate({ seed, clients, opsPerClient, keys, infoRate }: Simulation): CasRegisterOperation[] {
-  const random = seededRandom(seed);
-  const upTo = (max: number): number => Math.floor(random() * (max + 1));
+  const random = new SeededRandom(seed);
+  const upTo = (max: number): number => random.int(0, max);
   const registers = new Map<string, RegisterValue>();
   const lastSeen = new Map<string, RegisterValue>();
   const history: CasRegisterOperation[] = [];
   const agenda = new Agenda();
 
   const chooseInput = (id: number, seen: RegisterValue): CasRegisterInput => {
-    const dice = random();
+    const dice = random.next();
     if (dice < 0.4) return { type: 'read' };
     if (dice < 0.7) return { type: 'write', value: `v${id}` };
-    if (dice < 0.9) return { type: 'cas', from: random() < 0.8 ? seen : null, to: `v${id}` };
+    if (dice < 0.9) return { type: 'cas', from: random.next() < 0.8 ? seen : null, to: `v${id}` };
     return { type: 'delete' };
   };
   const takeEffect = (op: CasRegisterOperation, info: boolean): void => {
@@ -327,10 +317,10 @@ function simulate({ seed, clients, opsPerClient, keys, infoRate }: Simulation): 
       id, clientId, key, input: chooseInput(id, seen), call: agenda.now, return: undefined, status: 'ok',
     };
     history.push(op);
-    const info = random() < infoRate;
+    const info = random.next() < infoRate;
     const returnAt = agenda.now + 1 + upTo(20);
     const effectAt = agenda.now + upTo((info ? 4 : 1) * (returnAt - agenda.now));
-    if (!info || random() < 0.5) agenda.at(effectAt, () => takeEffect(op, info));
+    if (!info || random.next() < 0.5) agenda.at(effectAt, () => takeEffect(op, info));
     agenda.at(returnAt, () => {
       if (info) op.status = 'info';
       else op.return = returnAt;
@@ -416,11 +406,11 @@ describe('checkLinearizability against simulated linearizable registers', () => 
     for (let seed = 0; seed < 150; seed++) {
       const clients = 2 + (seed % 4);
       const history = simulate({ seed, clients, opsPerClient: 6, keys: ['k'], infoRate: 0.1 });
-      const random = seededRandom(seed);
+      const random = new SeededRandom(seed);
       const reads = history.filter(isOkRead);
       const values = [null, ...history.filter(isWrite).map((op) => valueWritten(op.input))];
-      const victim = reads[Math.floor(random() * reads.length)];
-      const output = values[Math.floor(random() * values.length)]!;
+      const victim = reads[Math.floor(random.next() * reads.length)];
+      const output = values[Math.floor(random.next() * values.length)]!;
       const changed = victim ? withOutput(history, victim, output) : history;
       expect(verdict(changed)).not.toBe('unknown');
     }

@@ -2,7 +2,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_NEMESIS_TIMING, Nemesis, type FaultTarget } from '../../system/chaos/nemesis.js';
 import { SeededRandom } from '../../system/chaos/seeded-random.js';
 
-/** A cluster stand-in whose faults take as long as the real ones at most (add 2.5 s, remove handover + 0.5 s). */
+/**
+ * A cluster stand-in whose faults take as long as the real ones at most (add
+ * 2.5 s, remove handover + 0.5 s), waited for on the global setTimeout so
+ * that the tests' fake timers drive them.
+ */
 class FakeTarget implements FaultTarget {
   members = ['w1', 'w2', 'w3'];
   paused = new Set<string>();
