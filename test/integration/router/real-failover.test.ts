@@ -1,32 +1,36 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealCluster } from './real-cluster.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { send } from '../../support/http-client.js';
-import { unreadableWrites, WriteLoad, type Ack } from '../../support/write-load.js';
+import { unreadableWrites, WriteLoad } from '../../support/write-load.js';
+import { RealCluster } from './real-cluster.js';
 
 let cluster: RealCluster;
-beforeAll(async () => {
+beforeEach(async () => {
   cluster = await RealCluster.start(3);
 });
-afterAll(async () => {
+afterEach(async () => {
   await cluster?.stop();
 });
 
-let acknowledgedDuringFailover: Ack[] = [];
+const victims = () => cluster.usersOwnedBy('w2', 6, 'victim');
+
+/** A steady load on w2's users (and two of w1's) while w2 is killed with SIGKILL; stopped 3.5 s after the kill. */
+async function loadThroughKill(users: readonly string[]): Promise<{ load: WriteLoad; killedAt: number }> {
+  const load = new WriteLoad(cluster.url, [...users, ...cluster.usersOwnedBy('w1', 2, 'bystander')]);
+  load.start();
+  await sleep(700);
+  expect(load.acks.some((ack) => ack.worker === 'w2')).toBe(true);
+  const killedAt = Date.now();
+  await cluster.killWorker('w2', 'SIGKILL');
+  await sleep(3500);
+  await load.stop();
+  return { load, killedAt };
+}
 
 describe('router + 3 real workers: a worker is killed and returns', () => {
-  const victims = () => cluster.usersOwnedBy('w2', 6, 'victim');
-
   it('serves a killed worker\'s users on another worker within 3 s and loses no acknowledged write', async () => {
     const users = victims();
-    const load = new WriteLoad(cluster.url, [...users, ...cluster.usersOwnedBy('w1', 2, 'bystander')]);
-    load.start();
-    await sleep(700);
-    expect(load.acks.some((ack) => ack.worker === 'w2')).toBe(true);
-    const killedAt = Date.now();
-    await cluster.killWorker('w2', 'SIGKILL');
-    await sleep(3500);
-    await load.stop();
+    const { load, killedAt } = await loadThroughKill(users);
 
     expect(load.failures).toEqual([]);
     for (const user of users) {
@@ -39,11 +43,12 @@ describe('router + 3 real workers: a worker is killed and returns', () => {
       expect(read.headers['x-pinbase-worker']).toBe(cluster.ownerOf(user, ['w2']));
     }
     expect(await unreadableWrites(cluster.url, load.acks)).toEqual([]);
-    acknowledgedDuringFailover = load.acks;
   });
 
   it('gives the users back to the worker when it returns, with every acknowledged write readable there', async () => {
     const users = victims();
+    const duringFailover = await loadThroughKill(users);
+
     cluster.startWorker('w2');
     await cluster.waitRoutable(3);
     const deadline = Date.now() + 5000;
@@ -64,7 +69,7 @@ describe('router + 3 real workers: a worker is killed and returns', () => {
     expect(load.acks.every((ack) => ack.worker === 'w2')).toBe(true);
     const reads = await Promise.all(users.map((user) => send(cluster.url, `/api/users/${user}/load/probe`)));
     expect(reads.map((r) => r.headers['x-pinbase-worker'])).toEqual(users.map(() => 'w2'));
-    expect(acknowledgedDuringFailover.length).toBeGreaterThan(0);
-    expect(await unreadableWrites(cluster.url, acknowledgedDuringFailover)).toEqual([]);
+    expect(duringFailover.load.acks.length).toBeGreaterThan(0);
+    expect(await unreadableWrites(cluster.url, duringFailover.load.acks)).toEqual([]);
   });
 });

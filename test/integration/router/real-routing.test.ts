@@ -13,6 +13,27 @@ afterAll(async () => {
 
 const json = { 'content-type': 'application/json' };
 
+const HOSTILE_PATHS: [string, number, string][] = [
+  ['/api/users/../x', 400, 'invalid_user_id'],
+  ['/api/users/%2e%2e/notes/1', 400, 'invalid_user_id'],
+  ['/api/users/alice%2Fbob/notes/1', 400, 'invalid_user_id'],
+  ['/api/users//notes/1', 400, 'invalid_user_id'],
+  [`/api/users/${'x'.repeat(65)}/notes/1`, 400, 'invalid_user_id'],
+  ['/api/users/alice/notes/..%2F..%2Fbob', 400, 'invalid_path'],
+  ['/api/users/alice//notes/1', 400, 'invalid_path'],
+  ['/api/users/alice/../bob/notes/1', 400, 'invalid_path'],
+  ['/api/users/alice/NOTES!/1', 400, 'invalid_collection'],
+  ['/api/users/alice/notes/1?at=-3', 400, 'invalid_at'],
+];
+
+const OVERSIZE_BODY = `{"a":"${'x'.repeat(1024 * 1024)}"}`;
+
+const MALFORMED_REQUESTS = [
+  'GET /api/users/alice/x HTTP/1.1\r\nHost: t\r\nBad Header: 1\r\n\r\n',
+  'PUT /api/users/alice/x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+  `GET /api/users/alice/x HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+];
+
 describe('router + 3 real workers', () => {
   it('keeps every request of a user on the one worker that owns it', async () => {
     for (let u = 0; u < 12; u++) {
@@ -57,19 +78,25 @@ describe('router + 3 real workers', () => {
     controller.abort();
   });
 
+  it('forwards /docs to a worker: the OpenAPI document and the Swagger UI page that worker serves', async () => {
+    const openapi = await send(cluster.url, '/docs/json');
+    expect(openapi.status).toBe(200);
+    expect(openapi.header('content-type')).toMatch(/^application\/json/);
+    const worker = openapi.header('x-pinbase-worker')!;
+    expect(cluster.workers.map((w) => w.id)).toContain(worker);
+    expect(openapi.json()).toMatchObject({ openapi: expect.stringMatching(/^3\./), info: { title: 'Pinbase worker API' } });
+    expect(Object.keys(openapi.json().paths)).toContain('/api/users/{userId}/_tx');
+    expect(openapi.json()).toEqual((await send(cluster.workerUrl(worker), '/docs/json')).json());
+
+    const ui = await send(cluster.url, '/docs/');
+    expect(ui.status).toBe(200);
+    expect(ui.header('content-type')).toMatch(/^text\/html/);
+    expect(ui.body).toContain('<title>Swagger UI</title>');
+    expect(ui.body).toContain('<div id="swagger-ui"></div>');
+  });
+
   describe('hostile input', () => {
-    it.each([
-      ['/api/users/../x', 400, 'invalid_user_id'],
-      ['/api/users/%2e%2e/notes/1', 400, 'invalid_user_id'],
-      ['/api/users/alice%2Fbob/notes/1', 400, 'invalid_user_id'],
-      ['/api/users//notes/1', 400, 'invalid_user_id'],
-      [`/api/users/${'x'.repeat(65)}/notes/1`, 400, 'invalid_user_id'],
-      ['/api/users/alice/notes/..%2F..%2Fbob', 400, 'invalid_path'],
-      ['/api/users/alice//notes/1', 400, 'invalid_path'],
-      ['/api/users/alice/../bob/notes/1', 400, 'invalid_path'],
-      ['/api/users/alice/NOTES!/1', 400, 'invalid_collection'],
-      ['/api/users/alice/notes/1?at=-3', 400, 'invalid_at'],
-    ])('%s → %i %s', async (path, status, code) => {
+    it.each(HOSTILE_PATHS)('%s → %i %s', async (path, status, code) => {
       const reply = await send(cluster.url, path);
       expect(reply.status).toBe(status);
       expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -77,7 +104,7 @@ describe('router + 3 real workers', () => {
     });
 
     it('refuses an oversize body with 413 and a body that is not JSON with 400', async () => {
-      const big = await send(cluster.url, '/api/users/alice/notes/big', { method: 'PUT', headers: json, body: `{"a":"${'x'.repeat(1024 * 1024)}"}` });
+      const big = await send(cluster.url, '/api/users/alice/notes/big', { method: 'PUT', headers: json, body: OVERSIZE_BODY });
       expect(big.status).toBe(413);
       expect(big.json().code).toBe('body_too_large');
       const bad = await send(cluster.url, '/api/users/alice/notes/bad', { method: 'PUT', headers: json, body: '{"a":' });
@@ -89,11 +116,7 @@ describe('router + 3 real workers', () => {
     });
 
     it('answers malformed requests with a 4xx problem', async () => {
-      for (const bytes of [
-        'GET /api/users/alice/x HTTP/1.1\r\nHost: t\r\nBad Header: 1\r\n\r\n',
-        'PUT /api/users/alice/x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
-        `GET /api/users/alice/x HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
-      ]) {
+      for (const bytes of MALFORMED_REQUESTS) {
         const raw = await sendRaw(cluster.url, bytes);
         expect(raw).toMatch(/^HTTP\/1\.1 4\d\d /);
         expect(raw.toLowerCase()).toContain('application/problem+json');
@@ -102,7 +125,10 @@ describe('router + 3 real workers', () => {
       expect(badIfMatch.status).toBe(400);
     });
 
-    it('leaves every worker running and serving', async () => {
+    it('leaves every worker running and serving after all of that', async () => {
+      for (const [path] of HOSTILE_PATHS) await send(cluster.url, path);
+      await send(cluster.url, '/api/users/alice/notes/big', { method: 'PUT', headers: json, body: OVERSIZE_BODY });
+      for (const bytes of MALFORMED_REQUESTS) await sendRaw(cluster.url, bytes);
       for (const w of cluster.workers) expect((await send(cluster.workerUrl(w.id), '/healthz')).status).toBe(200);
       expect((await send(cluster.url, '/api/users/alice/notes/after', { method: 'PUT', headers: json, body: '{}' })).status).toBe(201);
     });

@@ -47,6 +47,7 @@ describe('router admin API (fake workers)', () => {
   });
 
   it('serves Prometheus metrics with per-worker latency, retries, errors and health transitions', async () => {
+    expect((await send(cluster.url, `/api/users/${cluster.userOwnedBy('w2', 'metrics')}/x`)).status).toBe(200);
     await send(cluster.url, '/api/users/../x');
     const reply = await send(cluster.url, '/metrics');
     expect(reply.status).toBe(200);

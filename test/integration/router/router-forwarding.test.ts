@@ -95,9 +95,14 @@ describe('router data path (against fake workers)', () => {
     }
   });
 
-  it('forwards /docs to a live worker', async () => {
-    const reply = await send(cluster.url, '/docs/json');
-    expect(reply.status).toBe(200);
-    expect(reply.json().url).toBe('/docs/json');
+  it('forwards /docs to a live worker and passes its answer on', async () => {
+    for (const path of ['/docs', '/docs/', '/docs/json', '/docs/static/index.css', '/docs?x=1']) {
+      const reply = await send(cluster.url, path);
+      expect(reply.status, path).toBe(200);
+      const worker = reply.header('x-pinbase-worker');
+      expect(['w1', 'w2', 'w3'], path).toContain(worker);
+      expect(reply.json(), path).toEqual({ worker, method: 'GET', url: path, body: '' });
+      expect(cluster.worker(worker!).received.at(-1), path).toMatchObject({ method: 'GET', url: path });
+    }
   });
 });

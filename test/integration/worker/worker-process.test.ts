@@ -53,7 +53,10 @@ describe('worker process', () => {
     }
     const openapi = (await send(worker.url, '/docs/json')).json() as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toContain('/api/users/{userId}/_tx');
-    expect((await send(worker.url, '/docs/')).status).toBe(200);
+    const ui = await send(worker.url, '/docs/');
+    expect(ui.status).toBe(200);
+    expect(ui.header('content-type')).toMatch(/^text\/html/);
+    expect(ui.body).toContain('<title>Swagger UI</title>');
   });
 
   it('on SIGTERM finishes in-flight writes, releases every lease and exits 0', async () => {
