@@ -7,8 +7,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../bin/pinbase.cjs', import.meta.url));
 const BUILT_MAIN = fileURLToPath(new URL('../../dist/services/cli/main.js', import.meta.url));

@@ -23,7 +23,7 @@ export interface WorkerSlot {
   id: string;
   port: number;
   url: string;
-  process: WorkerProcess | undefined;
+  worker: WorkerProcess | undefined;
   /** Answered /readyz since its current process started. */
   ready: boolean;
   paused: boolean;
@@ -101,27 +101,27 @@ export class ChaosCluster {
 
   /** kill -9; the supervisor restarts the worker. Resolves once the process is gone. */
   async kill(id: string): Promise<void> {
-    await this.slot(id).process?.stop('SIGKILL');
+    await this.slot(id).worker?.stop('SIGKILL');
   }
 
   pause(id: string): void {
     const slot = this.slot(id);
-    if (!slot.process?.process.pid) return;
+    if (!slot.worker?.process.pid) return;
     slot.paused = true;
-    slot.process.process.signal('SIGSTOP');
+    slot.worker.process.signal('SIGSTOP');
   }
 
   resume(id: string): void {
     const slot = this.slot(id);
     slot.paused = false;
-    slot.process?.process.signal('SIGCONT');
+    slot.worker?.process.signal('SIGCONT');
   }
 
   /** Members whose process is up, ready and not paused. */
   healthyMembers(): string[] {
     return this.members.filter((id) => {
       const slot = this.slot(id);
-      return slot.ready && !slot.paused && slot.process !== undefined;
+      return slot.ready && !slot.paused && slot.worker !== undefined;
     });
   }
 
@@ -129,7 +129,7 @@ export class ChaosCluster {
   livePids(): Map<number, string> {
     const pids = new Map<number, string>();
     for (const slot of this.slots.values()) {
-      const child = slot.process?.process;
+      const child = slot.worker?.process;
       if (child?.pid !== undefined && child.running) pids.set(child.pid, slot.id);
     }
     return pids;
@@ -155,7 +155,7 @@ export class ChaosCluster {
       if (exit !== 'exit 0') problems.push(`router: ${exit}`);
       this.router = undefined;
     }
-    const slots = [...this.slots.values()].filter((slot) => slot.process !== undefined);
+    const slots = [...this.slots.values()].filter((slot) => slot.worker !== undefined);
     const exits = await Promise.all(slots.map((slot) => this.retire(slot, timeoutMs)));
     exits.forEach((exit, i) => {
       if (exit !== 'exit 0') problems.push(`worker ${slots[i]!.id}: ${exit}`);
@@ -169,7 +169,7 @@ export class ChaosCluster {
     this.destroyed = true;
     liveClusters.delete(this);
     for (const slot of this.slots.values()) slot.supervised = false;
-    for (const child of [this.router, ...[...this.slots.values()].map((slot) => slot.process?.process)]) child?.kill();
+    for (const child of [this.router, ...[...this.slots.values()].map((slot) => slot.worker?.process)]) child?.kill();
   }
 
   /** Deletes the temporary folder (after destroy() or stop()). */
@@ -199,7 +199,7 @@ export class ChaosCluster {
       id,
       port,
       url: `http://127.0.0.1:${port}`,
-      process: undefined,
+      worker: undefined,
       ready: false,
       paused: false,
       supervised: true,
@@ -222,31 +222,31 @@ export class ChaosCluster {
       outputLimit: OUTPUT_LIMIT,
       onOutput: (chunk) => slot.output.add(chunk),
     });
-    slot.process = worker;
+    slot.worker = worker;
     slot.ready = false;
     slot.paused = false;
     if (worker.process.pid !== undefined) slot.pids.push(worker.process.pid);
     const startedAt = Date.now();
     void worker.process.exited.then((exit) => {
       slot.exits.push(describeExit(exit));
-      if (slot.process === worker) {
-        slot.process = undefined;
+      if (slot.worker === worker) {
+        slot.worker = undefined;
         slot.ready = false;
       }
       if (!slot.supervised || this.destroyed) return;
       // A process that dies at once (port not yet free, say) is restarted after a pause.
       const delay = Date.now() - startedAt < 1000 ? 500 : 50;
       setTimeout(() => {
-        if (slot.supervised && !this.destroyed && slot.process === undefined) this.runWorker(slot);
+        if (slot.supervised && !this.destroyed && slot.worker === undefined) this.runWorker(slot);
       }, delay);
     });
     void this.watchReady(slot, worker);
   }
 
   private async watchReady(slot: WorkerSlot, worker: WorkerProcess): Promise<void> {
-    while (slot.process === worker && !slot.ready) {
+    while (slot.worker === worker && !slot.ready) {
       if (await answersReady(slot.url)) {
-        if (slot.process === worker) slot.ready = true;
+        if (slot.worker === worker) slot.ready = true;
         return;
       }
       await sleep(50);
@@ -256,7 +256,7 @@ export class ChaosCluster {
   /** Stops supervising the worker and stops its process gracefully (SIGKILL after `timeoutMs`). */
   private async retire(slot: WorkerSlot, timeoutMs: number): Promise<string> {
     slot.supervised = false;
-    const worker = slot.process;
+    const worker = slot.worker;
     if (!worker) return slot.exits.at(-1) ?? 'not running';
     slot.paused = false;
     return describeExit(await worker.process.stop('SIGTERM', timeoutMs));
