@@ -29,18 +29,24 @@ export class RealCluster {
   url = '';
   version = 1;
 
+  /** Starts the workers and the router; resolves once the router routes to every worker. On failure, stops what it started. */
   static async start(workerCount: number, routerArgs: string[] = []): Promise<RealCluster> {
     assertBuilt();
     const cluster = new RealCluster();
-    for (let i = 1; i <= workerCount; i++) cluster.workers.push({ id: `w${i}`, port: await freePort(), process: undefined });
-    cluster.writeTopology();
-    const started = cluster.workers.map((worker) => cluster.startWorker(worker.id));
-    await Promise.all(started.map((worker) => worker.waitReady(20_000)));
-    const port = await freePort();
-    cluster.router = new CliProcess(['router', '--port', String(port), '--topology', cluster.topologyPath, '--log-level', 'warn', ...routerArgs]);
-    cluster.url = `http://127.0.0.1:${port}`;
-    await cluster.waitRoutable(workerCount);
-    return cluster;
+    try {
+      for (let i = 1; i <= workerCount; i++) cluster.workers.push({ id: `w${i}`, port: await freePort(), process: undefined });
+      cluster.writeTopology();
+      const started = cluster.workers.map((worker) => cluster.startWorker(worker.id));
+      await Promise.all(started.map((worker) => worker.waitReady(20_000)));
+      const port = await freePort();
+      cluster.router = new CliProcess(['router', '--port', String(port), '--topology', cluster.topologyPath, '--log-level', 'warn', ...routerArgs]);
+      cluster.url = `http://127.0.0.1:${port}`;
+      await cluster.waitRoutable(workerCount);
+      return cluster;
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
   }
 
   workerUrl(id: string): string {

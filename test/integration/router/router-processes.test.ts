@@ -16,8 +16,13 @@ let url: string;
 /** `pinbase router --processes 2` (from the sources) in front of the fake workers; resolves with its URL. */
 async function startRouter(): Promise<{ router: CliProcess; url: string }> {
   const started = new CliProcess(['router', '--port', '0', '--topology', topologyPath, '--processes', '2', '--probe-interval', '100'], { source: true });
-  const listening = await started.waitFor(/router listening on (http:\/\/127\.0\.0\.1:\d+) \(2 processes\)/);
-  return { router: started, url: listening[1]! };
+  try {
+    const listening = await started.waitFor(/router listening on (http:\/\/127\.0\.0\.1:\d+) \(2 processes\)/);
+    return { router: started, url: listening[1]! };
+  } catch (error) {
+    await started.stop();
+    throw error;
+  }
 }
 
 beforeAll(async () => {
