@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeCluster } from './fake-cluster.js';
-import { send, sendRaw } from './http-client.js';
+import { send, sendRaw } from '../../support/http-client.js';
 
 let cluster: FakeCluster | undefined;
 afterEach(async () => {
