@@ -11,7 +11,6 @@ const quietEvents: PoolEvents = {
   closed: () => undefined,
   lease: () => undefined,
   batch: () => undefined,
-  committed: () => undefined,
 };
 
 export function benchStore(dataDir: string, durability: Durability, maxOpen = 1000): PartitionStore {

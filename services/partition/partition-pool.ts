@@ -19,7 +19,6 @@ export interface PoolEvents {
   closed(userId: string, reason: CloseReason): void;
   lease(event: 'acquired' | 'released' | 'busy' | 'lost', userId: string, detail?: string): void;
   batch(size: number, seconds: number): void;
-  committed(userId: string, seq: number): void;
 }
 
 export interface PoolOptions {
@@ -33,6 +32,8 @@ export interface PoolOptions {
   database: DatabaseOptions;
   limits: PartitionLimits;
   events: PoolEvents;
+  /** Told of every durable commit, after the writes in it were settled (the change feed). Must not throw. */
+  onCommit(userId: string, seq: number): void;
   /** Asked when another worker holds a user's lease: may request a handover. */
   requestHandover?: (userId: string, holder: OwnerRecord | undefined) => Promise<void>;
 }
@@ -66,7 +67,7 @@ export class PartitionPool {
     this.leaseWatchdog.unref();
     this.observer = {
       onBatch: (_partition, size, seconds) => options.events.batch(size, seconds),
-      onCommitted: (partition, seq) => options.events.committed(partition.userId, seq),
+      onCommitted: (partition, seq) => options.onCommit(partition.userId, seq),
       onBroken: (partition, reason) => this.markBroken(partition, reason),
     };
   }

@@ -1,7 +1,7 @@
-import { ChangeHub } from './change-hub.js';
 import { existsSync } from 'node:fs';
+import { CommitFeed, type CommitSubscriber } from './commit-feed.js';
 import { assertSnapshotWithin, type Partition } from './partition.js';
-import { PartitionPool, type CloseReason, type PoolOptions } from './partition-pool.js';
+import { PartitionPool, type PoolOptions } from './partition-pool.js';
 import { Pruner, type PruneResult, type RetentionOptions } from './pruner.js';
 import { partitionPath } from './user-id.js';
 import type { IdempotencyClaim, WriteOutcome, WriteRequest } from './write-request.js';
@@ -12,7 +12,7 @@ export type PartitionView = Pick<
   'userId' | 'seq' | 'prunedThrough' | 'object' | 'list' | 'history' | 'changes' | 'assertSnapshot'
 >;
 
-export interface StoreOptions extends PoolOptions {
+export interface StoreOptions extends Omit<PoolOptions, 'onCommit'> {
   retention: RetentionOptions;
   onPruned?: (userId: string, result: PruneResult) => void;
   onPruneError?: (userId: string, error: unknown) => void;
@@ -20,31 +20,20 @@ export interface StoreOptions extends PoolOptions {
 
 /**
  * This worker's access to users' files: every read and write goes through
- * here, bracketed by pool acquire/release. The HTTP layer depends only on
- * this class, never on SQLite.
+ * here, bracketed by pool acquire/release, and so do the subscriptions to a
+ * user's commits (the live change feed). The HTTP layer depends only on this
+ * class, never on SQLite.
  */
 export class PartitionStore {
   readonly pool: PartitionPool;
-  readonly changes = new ChangeHub();
+  private readonly feed = new CommitFeed();
   private readonly pruner: Pruner;
 
   private readonly dataDir: string;
 
   constructor(options: StoreOptions) {
     this.dataDir = options.dataDir;
-    this.pool = new PartitionPool({
-      ...options,
-      events: {
-        opened: (userId, seconds) => options.events.opened(userId, seconds),
-        closed: (userId, reason) => options.events.closed(userId, reason),
-        lease: (event, userId, detail) => options.events.lease(event, userId, detail),
-        batch: (size, seconds) => options.events.batch(size, seconds),
-        committed: (userId, seq) => {
-          options.events.committed(userId, seq);
-          this.changes.publish(userId, seq);
-        },
-      },
-    });
+    this.pool = new PartitionPool({ ...options, onCommit: (userId, seq) => this.feed.publish(userId, seq) });
     this.pruner = new Pruner(
       this.pool,
       options.retention,
@@ -81,9 +70,39 @@ export class PartitionStore {
     }
   }
 
-  /** Hands the user's partition over: closes it after in-flight requests and releases the lease. */
-  release(userId: string, reason: CloseReason = 'released'): Promise<void> {
-    return this.pool.close(userId, reason);
+  /**
+   * Follows the user's commits on this worker: `onCommit(seq)` after each
+   * durable one, `onClose(reason)` once the user is released or the worker
+   * shuts down. Closing an idle or evicted partition ends no subscription.
+   * Returns the unsubscribe function.
+   */
+  subscribe(userId: string, subscriber: CommitSubscriber): () => void {
+    return this.feed.subscribe(userId, subscriber);
+  }
+
+  /** Live subscriptions, all users together. */
+  get subscriberCount(): number {
+    return this.feed.count;
+  }
+
+  /**
+   * Hands the user over: ends its subscriptions at once (so their clients
+   * reconnect to the new owner), then closes the partition after in-flight
+   * requests and releases the lease. Also ends the subscriptions of a user
+   * whose partition is not open here.
+   */
+  release(userId: string): Promise<void> {
+    this.feed.close(userId, 'released');
+    return this.pool.close(userId, 'released');
+  }
+
+  /**
+   * Ends every subscription (`onClose('shutdown')`): the first step of a
+   * shutdown, since a live stream would keep the HTTP server from closing.
+   * close() does it too.
+   */
+  endSubscriptions(): void {
+    this.feed.closeAll('shutdown');
   }
 
   /** Prunes due partitions now (the background pruner does this on its own). */
@@ -91,7 +110,9 @@ export class PartitionStore {
     return this.pruner.tick(now);
   }
 
+  /** Ends every subscription, stops pruning, closes every partition and releases the leases. */
   async close(): Promise<void> {
+    this.endSubscriptions();
     this.pruner.stop();
     await this.pool.closeAll();
   }

@@ -96,7 +96,6 @@ export class WorkerMetrics {
         this.batches.observe(size);
         this.commitSeconds.observe(seconds);
       },
-      committed: () => undefined,
     };
   }
 }

@@ -5,7 +5,6 @@ import { request } from 'undici';
 import { bearer } from '../admin/admin-token.js';
 import { CliError } from '../cli/command.js';
 import { buildApp } from '../http/app.js';
-import { LiveFeeds } from '../http/live-feeds.js';
 import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
 import { PartitionStore } from '../partition/partition-store.js';
 import { TopologySource } from '../topology/topology-source.js';
@@ -27,7 +26,6 @@ export interface RunningWorker {
  */
 class WorkerServer {
   readonly log: Logger;
-  readonly live = new LiveFeeds();
   readonly metrics: WorkerMetrics;
   readonly store: PartitionStore;
   private readonly topology: TopologySource | undefined;
@@ -39,7 +37,7 @@ class WorkerServer {
     mkdirSync(config.dataDir, { recursive: true });
     this.topology = this.watchTopology();
     this.ownership = this.topology && new Ownership(config.id, this.topology.current);
-    this.metrics = new WorkerMetrics({ openPartitions: () => this.store.pool.openCount, liveStreams: () => this.live.count });
+    this.metrics = new WorkerMetrics({ openPartitions: () => this.store.pool.openCount, liveStreams: () => this.store.subscriberCount });
     this.store = new PartitionStore({
       dataDir: config.dataDir,
       workerId: config.id,
@@ -90,13 +88,8 @@ class WorkerServer {
   private releaseUnowned(): void {
     if (!this.ownership) return;
     for (const partition of this.store.pool.openPartitions()) {
-      if (!this.ownership.owns(partition.userId)) void this.releasePartition(partition.userId);
+      if (!this.ownership.owns(partition.userId)) void this.store.release(partition.userId);
     }
-  }
-
-  private async releasePartition(userId: string): Promise<void> {
-    this.live.endUser(userId);
-    await this.store.release(userId);
   }
 
   /**
@@ -141,7 +134,6 @@ class WorkerServer {
     return buildApp({
       workerId: config.id,
       store,
-      live: this.live,
       heartbeatMs: 15_000,
       ownership: this.ownership,
       requestMetrics: {
@@ -162,11 +154,11 @@ class WorkerServer {
         pid: process.pid,
         topologyVersion: this.ownership?.topologyVersion ?? null,
         openPartitions: store.pool.openCount,
-        liveStreams: this.live.count,
+        liveStreams: store.subscriberCount,
         durability: config.durability,
       }),
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      releasePartition: (userId) => this.releasePartition(userId),
+      releasePartition: (userId) => store.release(userId),
       adminToken: config.adminToken,
     });
   }
@@ -174,7 +166,7 @@ class WorkerServer {
   private stop(app: FastifyInstance): Promise<void> {
     return (this.stopping ??= (async () => {
       this.log.info('stopping: finishing in-flight requests');
-      this.live.endAll();
+      this.store.endSubscriptions();
       // In-flight requests finish; their keep-alive connections are closed as
       // soon as they go idle (close() alone only closes the ones idle now).
       const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type OwnershipCheck } from '../../services/http/app.js';
-import { LiveFeeds } from '../../services/http/live-feeds.js';
 import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
 import type { PoolEvents } from '../../services/partition/partition-pool.js';
 import { PartitionStore, type StoreOptions } from '../../services/partition/partition-store.js';
@@ -11,7 +10,6 @@ export class RecordedEvents implements PoolEvents {
   readonly batches: number[] = [];
   readonly leases: { event: string; userId: string }[] = [];
   readonly closes: { userId: string; reason: string }[] = [];
-  readonly commits: { userId: string; seq: number }[] = [];
   opened(): void {}
   closed(userId: string, reason: string): void {
     this.closes.push({ userId, reason });
@@ -21,9 +19,6 @@ export class RecordedEvents implements PoolEvents {
   }
   batch(size: number): void {
     this.batches.push(size);
-  }
-  committed(userId: string, seq: number): void {
-    this.commits.push({ userId, seq });
   }
 }
 
@@ -46,7 +41,6 @@ export function openTestStore(dataDir: string, overrides: Partial<StoreOptions> 
 export interface TestApp {
   app: FastifyInstance;
   store: PartitionStore;
-  live: LiveFeeds;
   close(): Promise<void>;
 }
 
@@ -62,11 +56,9 @@ export async function buildTestApp(
   } = {},
 ): Promise<TestApp> {
   const store = openTestStore(dataDir, options.store);
-  const live = new LiveFeeds();
   const app = await buildApp({
     workerId: 'w-test',
     store,
-    live,
     heartbeatMs: 15_000,
     ownership: options.ownership,
     requestMetrics: { onRequest: () => undefined, onResponse: () => undefined },
@@ -83,9 +75,8 @@ export async function buildTestApp(
   return {
     app,
     store,
-    live,
     close: async () => {
-      live.endAll();
+      store.endSubscriptions();
       await app.close();
       await store.close();
     },

@@ -95,7 +95,6 @@ async function streamChanges(
     ended = true;
     clearInterval(heartbeat);
     unsubscribe();
-    removeStream();
     if (problem) raw.write(`event: error\ndata: ${JSON.stringify(problemDocument(problem.code, problem.detail))}\n\n`);
     raw.end();
   };
@@ -123,8 +122,8 @@ async function streamChanges(
     }
   };
 
-  const unsubscribe = ctx.store.changes.subscribe(userId, () => void pump());
-  const removeStream = ctx.live.add(userId, { end: () => end() });
+  // The store ends the stream when the user is handed over or the worker stops.
+  const unsubscribe = ctx.store.subscribe(userId, { onCommit: () => void pump(), onClose: () => end() });
   const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), ctx.heartbeatMs);
   heartbeat.unref();
   raw.on('close', () => end());

@@ -1,10 +1,8 @@
 import type { PartitionStore } from '../../partition/partition-store.js';
-import type { LiveFeeds } from '../live-feeds.js';
 
 /** What the API routes need from the worker. */
 export interface RouteContext {
-  store: Pick<PartitionStore, 'read' | 'write' | 'changes'>;
-  live: LiveFeeds;
+  store: Pick<PartitionStore, 'read' | 'write' | 'subscribe'>;
   heartbeatMs: number;
 }
 

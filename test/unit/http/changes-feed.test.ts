@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { openSse } from '../../support/sse-client.js';
 import { body, expectProblem, jsonRequest, startHttpFixture, type HttpFixture } from './http-harness.js';
 
 const U = '/api/users/feeder';
@@ -90,5 +91,44 @@ describe('GET /_changes', () => {
   it('rejects a since beyond the latest commit with invalid_since', async () => {
     await writeHistory();
     expectProblem(await fx.app.inject({ method: 'GET', url: `${U}/_changes?since=6` }), 'invalid_since', 400);
+  });
+});
+
+describe('GET /_changes with Accept: text/event-stream', () => {
+  const live = { method: 'GET', url: `${U}/_changes`, headers: { accept: 'text/event-stream' } } as const;
+
+  it('ends the live stream when the store releases the user (handover)', async () => {
+    await fx.app.inject(jsonRequest('PUT', `${U}/items/a`, { v: 1 }));
+    const stream = fx.app.inject(live);
+    await vi.waitFor(() => expect(fx.store.subscriberCount).toBe(1));
+    await fx.store.release('feeder');
+    const response = await stream;
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(response.body).toBe('retry: 1000\n\n');
+    expect(fx.store.subscriberCount).toBe(0);
+  });
+
+  it('ends the live stream of a user whose partition is not open here when it is released', async () => {
+    const stream = fx.app.inject(live);
+    await vi.waitFor(() => expect(fx.store.subscriberCount).toBe(1));
+    expect(fx.store.pool.isOpen('feeder')).toBe(false);
+    await fx.store.release('feeder');
+    expect((await stream).body).toBe('retry: 1000\n\n');
+  });
+
+  it('keeps the live stream open across an idle close of the partition and streams the next commit', async () => {
+    await fx.close();
+    fx = await startHttpFixture({ store: { idleCloseMs: 50 } });
+    const url = await fx.app.listen({ host: '127.0.0.1', port: 0 });
+    await fx.app.inject(jsonRequest('PUT', `${U}/items/a`, { v: 1 }));
+    const stream = await openSse(`${url}${U}/_changes`);
+    await vi.waitFor(() => expect(fx.store.pool.isOpen('feeder')).toBe(false), { timeout: 5000, interval: 50 });
+    expect(fx.store.subscriberCount).toBe(1);
+    const put = await fx.app.inject(jsonRequest('PUT', `${U}/items/b`, { v: 2 }));
+    const events = await stream.waitFor(1);
+    expect(events.map((e) => e.id)).toEqual([put.headers['x-pinbase-seq']]);
+    await fx.store.release('feeder');
+    await stream.ended;
   });
 });
