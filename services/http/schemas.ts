@@ -153,7 +153,7 @@ export const transactionBody = {
   },
 } as const;
 
-export const problemResponse = {
+const problemResponse = {
   description: 'An RFC 9457 problem (application/problem+json) with a stable `code`',
   type: 'object',
   properties: {
@@ -165,3 +165,6 @@ export const problemResponse = {
     detail: { type: 'string' },
   },
 } as const;
+
+/** The error responses of every API route: an RFC 9457 problem for any 4xx or 5xx. */
+export const errorResponses = { '4xx': problemResponse, '5xx': problemResponse } as const;

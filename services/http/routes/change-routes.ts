@@ -4,7 +4,7 @@ import type { Change } from '../../partition/object-reads.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { problemDocument } from '../../problem/problem-document.js';
 import { toPinbaseError } from '../problem-reply.js';
-import { changesQuery, problemResponse, userParams } from '../schemas.js';
+import { changesQuery, errorResponses, userParams } from '../schemas.js';
 import { USER_BASE, type RouteContext, type UserParams } from './route-context.js';
 
 const PAGE = 500;
@@ -24,7 +24,7 @@ export function changeRoutes(app: FastifyInstance, ctx: RouteContext): void {
         params: userParams,
         querystring: changesQuery,
         headers: { type: 'object', properties: { 'last-event-id': { type: 'string', pattern: '^[0-9]{1,16}$' } } },
-        response: { '4xx': problemResponse, '5xx': problemResponse },
+        response: errorResponses,
       },
     },
     async (request, reply) => {

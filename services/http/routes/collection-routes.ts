@@ -3,21 +3,11 @@ import type { JsonObject } from '../../partition/write-request.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { idempotencyClaim } from '../idempotency-key.js';
-import {
-  collectionParams,
-  documentBody,
-  historyQuery,
-  listQuery,
-  objectParams,
-  problemResponse,
-  writeHeaders,
-} from '../schemas.js';
+import { collectionParams, documentBody, errorResponses, listQuery, writeHeaders } from '../schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
-import { USER_BASE, type CollectionParams, type ObjectParams, type RouteContext } from './route-context.js';
+import { USER_BASE, type CollectionParams, type RouteContext } from './route-context.js';
 
-const errors = { '4xx': problemResponse, '5xx': problemResponse };
-
-/** Listing and creating in a collection; the version history of one object. */
+/** Listing and creating in a collection. */
 export function collectionRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get(
     `${USER_BASE}/:collection`,
@@ -27,7 +17,7 @@ export function collectionRoutes(app: FastifyInstance, ctx: RouteContext): void 
         tags: ['collections'],
         params: collectionParams,
         querystring: listQuery,
-        response: errors,
+        response: errorResponses,
       },
     },
     async (request, reply) => {
@@ -63,7 +53,7 @@ export function collectionRoutes(app: FastifyInstance, ctx: RouteContext): void 
         params: collectionParams,
         headers: writeHeaders,
         body: documentBody,
-        response: errors,
+        response: errorResponses,
       },
     },
     async (request, reply) => {
@@ -74,39 +64,6 @@ export function collectionRoutes(app: FastifyInstance, ctx: RouteContext): void 
         idempotencyClaim(request),
       );
       return sendWriteOutcome(reply, userId, outcome);
-    },
-  );
-
-  app.get(
-    `${USER_BASE}/:collection/:id/_history`,
-    {
-      schema: {
-        summary: 'The versions of one object, newest first (within the retention window)',
-        tags: ['objects'],
-        params: objectParams,
-        querystring: historyQuery,
-        response: errors,
-      },
-    },
-    async (request, reply) => {
-      const { userId, collection, id } = request.params as ObjectParams;
-      const query = request.query as { limit: number; before?: number };
-      const { versions, seq } = await ctx.store.read(userId, (view) => ({
-        versions: view.history(collection, id, { before: query.before, limit: query.limit + 1 }),
-        seq: view.seq,
-      }));
-      reply.header('x-pinbase-seq', String(seq));
-      if (versions.length === 0 && query.before === undefined) {
-        throw new PinbaseError('object_not_found', `${collection}/${id} has no versions`);
-      }
-      const more = versions.length > query.limit;
-      const page = more ? versions.slice(0, query.limit) : versions;
-      const entries = page.map(
-        (v) =>
-          `{"rev":${v.rev},"deleted":${v.deleted},"committedAt":"${new Date(v.committedAt).toISOString()}","data":${v.body ?? 'null'}}`,
-      );
-      const next = more ? page[page.length - 1]!.rev : null;
-      return reply.type('application/json; charset=utf-8').send(`{"versions":[${entries.join(',')}],"next":${next}}`);
     },
   );
 }

@@ -7,9 +7,10 @@ import { entityTag, parseEntityTags, parsePrecondition } from '../conditional-he
 import { idempotencyClaim } from '../idempotency-key.js';
 import {
   documentBody,
+  errorResponses,
+  historyQuery,
   objectParams,
   pointerParams,
-  problemResponse,
   snapshotQuery,
   writeHeaders,
 } from '../schemas.js';
@@ -17,10 +18,9 @@ import { sendWriteOutcome } from '../write-reply.js';
 import { USER_BASE, type ObjectParams, type RouteContext } from './route-context.js';
 
 const OBJECT = `${USER_BASE}/:collection/:id`;
-const errors = { '4xx': problemResponse, '5xx': problemResponse };
 type ObjectTarget = { collection: string; id: string };
 
-/** GET / PUT / PATCH / DELETE of one object, and reads inside it by JSON pointer. */
+/** GET / PUT / PATCH / DELETE of one object, reads inside it by JSON pointer, and its version history. */
 export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get(
     OBJECT,
@@ -30,7 +30,7 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
         tags: ['objects'],
         params: objectParams,
         querystring: snapshotQuery,
-        response: errors,
+        response: errorResponses,
       },
     },
     async (request, reply) => {
@@ -51,7 +51,7 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
         tags: ['objects'],
         params: pointerParams,
         querystring: snapshotQuery,
-        response: errors,
+        response: errorResponses,
       },
     },
     async (request, reply) => {
@@ -62,6 +62,39 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const value = resolvePointer(JSON.parse(version.body!), tokens);
       if (value === undefined) throw new PinbaseError('path_not_found', `no value at /${params['*']}`);
       return reply.type('application/json; charset=utf-8').send(JSON.stringify(value));
+    },
+  );
+
+  app.get(
+    `${OBJECT}/_history`,
+    {
+      schema: {
+        summary: 'The versions of one object, newest first (within the retention window)',
+        tags: ['objects'],
+        params: objectParams,
+        querystring: historyQuery,
+        response: errorResponses,
+      },
+    },
+    async (request, reply) => {
+      const { userId, collection, id } = request.params as ObjectParams;
+      const query = request.query as { limit: number; before?: number };
+      const { versions, seq } = await ctx.store.read(userId, (view) => ({
+        versions: view.history(collection, id, { before: query.before, limit: query.limit + 1 }),
+        seq: view.seq,
+      }));
+      reply.header('x-pinbase-seq', String(seq));
+      if (versions.length === 0 && query.before === undefined) {
+        throw new PinbaseError('object_not_found', `${collection}/${id} has no versions`);
+      }
+      const more = versions.length > query.limit;
+      const page = more ? versions.slice(0, query.limit) : versions;
+      const entries = page.map(
+        (v) =>
+          `{"rev":${v.rev},"deleted":${v.deleted},"committedAt":"${new Date(v.committedAt).toISOString()}","data":${v.body ?? 'null'}}`,
+      );
+      const next = more ? page[page.length - 1]!.rev : null;
+      return reply.type('application/json; charset=utf-8').send(`{"versions":[${entries.join(',')}],"next":${next}}`);
     },
   );
 
@@ -106,7 +139,7 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
         params: objectParams,
         headers: writeHeaders,
         ...(write.body ? { body: documentBody } : {}),
-        response: errors,
+        response: errorResponses,
       },
       handler: async (request, reply) => {
         const { userId, collection, id } = request.params as ObjectParams;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ReadCheck, TxOperation } from '../../partition/write-request.js';
 import { idempotencyClaim } from '../idempotency-key.js';
-import { problemResponse, transactionBody, userParams, writeHeaders } from '../schemas.js';
+import { errorResponses, transactionBody, userParams, writeHeaders } from '../schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
 import { USER_BASE, type RouteContext, type UserParams } from './route-context.js';
 
@@ -20,7 +20,7 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
         params: userParams,
         headers: writeHeaders,
         body: transactionBody,
-        response: { '4xx': problemResponse, '5xx': problemResponse },
+        response: errorResponses,
       },
     },
     async (request, reply) => {
