@@ -1,15 +1,17 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { FromSchema } from 'json-schema-to-ts';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
 import { changeRoutes } from './routes/change-routes.js';
 import { collectionRoutes } from './routes/collection-routes.js';
 import { objectRoutes } from './routes/object-routes.js';
-import type { RouteContext, UserParams } from './routes/route-context.js';
+import type { ApiInstance, RouteContext, SchemaTypeProvider } from './routes/route-context.js';
 import { systemRoutes, type SystemContext } from './routes/system-routes.js';
 import { transactionRoutes } from './routes/transaction-routes.js';
+import type { userParams } from './schemas.js';
 import { buildValidatorCompiler } from './validator.js';
 
 /** Decides whether this worker serves a user (421 misdirected_request otherwise). */
@@ -96,13 +98,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(swaggerUi, { routePrefix: '/docs' });
   }
 
-  systemRoutes(app, options);
-  await app.register(async (api) => {
+  systemRoutes(app.withTypeProvider<SchemaTypeProvider>(), options);
+  await app.register(async (scope) => {
+    const api: ApiInstance = scope.withTypeProvider<SchemaTypeProvider>();
     if (options.ownership) {
       const ownership = options.ownership;
-      api.addHook('preHandler', async (request) => {
+      // Every route of this scope is under /api/users/:userId, validated by its schema.
+      api.addHook<{ Params: FromSchema<typeof userParams> }>('preHandler', async (request) => {
         const downHeader = request.headers['x-pinbase-down'];
-        ownership.assertOwner((request.params as UserParams).userId, typeof downHeader === 'string' ? downHeader : undefined);
+        ownership.assertOwner(request.params.userId, typeof downHeader === 'string' ? downHeader : undefined);
       });
     }
     objectRoutes(api, options);

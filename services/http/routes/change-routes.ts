@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Change } from '../../partition/object-reads.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { problemDocument } from '../../problem/problem-document.js';
 import { toPinbaseError } from '../problem-reply.js';
 import { changesQuery, errorResponses, userParams } from '../schemas.js';
-import { USER_BASE, type RouteContext, type UserParams } from './route-context.js';
+import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
 const PAGE = 500;
 
@@ -14,7 +14,7 @@ const PAGE = 500;
  * `since`; with `Accept: text/event-stream`, a live SSE stream: one event
  * per commit (`id:` is its seq), resumable with Last-Event-ID.
  */
-export function changeRoutes(app: FastifyInstance, ctx: RouteContext): void {
+export function changeRoutes(app: ApiInstance, ctx: RouteContext): void {
   app.get(
     `${USER_BASE}/_changes`,
     {
@@ -28,8 +28,8 @@ export function changeRoutes(app: FastifyInstance, ctx: RouteContext): void {
       },
     },
     async (request, reply) => {
-      const { userId } = request.params as UserParams;
-      const query = request.query as { since?: number; limit: number; includeData: boolean };
+      const { userId } = request.params;
+      const { query } = request;
       const lastEventId = request.headers['last-event-id'];
       const since = typeof lastEventId === 'string' ? Number(lastEventId) : query.since;
       const live = request.headers.accept?.includes('text/event-stream') === true;

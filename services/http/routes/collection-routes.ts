@@ -1,14 +1,12 @@
-import type { FastifyInstance } from 'fastify';
-import type { JsonObject } from '../../partition/write-request.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { idempotencyClaim } from '../idempotency-key.js';
 import { collectionParams, documentBody, errorResponses, listQuery, writeHeaders } from '../schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
-import { USER_BASE, type CollectionParams, type RouteContext } from './route-context.js';
+import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
 /** Listing and creating in a collection. */
-export function collectionRoutes(app: FastifyInstance, ctx: RouteContext): void {
+export function collectionRoutes(app: ApiInstance, ctx: RouteContext): void {
   app.get(
     `${USER_BASE}/:collection`,
     {
@@ -21,8 +19,8 @@ export function collectionRoutes(app: FastifyInstance, ctx: RouteContext): void 
       },
     },
     async (request, reply) => {
-      const { userId, collection } = request.params as CollectionParams;
-      const query = request.query as { at?: number; limit: number; cursor?: string };
+      const { userId, collection } = request.params;
+      const { query } = request;
       const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       if (cursor?.at !== undefined && query.at !== undefined && cursor.at !== query.at) {
         throw new PinbaseError('invalid_cursor', 'the cursor belongs to another snapshot than `at`');
@@ -57,10 +55,10 @@ export function collectionRoutes(app: FastifyInstance, ctx: RouteContext): void 
       },
     },
     async (request, reply) => {
-      const { userId, collection } = request.params as CollectionParams;
+      const { userId, collection } = request.params;
       const outcome = await ctx.store.write(
         userId,
-        { op: 'create', collection, document: request.body as JsonObject },
+        { op: 'create', collection, document: request.body },
         idempotencyClaim(request),
       );
       return sendWriteOutcome(reply, userId, outcome);

@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parsePointer, resolvePointer } from '../../partition/json-pointer.js';
 import type { StoredVersion } from '../../partition/object-reads.js';
-import type { JsonObject, Precondition, WriteRequest } from '../../partition/write-request.js';
+import type { WriteRequest } from '../../partition/write-request.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { entityTag, parseEntityTags, parsePrecondition } from '../conditional-headers.js';
 import { idempotencyClaim } from '../idempotency-key.js';
@@ -15,13 +15,12 @@ import {
   writeHeaders,
 } from '../schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
-import { USER_BASE, type ObjectParams, type RouteContext } from './route-context.js';
+import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
 const OBJECT = `${USER_BASE}/:collection/:id`;
-type ObjectTarget = { collection: string; id: string };
 
 /** GET / PUT / PATCH / DELETE of one object, reads inside it by JSON pointer, and its version history. */
-export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
+export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
   app.get(
     OBJECT,
     {
@@ -34,8 +33,8 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
       },
     },
     async (request, reply) => {
-      const { userId, collection, id } = request.params as ObjectParams;
-      const { at } = request.query as { at?: number };
+      const { userId, collection, id } = request.params;
+      const { at } = request.query;
       const version = await readVersion(ctx, reply, userId, collection, id, at);
       const ifNoneMatch = parseEntityTags(request.headers['if-none-match'], 'If-None-Match');
       if (ifNoneMatch === '*' || ifNoneMatch?.includes(version.rev)) return reply.code(304).send();
@@ -55,8 +54,8 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
       },
     },
     async (request, reply) => {
-      const params = request.params as ObjectParams & { '*': string };
-      const { at } = request.query as { at?: number };
+      const { params } = request;
+      const { at } = request.query;
       const tokens = parsePointer(`/${params['*']}`);
       const version = await readVersion(ctx, reply, params.userId, params.collection, params.id, at);
       const value = resolvePointer(JSON.parse(version.body!), tokens);
@@ -77,8 +76,8 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
       },
     },
     async (request, reply) => {
-      const { userId, collection, id } = request.params as ObjectParams;
-      const query = request.query as { limit: number; before?: number };
+      const { userId, collection, id } = request.params;
+      const { query } = request;
       const { versions, seq } = await ctx.store.read(userId, (view) => ({
         versions: view.history(collection, id, { before: query.before, limit: query.limit + 1 }),
         seq: view.seq,
@@ -98,60 +97,52 @@ export function objectRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
   );
 
-  // PUT, PATCH and DELETE differ only in the write request they build.
-  const writes = [
+  // PUT, PATCH and DELETE: the same target and headers, and the same answer.
+  const writeSchema = (summary: string) => ({ summary, tags: ['objects'], params: objectParams, headers: writeHeaders });
+  const commit = async (request: FastifyRequest, reply: FastifyReply, userId: string, write: WriteRequest) =>
+    sendWriteOutcome(reply, userId, await ctx.store.write(userId, write, idempotencyClaim(request)));
+
+  app.put(
+    OBJECT,
     {
-      method: 'PUT',
-      summary: 'Create or replace an object (If-Match / If-None-Match: * for compare-and-set)',
-      body: true,
-      build: (p: ObjectTarget, body: unknown, precondition: Precondition): WriteRequest => ({
-        op: 'put',
-        ...p,
-        document: body as JsonObject,
-        precondition,
-      }),
-    },
-    {
-      method: 'PATCH',
-      summary: 'Update an object with a JSON Merge Patch (RFC 7396)',
-      body: true,
-      build: (p: ObjectTarget, body: unknown, precondition: Precondition): WriteRequest => ({
-        op: 'patch',
-        ...p,
-        patch: body as JsonObject,
-        precondition,
-      }),
-    },
-    {
-      method: 'DELETE',
-      summary: 'Delete an object (its history is kept for the retention window)',
-      body: false,
-      build: (p: ObjectTarget, _body: unknown, precondition: Precondition): WriteRequest => ({ op: 'delete', ...p, precondition }),
-    },
-  ] as const;
-  for (const write of writes) {
-    app.route({
-      method: write.method,
-      url: OBJECT,
       schema: {
-        summary: write.summary,
-        tags: ['objects'],
-        params: objectParams,
-        headers: writeHeaders,
-        ...(write.body ? { body: documentBody } : {}),
+        ...writeSchema('Create or replace an object (If-Match / If-None-Match: * for compare-and-set)'),
+        body: documentBody,
         response: errorResponses,
       },
-      handler: async (request, reply) => {
-        const { userId, collection, id } = request.params as ObjectParams;
-        const outcome = await ctx.store.write(
-          userId,
-          write.build({ collection, id }, request.body, parsePrecondition(request.headers)),
-          idempotencyClaim(request),
-        );
-        return sendWriteOutcome(reply, userId, outcome);
+    },
+    async (request, reply) => {
+      const { userId, collection, id } = request.params;
+      const precondition = parsePrecondition(request.headers);
+      return commit(request, reply, userId, { op: 'put', collection, id, document: request.body, precondition });
+    },
+  );
+
+  app.patch(
+    OBJECT,
+    {
+      schema: {
+        ...writeSchema('Update an object with a JSON Merge Patch (RFC 7396)'),
+        body: documentBody,
+        response: errorResponses,
       },
-    });
-  }
+    },
+    async (request, reply) => {
+      const { userId, collection, id } = request.params;
+      const precondition = parsePrecondition(request.headers);
+      return commit(request, reply, userId, { op: 'patch', collection, id, patch: request.body, precondition });
+    },
+  );
+
+  app.delete(
+    OBJECT,
+    { schema: { ...writeSchema('Delete an object (its history is kept for the retention window)'), response: errorResponses } },
+    async (request, reply) => {
+      const { userId, collection, id } = request.params;
+      const precondition = parsePrecondition(request.headers);
+      return commit(request, reply, userId, { op: 'delete', collection, id, precondition });
+    },
+  );
 }
 
 /**

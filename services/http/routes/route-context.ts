@@ -1,3 +1,12 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyTypeProvider,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { PartitionStore } from '../../partition/partition-store.js';
 
 /** What the API routes need from the worker. */
@@ -6,14 +15,23 @@ export interface RouteContext {
   heartbeatMs: number;
 }
 
-export const USER_BASE = '/api/users/:userId';
+/**
+ * Types a route's params, query string, headers and body from its `as const`
+ * JSON schemas (schemas.ts), as validated (defaults applied). Replies stay
+ * untyped: handlers send JSON they write themselves, and problems go through
+ * sendProblem, so the 4xx/5xx response schemas only document the API.
+ */
+export interface SchemaTypeProvider extends FastifyTypeProvider {
+  validator: this['schema'] extends JSONSchema ? FromSchema<this['schema']> : unknown;
+}
 
-export interface UserParams {
-  userId: string;
-}
-export interface CollectionParams extends UserParams {
-  collection: string;
-}
-export interface ObjectParams extends CollectionParams {
-  id: string;
-}
+/** The app the routes are declared on, with request types from their schemas. */
+export type ApiInstance = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  SchemaTypeProvider
+>;
+
+export const USER_BASE = '/api/users/:userId';

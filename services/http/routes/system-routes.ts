@@ -1,8 +1,7 @@
-import type { FastifyInstance } from 'fastify';
 import { isAuthorized } from '../../admin/admin-token.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { userParams } from '../schemas.js';
-import type { UserParams } from './route-context.js';
+import type { ApiInstance } from './route-context.js';
 
 export interface SystemContext {
   /** Why the worker is not ready, or undefined when it serves. */
@@ -16,7 +15,7 @@ export interface SystemContext {
 }
 
 /** Liveness, readiness, metrics, and the worker's own admin endpoints under /_worker. */
-export function systemRoutes(app: FastifyInstance, ctx: SystemContext): void {
+export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
   const hidden = { schema: { hide: true } };
   app.get('/healthz', hidden, async (_request, reply) => reply.send({ status: 'ok' }));
 
@@ -44,7 +43,7 @@ export function systemRoutes(app: FastifyInstance, ctx: SystemContext): void {
       },
     },
     async (request) => {
-      const { userId } = request.params as UserParams;
+      const { userId } = request.params;
       await ctx.releasePartition(userId);
       return { released: true, userId };
     },

@@ -1,12 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import type { ReadCheck, TxOperation } from '../../partition/write-request.js';
 import { idempotencyClaim } from '../idempotency-key.js';
 import { errorResponses, transactionBody, userParams, writeHeaders } from '../schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
-import { USER_BASE, type RouteContext, type UserParams } from './route-context.js';
+import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
 /** POST /_tx: optimistic, all-or-nothing transactions over MVCC snapshots. */
-export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void {
+export function transactionRoutes(app: ApiInstance, ctx: RouteContext): void {
   app.post(
     `${USER_BASE}/_tx`,
     {
@@ -24,9 +22,9 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
       },
     },
     async (request, reply) => {
-      const { userId } = request.params as UserParams;
-      const body = request.body as { reads?: ReadCheck[]; ops: TxOperation[] };
-      const outcome = await ctx.store.write(userId, { op: 'tx', reads: body.reads ?? [], ops: body.ops }, idempotencyClaim(request));
+      const { userId } = request.params;
+      const { reads = [], ops } = request.body;
+      const outcome = await ctx.store.write(userId, { op: 'tx', reads, ops }, idempotencyClaim(request));
       return sendWriteOutcome(reply, userId, outcome);
     },
   );
