@@ -39,9 +39,9 @@ export interface AppOptions extends RouteContext, SystemContext {
 }
 
 /**
- * Builds the worker's HTTP app (not listening: server.ts does that; tests
- * use inject()). Every response carries X-Pinbase-Worker; every error is
- * application/problem+json with a stable code.
+ * Builds the worker's HTTP app (not listening: worker/worker-server.ts does
+ * that; tests use inject()). Every response carries X-Pinbase-Worker; every
+ * error is application/problem+json with a stable code.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({

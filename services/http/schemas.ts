@@ -3,9 +3,12 @@ import { IDEMPOTENCY_KEY_PATTERN } from './idempotency-key.js';
 
 /**
  * JSON Schemas of the API's parameters. They validate requests (a failure
- * is a 400 problem whose code names the field, see problem-reply.ts) and
- * document the API in OpenAPI (/docs).
+ * is a 400 problem whose code names the field, see problem-reply.ts), type
+ * the route handlers' requests (routes/route-context.ts) and document the
+ * API in OpenAPI (/docs).
  */
+
+/** A commit seq (also an object's rev). */
 const seq = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 
 export const userParams = {

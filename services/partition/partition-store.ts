@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { CommitFeed, type CommitSubscriber } from './commit-feed.js';
 import { assertSnapshotWithin, type Partition } from './partition.js';
 import { PartitionPool, type PoolOptions } from './partition-pool.js';
-import { Pruner, type PruneResult, type RetentionOptions } from './pruner.js';
+import { Pruner, type RetentionOptions } from './pruner.js';
 import { partitionPath } from './user-id.js';
 import type { IdempotencyClaim, WriteOutcome, WriteRequest } from './write-request.js';
 
@@ -14,7 +14,6 @@ export type PartitionView = Pick<
 
 export interface StoreOptions extends Omit<PoolOptions, 'onCommit'> {
   retention: RetentionOptions;
-  onPruned?: (userId: string, result: PruneResult) => void;
   onPruneError?: (userId: string, error: unknown) => void;
 }
 
@@ -34,12 +33,7 @@ export class PartitionStore {
   constructor(options: StoreOptions) {
     this.dataDir = options.dataDir;
     this.pool = new PartitionPool({ ...options, onCommit: (userId, seq) => this.feed.publish(userId, seq) });
-    this.pruner = new Pruner(
-      this.pool,
-      options.retention,
-      options.onPruned ?? (() => undefined),
-      options.onPruneError ?? (() => undefined),
-    );
+    this.pruner = new Pruner(this.pool, options.retention, options.onPruneError ?? (() => undefined));
     this.pruner.start();
   }
 

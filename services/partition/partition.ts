@@ -79,6 +79,11 @@ export class Partition {
   private pending: Job<unknown>[] = [];
   private flushScheduled = false;
   private epochRecorded = false;
+  /**
+   * better-sqlite3 prepares its transaction statements on a connection's first
+   * db.transaction(): these are made at the first write, not at every open
+   * (most opens of a partition may only read).
+   */
   private savepointRunner: ((job: Job<unknown>, ctx: WriteContext) => unknown) | undefined;
   private batchRunner: ((batch: Job<unknown>[], now: number, settled: Settled[]) => void) | undefined;
 
@@ -100,11 +105,6 @@ export class Partition {
     this.prunedThrough = Number(state.pruned);
   }
 
-  /**
-   * better-sqlite3 prepares its transaction statements on a connection's first
-   * db.transaction(): done at the first write, not at every open (most opens
-   * of a partition may only read).
-   */
   private runInSavepoint(job: Job<unknown>, ctx: WriteContext): unknown {
     this.savepointRunner ??= this.db.transaction((j: Job<unknown>, c: WriteContext) => j.run(c));
     return this.savepointRunner(job, ctx);

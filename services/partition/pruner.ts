@@ -71,7 +71,6 @@ export class Pruner {
   constructor(
     private readonly pool: PartitionPool,
     private readonly options: RetentionOptions,
-    private readonly onPruned: (userId: string, result: PruneResult) => void,
     private readonly onError: (userId: string, error: unknown) => void,
   ) {}
 
@@ -105,7 +104,6 @@ export class Pruner {
           pruned++;
           // A full batch left a backlog: come back at the next tick, not the next interval.
           if (result.backlog) this.lastPruned.set(partition, 0);
-          if (result.versions > 0 || result.idempotency > 0) this.onPruned(partition.userId, result);
         } catch (error) {
           this.onError(partition.userId, error);
         }

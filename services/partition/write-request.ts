@@ -1,4 +1,4 @@
-/** What the store is asked to write. Built by the HTTP layer, validated names, parsed JSON. */
+/** A parsed JSON object (a document, or a merge patch). */
 export type JsonObject = Record<string, unknown>;
 
 /** HTTP conditional headers, parsed: revs, or "*" (any / none). */
@@ -20,6 +20,7 @@ export type TxOperation =
   | { op: 'delete'; collection: string; id: string; ifRev?: number }
   | { op: 'create'; collection: string; id?: string; data: JsonObject };
 
+/** What the store is asked to write. Built by the HTTP layer from validated names and parsed JSON. */
 export type WriteRequest =
   | { op: 'put'; collection: string; id: string; document: JsonObject; precondition: Precondition }
   | { op: 'patch'; collection: string; id: string; patch: JsonObject; precondition: Precondition }
