@@ -17,8 +17,10 @@ export interface CommitSubscriber {
  * The live subscribers to users' commits on this worker, by user: the one
  * registry of change streams. Subscribers read the changes themselves (from
  * the partition), so a slow subscriber never holds commits or memory here.
- * A partition closed while idle or evicted keeps its subscribers: the next
- * commit reopens it and is published as usual.
+ * Only a release (handover) or shutdown ends subscriptions. A partition
+ * closed while idle, evicted, or broken (lease lost, storage in doubt) keeps
+ * its subscribers: if this worker still serves the user, the next commit
+ * reopens it and is published as usual.
  */
 export class CommitFeed {
   private readonly subscribers = new Map<string, Set<CommitSubscriber>>();

@@ -67,7 +67,7 @@ export class PartitionStore {
   /**
    * Follows the user's commits on this worker: `onCommit(seq)` after each
    * durable one, `onClose(reason)` once the user is released or the worker
-   * shuts down. Closing an idle or evicted partition ends no subscription.
+   * shuts down. Closing an idle, evicted or broken partition ends none.
    * Returns the unsubscribe function.
    */
   subscribe(userId: string, subscriber: CommitSubscriber): () => void {
