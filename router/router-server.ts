@@ -4,6 +4,7 @@
  * `startRouter` runs the whole router in this process; cluster-primary.ts
  * and cluster-process.ts run it as several.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import { DataPath } from './data-path.js';
@@ -51,7 +52,7 @@ export async function serveRouter(parts: RouterServerParts): Promise<RouterServe
   const close = async (graceMs = 10_000): Promise<void> => {
     const closed = app.close();
     const deadline = Date.now() + graceMs;
-    while (dataPath.inFlight() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (dataPath.inFlight() > 0 && Date.now() < deadline) await sleep(20);
     app.server.closeAllConnections();
     await closed;
     dataPath.close();

@@ -4,6 +4,7 @@
  * processes, restarts any that crash (with backoff), and on Ctrl-C/SIGTERM
  * stops the router first, then the workers, each gracefully.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -121,7 +122,7 @@ async function waitUntilReady(urls: string[], timeoutMs: number): Promise<void> 
         // Not listening yet.
       }
       if (Date.now() > deadline) throw new Error(`${url} was not ready within ${timeoutMs / 1000} s`);
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
 }

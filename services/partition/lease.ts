@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import fs, { closeSync, constants, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -92,7 +93,7 @@ export class PartitionLease {
       if (remaining <= 0) {
         throw new PinbaseError('partition_busy', 'another worker holds this user\'s partition; it is being handed over');
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, remaining)));
+      await sleep(Math.min(delay, remaining));
       delay = Math.min(delay * 2, 200);
     }
   }

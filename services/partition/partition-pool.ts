@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PinbaseError } from '../problem/pinbase-error.js';
@@ -194,7 +195,7 @@ export class PartitionPool {
         return openPartitionDatabase(file, this.options.database);
       } catch (error) {
         if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     }
   }
@@ -271,7 +272,7 @@ export class PartitionPool {
     this.closingCount++;
     entry.closing = (async () => {
       try {
-        while (partition.refs > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        while (partition.refs > 0) await sleep(5);
         await partition.close();
         this.options.events.lease('released', userId);
         this.options.events.closed(userId, reason);

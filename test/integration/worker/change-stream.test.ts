@@ -1,12 +1,15 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { send } from '../../support/http-client.js';
 import { openSse } from '../../support/sse-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { startWorkerProcess, type WorkerProcess } from '../../support/worker-process.js';
 
+/** PUTs `body` and returns the seq it was committed at. */
 async function put(url: string, path: string, body: unknown): Promise<number> {
-  const response = await fetch(url + path, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return Number(response.headers.get('x-pinbase-seq'));
+  const reply = await send(url, path, { method: 'PUT', json: body });
+  expect(reply.status).toBeLessThan(300);
+  return Number(reply.header('x-pinbase-seq'));
 }
 
 describe('live change feed (SSE)', () => {

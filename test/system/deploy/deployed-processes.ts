@@ -2,6 +2,7 @@
  * The processes a local deployment started under start-stop-daemon, found
  * through their pidfiles (<root>/<host>/run/*.pid), and stopped by pid.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -44,7 +45,7 @@ export async function waitUntilGone(pid: number, timeoutMs: number): Promise<boo
   const deadline = Date.now() + timeoutMs;
   while (isRunning(pid)) {
     if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   return true;
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -101,7 +102,7 @@ describe('partition lease', () => {
       const takenOverAt = statSync(`${file}.lock`).mtimeMs;
       expect(() => old.verify()).toThrow();
       await old.release();
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await sleep(1500);
       expect(existsSync(`${file}.lock`)).toBe(true);
       expect(statSync(`${file}.lock`).mtimeMs).toBe(takenOverAt);
     },

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +8,6 @@ import { makeTempDir } from '../../support/temp-dir.js';
 import { openTestStore, RecordedEvents } from '../../support/test-store.js';
 
 const doc = { op: 'put', collection: 'c', id: 'x', document: { v: 1 }, precondition: {} } as const;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('partition pool', () => {
   let dir: ReturnType<typeof makeTempDir>;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { statSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readOwnerRecord } from '../../../services/partition/lease.js';
@@ -95,11 +96,11 @@ describe('partition store', () => {
     const record = readOwnerRecord(file)!;
     writeFileSync(`${file}.owner`, JSON.stringify({ ...record, epoch: record.epoch + 1, worker: 'w-other', nonce: 'n' }));
     await expect(store.write('u1', put('a', { v: 2 }))).rejects.toMatchObject({ code: 'partition_lost', retryable: true });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     expect(events.closes).toContainEqual({ userId: 'u1', reason: 'broken' });
     // The lock directory is the new holder's now: left in place, no longer refreshed.
     const stamped = statSync(`${file}.lock`).mtimeMs;
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     expect(statSync(`${file}.lock`).mtimeMs).toBe(stamped);
   });
 
@@ -108,7 +109,7 @@ describe('partition store', () => {
     const file = partitionPath(dir.path, 'u1');
     const record = readOwnerRecord(file)!;
     writeFileSync(`${file}.owner`, JSON.stringify({ ...record, epoch: record.epoch + 1, worker: 'w-other', nonce: 'n' }));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     expect(store.pool.isOpen('u1')).toBe(false);
     expect(events.closes).toContainEqual({ userId: 'u1', reason: 'broken' });
   });
@@ -169,7 +170,7 @@ describe('partition store', () => {
     events = new RecordedEvents();
     store = openTestStore(dir.path, { events, limits: { maxDocumentBytes: 1 << 20, maxPendingWrites: 1024, commitDelayMs: 50 } });
     const first = store.write('u1', put('a', { v: 1 }));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     const second = store.write('u1', put('b', { v: 1 }));
     await Promise.all([first, second]);
     expect(events.batches).toEqual([2]);

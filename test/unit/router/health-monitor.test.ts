@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -87,7 +88,7 @@ describe('HealthMonitor', () => {
     m.markDown('w1', 'connection refused');
     expect(m.get('w1')).toMatchObject({ up: false, reason: 'connection refused' });
     m.probeNow('w1');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     expect(m.get('w1')?.up).toBe(false);
     m.probeNow('w1');
     await vi.waitFor(() => expect(m.get('w1')?.up).toBe(true), { timeout: 2000, interval: 10 });
@@ -100,7 +101,7 @@ describe('HealthMonitor', () => {
     await m.firstRound();
     m.setWorkers([], 1);
     const hits = worker.hits();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     expect(worker.hits()).toBeLessThanOrEqual(hits + 1);
     expect(m.get('w1')).toBeUndefined();
   });
