@@ -26,9 +26,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `pinbase <args>` (from dist/) quietly. */
-export function pinbase(args: string[]): ChildProcess {
-  return spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+/** Starts `pinbase <args>` (from dist/; or the `bin` of another built checkout) quietly. */
+export function pinbase(args: string[], bin = MAIN): ChildProcess {
+  return spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 export async function waitReady(url: string, path = '/readyz', timeoutMs = 30_000): Promise<void> {

@@ -9,11 +9,13 @@
  *
  *   npm run build && node dist/bench/router/run-router-bench.js
  *   BENCH_SECONDS=10 (per run), BENCH_ROUNDS=3, BENCH_CONNECTIONS=32
+ *   BENCH_COMPARE=/path/to/other/checkout (built): its router, 1 process,
+ *   measured beside this one in the same rounds (a before/after of a change)
  *
  * The setups run interleaved, BENCH_ROUNDS times, and each figure is the
  * median over the rounds: on a small shared machine one run is noisy.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REFERENCE_PROXY = fileURLToPath(new URL('./reference-proxy.js', import.meta.url));
 const USERS = Array.from({ length: 1000 }, (_, i) => `u${i}`);
+const COMPARE = process.env.BENCH_COMPARE;
 
 interface Row {
   setup: string;
@@ -89,6 +92,15 @@ async function benchmark(dir: string, children: ChildProcess[]): Promise<void> {
     children.push(router);
     await waitReady(`http://127.0.0.1:${port}`);
     setups.push({ name: `pinbase router, ${processes} process${processes > 1 ? 'es' : ''}`, url: `http://127.0.0.1:${port}`, pid: router.pid, direct: false });
+  }
+  if (COMPARE !== undefined) {
+    const bin = join(COMPARE, 'bin', 'pinbase.cjs');
+    const commit = execFileSync('git', ['-C', COMPARE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const port = await freePort();
+    const router = pinbase(['router', '--port', String(port), '--topology', topology, '--log-level', 'warn'], bin);
+    children.push(router);
+    await waitReady(`http://127.0.0.1:${port}`);
+    setups.push({ name: `pinbase router, 1 process, at ${commit}`, url: `http://127.0.0.1:${port}`, pid: router.pid, direct: false });
   }
   // Forwarding-only reference proxies (bench/router/reference-proxy.ts): the
   // floor of a Node proxy on the router's stack, and without undici.
