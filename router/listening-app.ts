@@ -11,7 +11,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { isAuthorized } from '../services/admin/admin-token.js';
+import { isAuthorized } from '../services/auth/admin-token.js';
 import { installProblemHandlers, sendProblem } from '../services/http/problem-reply.js';
 import { PinbaseError } from '../services/problem/pinbase-error.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';

@@ -1,3 +1,5 @@
+import { NO_AUTH, type AuthOptions } from '../services/auth/auth-options.js';
+
 /**
  * The router's configuration, parsed once at start-up (see
  * services/cli/router-command.ts) and passed down as one value.
@@ -29,8 +31,8 @@ export interface RouterOptions {
   readonly maxAttempts: number;
   /** Distinct user ids remembered per process for the users-per-worker figures. */
   readonly trackedUsers: number;
-  /** Required (as a Bearer token) by the mutating admin endpoints; undefined leaves them open. */
-  readonly adminToken: string | undefined;
+  /** The admin token (required by the admin endpoints; undefined leaves them open) and the hint key. */
+  readonly auth: AuthOptions;
 }
 
 export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
@@ -50,7 +52,7 @@ export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
   bodyTimeoutMs: 120_000,
   maxAttempts: 3,
   trackedUsers: 100_000,
-  adminToken: undefined,
+  auth: NO_AUTH,
 };
 
 export function routerOptions(overrides: Partial<RouterOptions> & { topologyPath: string }): RouterOptions {

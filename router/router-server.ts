@@ -44,7 +44,7 @@ export async function serveRouter(parts: RouterServerParts): Promise<RouterServe
     dataPath: (req, res) => dataPath.handle(req, res),
     admin: parts.admin(dataPath),
     control,
-    adminToken: options.adminToken,
+    adminToken: options.auth.adminToken,
   });
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;

@@ -8,7 +8,7 @@ import { RouterClusterPrimary } from '../../router/cluster-primary.js';
 import { runRouterProcess } from '../../router/cluster-process.js';
 import { DEFAULT_ROUTER_OPTIONS as D, type RouterOptions } from '../../router/router-options.js';
 import { startRouter } from '../../router/router-server.js';
-import { readAdminTokenFile } from '../admin/admin-token.js';
+import { parseRouterAuth, ROUTER_AUTH_FLAGS, ROUTER_AUTH_USAGE } from '../auth/auth-options.js';
 import { TopologyError } from '../topology/topology.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel, type LogLevel } from './log-level.js';
@@ -36,9 +36,9 @@ Options:
   --connect-timeout MS            default ${D.connectTimeoutMs}
   --upstream-timeout MS           wait for a worker's response headers (default ${D.headersTimeoutMs}); 504 beyond
   --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
-  --admin-token-file FILE         require this token (Authorization: Bearer) on POST /_router/...;
-                                  give workers the same file
-  --log-level LEVEL               ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})`;
+  --log-level LEVEL               ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
+
+${ROUTER_AUTH_USAGE}`;
 
 const FLAGS = {
   topology: { type: 'string' },
@@ -55,8 +55,8 @@ const FLAGS = {
   'connect-timeout': { type: 'string' },
   'upstream-timeout': { type: 'string' },
   'max-attempts': { type: 'string' },
-  'admin-token-file': { type: 'string' },
   'log-level': { type: 'string' },
+  ...ROUTER_AUTH_FLAGS,
 } as const;
 
 /** Parses and validates the flags; throws CliError (one line) on anything wrong. */
@@ -64,10 +64,11 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
   const v = parseCommandArgs(argv, FLAGS);
   if (v.topology === undefined) throw new CliError('--topology FILE is required');
   const logLevel = parseLogLevel(v['log-level']);
+  const host = v.host ?? D.host;
   const options: RouterOptions = {
     ...D,
     topologyPath: v.topology,
-    host: v.host ?? D.host,
+    host,
     port: integerOption(v.port, 'port', D.port, 0, 65535),
     bodyLimitBytes: integerOption(v['body-limit'], 'body-limit', D.bodyLimitBytes, 1, 1024 ** 3),
     maxInFlightPerWorker: integerOption(v['max-in-flight-per-worker'], 'max-in-flight-per-worker', D.maxInFlightPerWorker, 1, 1_000_000),
@@ -79,7 +80,7 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     connectTimeoutMs: integerOption(v['connect-timeout'], 'connect-timeout', D.connectTimeoutMs, 10, 600_000),
     headersTimeoutMs: integerOption(v['upstream-timeout'], 'upstream-timeout', D.headersTimeoutMs, 10, 3_600_000),
     maxAttempts: integerOption(v['max-attempts'], 'max-attempts', D.maxAttempts, 1, 10),
-    adminToken: readAdminTokenFile(v['admin-token-file']),
+    auth: parseRouterAuth(v, host),
   };
   const processes = integerOption(v.processes, 'processes', 1, 1, 64);
   return { options, processes, logLevel };

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { readAdminTokenFile } from '../admin/admin-token.js';
+import { parseWorkerAuth, WORKER_AUTH_FLAGS, WORKER_AUTH_USAGE } from '../auth/auth-options.js';
 import { WORKER_ID_PATTERN } from '../ids/id-patterns.js';
 import { parseDuration } from '../worker/durations.js';
 import { DAY_MS, WORKER_DEFAULTS, defaultMaxOpen, type WorkerConfig } from '../worker/worker-config.js';
@@ -32,10 +32,9 @@ Options:
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
   --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
                           turn of the event loop); more trades latency for larger batches
-  --admin-token-file FILE require this token (Authorization: Bearer) on POST /_worker/... and send it
-                          when asking another worker for a handover; every router and worker of a
-                          cluster gets the same file
   --log-level LEVEL       ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
+
+${WORKER_AUTH_USAGE}
 
 Durations: 500ms, 30s, 15m, 24h, 7d.`;
 
@@ -55,8 +54,8 @@ const OPTIONS = {
   'max-in-flight': { type: 'string' },
   'lease-wait': { type: 'string' },
   'commit-delay': { type: 'string' },
-  'admin-token-file': { type: 'string' },
   'log-level': { type: 'string' },
+  ...WORKER_AUTH_FLAGS,
 } as const;
 
 function durationOption(value: string | undefined, name: string, fallback: number, min: number): number {
@@ -79,9 +78,10 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     throw new CliError(`--durability must be pipelined, inline or normal, got "${durability}"`);
   }
   const logLevel = parseLogLevel(values['log-level']);
+  const host = values.host ?? WORKER_DEFAULTS.host;
   return {
     id,
-    host: values.host ?? WORKER_DEFAULTS.host,
+    host,
     port: integerOption(values.port, 'port', 0, 0, 65535),
     dataDir: resolve(data),
     topologyFile: values.topology === undefined ? undefined : resolve(values.topology),
@@ -97,7 +97,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     commitDelayMs: durationOption(values['commit-delay'], 'commit-delay', WORKER_DEFAULTS.commitDelayMs, 0),
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
     cacheKiB: WORKER_DEFAULTS.cacheKiB,
-    adminToken: readAdminTokenFile(values['admin-token-file']),
+    auth: parseWorkerAuth(values, host),
     logLevel,
   };
 }

@@ -30,8 +30,12 @@ export const ERROR_TABLE = {
   request_timeout: { status: 408, title: 'Request not received in time', retryable: true },
   headers_too_large: { status: 431, title: 'Request headers too large', retryable: false },
 
-  // 401: an admin endpoint without the cluster's admin token.
+  // 401 / 403: who is asking, and what they may do. Nothing was read or changed.
   unauthorized: { status: 401, title: 'Missing or wrong admin token', retryable: false },
+  missing_token: { status: 401, title: 'A bearer token is required', retryable: false },
+  invalid_token: { status: 401, title: 'The bearer token is invalid or expired', retryable: false },
+  forbidden: { status: 403, title: 'The token does not grant access to this user', retryable: false },
+  insufficient_scope: { status: 403, title: 'The token\'s scope does not allow this request', retryable: false },
 
   // 404 / 410: the thing asked for is not there.
   route_not_found: { status: 404, title: 'No such route', retryable: false },
@@ -51,6 +55,7 @@ export const ERROR_TABLE = {
 
   // 413 / 415: the body cannot be accepted at all.
   body_too_large: { status: 413, title: 'Request body too large', retryable: false },
+  transaction_too_large: { status: 413, title: 'Transaction touches more data than allowed', retryable: false },
   unsupported_media_type: { status: 415, title: 'Unsupported content type', retryable: false },
 
   // 421: the request reached a worker that does not own the user.
@@ -58,6 +63,8 @@ export const ERROR_TABLE = {
 
   // 429 / 503 / 507: the server cannot take it now; nothing was changed.
   too_many_requests: { status: 429, title: 'Too many requests for this user', retryable: true },
+  too_many_streams: { status: 429, title: 'Too many live streams', retryable: true },
+  too_many_connections: { status: 429, title: 'Too many connections from this client', retryable: true },
   overloaded: { status: 503, title: 'Server overloaded', retryable: true },
   partition_busy: { status: 503, title: 'Partition is held by another worker', retryable: true },
   partition_lost: { status: 503, title: 'Partition ownership was lost', retryable: true },
@@ -66,6 +73,8 @@ export const ERROR_TABLE = {
   topology_changing: { status: 503, title: 'The cluster topology is changing', retryable: true },
   io_error: { status: 503, title: 'Storage I/O error; the outcome of a write is unknown', retryable: true },
   insufficient_storage: { status: 507, title: 'Insufficient storage', retryable: true, retryAfter: 5 },
+  // 507 as WebDAV quotas use it (RFC 4331): retrying does not help until data is deleted.
+  quota_exceeded: { status: 507, title: 'The user\'s storage quota is exceeded', retryable: false },
 
   // 5xx: something failed inside. The outcome of a write may be unknown (502/504).
   internal_error: { status: 500, title: 'Internal error', retryable: false },

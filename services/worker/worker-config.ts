@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Durability } from '../partition/partition-database.js';
+import type { AuthOptions } from '../auth/auth-options.js';
 import type { LogLevel } from '../cli/log-level.js';
 
 export interface WorkerConfig {
@@ -21,8 +22,8 @@ export interface WorkerConfig {
   leaseWaitMs: number;
   cacheKiB: number;
   logLevel: LogLevel;
-  /** Required on POST /_worker/... and sent in handover requests; undefined leaves them open. */
-  adminToken: string | undefined;
+  /** Users' tokens, the admin token (POST /_worker/..., handover requests) and the router's hint key. */
+  auth: AuthOptions;
 }
 
 export const DAY_MS = 86_400_000;

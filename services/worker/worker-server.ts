@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { request } from 'undici';
-import { bearer } from '../admin/admin-token.js';
+import { bearer } from '../auth/admin-token.js';
 import { CliError } from '../cli/command.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
@@ -102,7 +102,7 @@ class WorkerServer {
     if (!holder || holder.worker === this.config.id) return;
     const url = this.ownership?.urlOf(holder.worker);
     if (url === undefined) return;
-    const token = this.config.adminToken;
+    const token = this.config.auth.adminToken;
     const response = await request(`${url}/_worker/partitions/${userId}/release`, {
       method: 'POST',
       headers: token === undefined ? {} : { authorization: bearer(token) },
@@ -159,7 +159,7 @@ class WorkerServer {
       }),
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       releasePartition: (userId) => store.release(userId),
-      adminToken: config.adminToken,
+      adminToken: config.auth.adminToken,
     });
   }
 

@@ -1,4 +1,4 @@
-import { isAuthorized } from '../../admin/admin-token.js';
+import { isAuthorized } from '../../auth/admin-token.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { userParams } from '../schemas.js';
 import type { ApiInstance } from './route-context.js';

@@ -1,3 +1,4 @@
+import { NO_AUTH } from '../../../services/auth/auth-options.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeCluster } from './fake-cluster.js';
 import { send } from '../../support/http-client.js';
@@ -6,7 +7,7 @@ const TOKEN = 'a-long-enough-admin-token';
 
 let cluster: FakeCluster;
 beforeAll(async () => {
-  cluster = await FakeCluster.start(2, { adminToken: TOKEN });
+  cluster = await FakeCluster.start(2, { auth: { ...NO_AUTH, adminToken: TOKEN } });
 });
 afterAll(async () => {
   await cluster.stop();

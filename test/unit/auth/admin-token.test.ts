@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bearer, isAuthorized, readAdminTokenFile } from '../../services/admin/admin-token.js';
-import { makeTempDir } from '../support/temp-dir.js';
+import { bearer, isAuthorized, readAdminTokenFile } from '../../../services/auth/admin-token.js';
+import { makeTempDir } from '../../support/temp-dir.js';
 
 describe('admin token', () => {
   let dir: ReturnType<typeof makeTempDir>;
