@@ -6,6 +6,7 @@
  * 429 `too_many_requests`, both with Retry-After.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HintSigner } from '../services/auth/hint-signature.js';
 import type { ErrorCode } from '../services/problem/error-table.js';
 import { ProxyExchange, type ExchangeHost } from './proxy-exchange.js';
 import { replyProblem } from './problem-reply.js';
@@ -19,6 +20,7 @@ import type { ProcessStats } from './status-report.js';
 
 export class DataPath implements ExchangeHost {
   table: RouteTable;
+  readonly hintSigner: HintSigner | undefined;
   private readonly seenUsers: SeenUsers;
   private readonly userInFlight = new Map<string, number>();
   private readonly unsubscribe: () => void;
@@ -30,6 +32,7 @@ export class DataPath implements ExchangeHost {
     readonly metrics: RouterMetrics,
   ) {
     this.seenUsers = new SeenUsers(options.trackedUsers);
+    this.hintSigner = options.auth.clusterSecret === undefined ? undefined : new HintSigner(options.auth.clusterSecret);
     this.table = routes.tableFor(control.state);
     this.unsubscribe = control.subscribe((state) => {
       this.table = routes.tableFor(state);

@@ -29,6 +29,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { DOWN_HEADER, HINT_HEADER, type HintSigner } from '../services/auth/hint-signature.js';
 import type { ErrorCode } from '../services/problem/error-table.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type RequestFacts, type ResponseFacts } from './forward-headers.js';
 import { replyProblem } from './problem-reply.js';
@@ -48,6 +49,8 @@ export interface ExchangeHost {
    */
   readonly control: Pick<RouterControl, 'reportRefused' | 'reportBroken' | 'refreshTopology'>;
   readonly metrics: Pick<RouterMetrics, 'errors' | 'retries'>;
+  /** Signs X-Pinbase-Down for the workers (undefined without a cluster secret: the hint goes unsigned). */
+  readonly hintSigner: HintSigner | undefined;
   /** Called once per exchange when it no longer counts against the user's in-flight limit. */
   releaseUser(userId: string): void;
 }
@@ -221,7 +224,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     return this.hasIdempotencyKey || IDEMPOTENT_METHODS.has(this.req.method!);
   }
 
-  /** Sends the request to the current route. */
+  /**
+   * Sends the request to the current route, with the down list (signed,
+   * with a new nonce per attempt, when the router has a cluster secret)
+   * when some worker is down: no extra work otherwise.
+   */
   private send(): void {
     if (this.clientGone) return;
     const route = this.route;
@@ -235,12 +242,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       {
         path: this.req.url!,
         method: this.req.method!,
-        headers: down === undefined ? this.headers : [...this.headers, 'x-pinbase-down', down],
+        headers: down === undefined ? this.headers : this.withDownList(down),
         body: this.body,
         bodyTimeout: this.wantsEventStream ? 0 : this.host.options.bodyTimeoutMs,
       },
       this,
     );
+  }
+
+  private withDownList(down: string): string[] {
+    const signer = this.host.hintSigner;
+    if (signer === undefined) return [...this.headers, DOWN_HEADER, down];
+    return [...this.headers, DOWN_HEADER, down, HINT_HEADER, signer.sign(this.req.method!, this.req.url!, down)];
   }
 
   onConnect(abort: (error?: Error) => void): void {

@@ -14,10 +14,18 @@ import { transactionRoutes } from './routes/transaction-routes.js';
 import type { userParams } from './schemas.js';
 import { buildValidatorCompiler } from './validator.js';
 
+/** What the ownership check reads of a request: the router's signed hint (X-Pinbase-Down, X-Pinbase-Hint). */
+export interface HintedRequest {
+  readonly method: string;
+  /** The request target as received (path and query): the hint signs it. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
 /** Decides whether this worker serves a user (421 misdirected_request otherwise). */
 export interface OwnershipCheck {
-  /** Throws PinbaseError misdirected_request unless this worker owns `userId` given the router's down list. */
-  assertOwner(userId: string, downHeader: string | undefined): void;
+  /** Throws PinbaseError misdirected_request unless this worker owns `userId`, given the router's down list if its hint verifies. */
+  assertOwner(userId: string, request: HintedRequest): void;
 }
 
 export interface RequestMetrics {
@@ -105,8 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const ownership = options.ownership;
       // Every route of this scope is under /api/users/:userId, validated by its schema.
       api.addHook<{ Params: FromSchema<typeof userParams> }>('preHandler', async (request) => {
-        const downHeader = request.headers['x-pinbase-down'];
-        ownership.assertOwner(request.params.userId, typeof downHeader === 'string' ? downHeader : undefined);
+        ownership.assertOwner(request.params.userId, request);
       });
     }
     objectRoutes(api, options);

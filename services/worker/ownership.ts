@@ -1,4 +1,5 @@
-import type { OwnershipCheck } from '../http/app.js';
+import type { HintedRequest, OwnershipCheck } from '../http/app.js';
+import { DOWN_HEADER, HINT_HEADER, type HintVerifier } from '../auth/hint-signature.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { Placement } from '../topology/placement.js';
 import type { Topology } from '../topology/topology.js';
@@ -8,15 +9,24 @@ import type { Topology } from '../topology/topology.js';
  * topology gives to it, after excluding the workers the router reports as
  * down (X-Pinbase-Down). The router computes the same function, so a request
  * it routes here passes; a request sent to the wrong worker gets 421.
+ *
+ * The down list is believed only when the router signed it (X-Pinbase-Hint,
+ * services/auth/hint-signature.ts) with the cluster secret: a client that
+ * reaches this worker directly cannot make it serve, and take over, another
+ * worker's user. An unsigned, forged, stale or replayed hint is ignored (the
+ * user is placed as if no worker were down). Without a cluster secret (dev
+ * mode: loopback or --insecure) every down list is believed.
  */
 export class Ownership implements OwnershipCheck {
   private placement: Placement;
   private lastDownHeader = '';
   private lastDown = new Set<string>();
 
+  /** `hints` verifies the router's hints; undefined (no cluster secret) believes every down list. */
   constructor(
     private readonly workerId: string,
     private topology: Topology,
+    private readonly hints: HintVerifier | undefined,
   ) {
     this.placement = new Placement(topology.workers.map((w) => w.id));
   }
@@ -35,9 +45,19 @@ export class Ownership implements OwnershipCheck {
     return this.placement.owner(userId) === this.workerId;
   }
 
-  assertOwner(userId: string, downHeader: string | undefined): void {
-    const down = this.downSet(downHeader);
-    const owner = down.size === 0 ? this.placement.owner(userId) : this.placement.owner(userId, (id) => !down.has(id));
+  /**
+   * Throws misdirected_request unless this worker owns `userId` for this
+   * request. The hint's signature is checked only when the down list would
+   * change the answer: a user this worker owns with every worker up stays
+   * its own whatever other workers are down.
+   */
+  assertOwner(userId: string, request: HintedRequest): void {
+    const header = request.headers[DOWN_HEADER];
+    const down = this.downSet(typeof header === 'string' ? header : undefined);
+    let owner = this.placement.owner(userId);
+    if (down.size > 0 && (owner !== this.workerId || down.has(this.workerId)) && this.believes(request, header as string)) {
+      owner = this.placement.owner(userId, (id) => !down.has(id));
+    }
     if (owner !== this.workerId) {
       throw new PinbaseError('misdirected_request', `user ${userId} is served by worker ${owner ?? '(none)'}`, {
         extensions: { owner: owner ?? null, topologyVersion: this.topology.version },
@@ -48,6 +68,13 @@ export class Ownership implements OwnershipCheck {
   /** The URL of a worker in the current topology. */
   urlOf(workerId: string): string | undefined {
     return this.topology.workers.find((w) => w.id === workerId)?.url;
+  }
+
+  /** Whether the request's down list comes from the router (always, without a cluster secret). */
+  private believes(request: HintedRequest, down: string): boolean {
+    if (this.hints === undefined) return true;
+    const hint = request.headers[HINT_HEADER];
+    return this.hints.verify(typeof hint === 'string' ? hint : undefined, request.method, request.url, down) === 'valid';
   }
 
   private downSet(header: string | undefined): ReadonlySet<string> {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { bearer } from '../auth/admin-token.js';
+import { HintVerifier } from '../auth/hint-signature.js';
 import { CliError } from '../cli/command.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
@@ -36,7 +37,7 @@ class WorkerServer {
     this.log = pino({ name: 'pinbase-worker', level: config.logLevel, base: { worker: config.id, pid: process.pid } });
     mkdirSync(config.dataDir, { recursive: true });
     this.topology = this.watchTopology();
-    this.ownership = this.topology && new Ownership(config.id, this.topology.current);
+    this.ownership = this.topology && new Ownership(config.id, this.topology.current, hintVerifier(config.auth.clusterSecret));
     this.metrics = new WorkerMetrics({ openPartitions: () => this.store.pool.openCount, liveStreams: () => this.store.subscriberCount });
     this.store = new PartitionStore({
       dataDir: config.dataDir,
@@ -181,6 +182,11 @@ class WorkerServer {
   reloadTopology(): void {
     this.topology?.reload();
   }
+}
+
+/** The router's hints are believed only when signed with the cluster secret; without one (dev mode), always. */
+function hintVerifier(clusterSecret: string | undefined): HintVerifier | undefined {
+  return clusterSecret === undefined ? undefined : new HintVerifier(clusterSecret);
 }
 
 /**

@@ -29,10 +29,17 @@ export class RealCluster {
   url = '';
   version = 1;
 
-  /** Starts the workers and the router; resolves once the router routes to every worker. On failure, stops what it started. */
-  static async start(workerCount: number, routerArgs: string[] = []): Promise<RealCluster> {
+  /** `workerArgs`: more flags for every worker process. */
+  private constructor(private readonly workerArgs: readonly string[]) {}
+
+  /**
+   * Starts the workers and the router (with `routerArgs`, and `workerArgs`
+   * for every worker); resolves once the router routes to every worker. On
+   * failure, stops what it started.
+   */
+  static async start(workerCount: number, routerArgs: string[] = [], workerArgs: string[] = []): Promise<RealCluster> {
     assertBuilt();
-    const cluster = new RealCluster();
+    const cluster = new RealCluster(workerArgs);
     try {
       for (let i = 1; i <= workerCount; i++) cluster.workers.push({ id: `w${i}`, port: await freePort(), process: undefined });
       cluster.writeTopology();
@@ -67,7 +74,7 @@ export class RealCluster {
   /** Spawns the worker's process (on its port, with the cluster's data and topology); it is not ready yet. */
   startWorker(id: string): WorkerProcess {
     const worker = this.worker(id);
-    worker.process = spawnWorkerProcess({ id, port: worker.port, dataDir: this.dataDir, topologyFile: this.topologyPath });
+    worker.process = spawnWorkerProcess({ id, port: worker.port, dataDir: this.dataDir, topologyFile: this.topologyPath, args: [...this.workerArgs] });
     return worker.process;
   }
 

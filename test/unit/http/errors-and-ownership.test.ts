@@ -67,7 +67,7 @@ describe('ownership (421 misdirected_request)', () => {
       { id: 'w-other', url: 'http://127.0.0.1:3602' },
     ],
   };
-  const ownership = new Ownership('w-test', topology);
+  const ownership = new Ownership('w-test', topology, undefined);
   const users = Array.from({ length: 64 }, (_, i) => `user-${i}`);
   const foreign = users.find((user) => !ownership.owns(user))!;
   const own = users.find((user) => ownership.owns(user))!;
