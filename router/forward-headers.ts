@@ -16,6 +16,8 @@ export interface RequestFacts {
   hasIdempotencyKey: boolean;
   /** The client asked for text/event-stream: no idle timeout upstream. */
   wantsEventStream: boolean;
+  /** How many Host headers the request has (exactly one is valid in HTTP/1.1). */
+  hosts: number;
 }
 
 /**
@@ -23,23 +25,52 @@ export interface RequestFacts {
  * with `rawHeaders` from `remoteAddress`; sets every field of `facts`.
  * Content-Length is left out: the router re-sends the body it read and
  * undici sets the length.
+ *
+ * The headers a `Connection` header names are hop-by-hop for this one
+ * connection (RFC 9110 §7.6.1): they are removed first, before anything is
+ * learnt from them, and the router's own headers are added after. So
+ * `Connection: idempotency-key` makes a request keyless (it is not re-sent
+ * after a broken connection), and `Connection: x-forwarded-for` drops only
+ * the client's X-Forwarded-For. One pass when no Connection header names
+ * another header (`keep-alive` and `close` name none); a second pass, with
+ * the named set, when one does.
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], remoteAddress: string, facts: RequestFacts): string[] {
+  return (
+    filterRequestHeaders(rawHeaders, remoteAddress, facts, undefined) ??
+    filterRequestHeaders(rawHeaders, remoteAddress, facts, connectionOptions(rawHeaders))!
+  );
+}
+
+/**
+ * One pass over `rawHeaders`. With `named` undefined, returns undefined as
+ * soon as a Connection header names another header (the caller then passes
+ * the named set); with `named`, those headers are skipped.
+ */
+function filterRequestHeaders(
+  rawHeaders: readonly string[],
+  remoteAddress: string,
+  facts: RequestFacts,
+  named: ReadonlySet<string> | undefined,
+): string[] | undefined {
   facts.contentLength = -1;
   facts.chunked = false;
   facts.hasIdempotencyKey = false;
   facts.wantsEventStream = false;
+  facts.hosts = 0;
   const out: string[] = [];
   let forwardedFor = '';
   let host = '';
-  let connectionTokens = '';
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
     const lower = name.toLowerCase();
+    // Framing and Host are what Node parsed the request by: never forwarded
+    // as sent, whatever Connection says.
     switch (lower) {
       case 'host':
         host = value;
+        facts.hosts++;
         continue;
       case 'content-length':
         facts.contentLength = Number(value);
@@ -48,8 +79,11 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], remoteAddr
         facts.chunked = true;
         continue;
       case 'connection':
-        connectionTokens = connectionTokens === '' ? value : `${connectionTokens},${value}`;
+        if (named === undefined && namesOtherHeaders(value)) return undefined;
         continue;
+    }
+    if (named?.has(lower) === true) continue;
+    switch (lower) {
       case 'keep-alive':
       case 'proxy-connection':
       case 'proxy-authorization':
@@ -81,20 +115,29 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], remoteAddr
     'http',
   );
   if (host !== '') out.push('x-forwarded-host', host);
-  return connectionTokens === '' ? out : withoutConnectionOptions(out, connectionTokens);
+  return out;
 }
 
-/** Drops the headers a `Connection` header names as hop-by-hop for this connection. */
-function withoutConnectionOptions(headers: string[], tokens: string): string[] {
-  const named = new Set(tokens.split(',').map((token) => token.trim().toLowerCase()));
-  named.delete('keep-alive');
-  named.delete('close');
-  if (named.size === 0) return headers;
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if (!named.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+/** Whether a Connection value names a header (anything but the `keep-alive` and `close` options). */
+function namesOtherHeaders(value: string): boolean {
+  if (value.length <= 10) {
+    const lower = value.toLowerCase();
+    if (lower === 'keep-alive' || lower === 'close') return false;
   }
-  return out;
+  return connectionTokens(value).some((token) => token !== '' && token !== 'keep-alive' && token !== 'close');
+}
+
+/** The header names every Connection header of a request names (lower case). */
+function connectionOptions(rawHeaders: readonly string[]): Set<string> {
+  const named = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'connection') for (const token of connectionTokens(rawHeaders[i + 1]!)) named.add(token);
+  }
+  return named;
+}
+
+function connectionTokens(value: string): string[] {
+  return value.split(',').map((token) => token.trim().toLowerCase());
 }
 
 /** What the router learns about a response from its headers. */

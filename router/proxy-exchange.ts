@@ -73,7 +73,7 @@ const POOL_GONE = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
  * synchronously and the exchange copies what it keeps at once, so one of
  * each serves every exchange (no object per request).
  */
-const requestFacts: RequestFacts = { contentLength: -1, chunked: false, hasIdempotencyKey: false, wantsEventStream: false };
+const requestFacts: RequestFacts = { contentLength: -1, chunked: false, hasIdempotencyKey: false, wantsEventStream: false, hosts: 0 };
 const responseFacts: ResponseFacts = { isEventStream: false };
 
 export class ProxyExchange implements Dispatcher.DispatchHandler {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { clientResponseHeaders, upstreamRequestHeaders, type RequestFacts } from '../../../router/forward-headers.js';
 
 function facts(): RequestFacts {
-  return { contentLength: -1, chunked: false, hasIdempotencyKey: false, wantsEventStream: false };
+  return { contentLength: -1, chunked: false, hasIdempotencyKey: false, wantsEventStream: false, hosts: 0 };
 }
 
 function asMap(flat: string[]): Map<string, string[]> {
@@ -43,6 +43,46 @@ describe('upstreamRequestHeaders', () => {
     expect(headers.get('x-kept')).toEqual(['2']);
   });
 
+  it('drops an Idempotency-Key that Connection names before deciding the request may be re-sent', () => {
+    const f = facts();
+    const headers = asMap(upstreamRequestHeaders(['Host', 'h', 'Connection', 'idempotency-key', 'Idempotency-Key', 'k1'], '127.0.0.1', f));
+    expect(headers.has('idempotency-key')).toBe(false);
+    expect(f.hasIdempotencyKey).toBe(false);
+    const later = facts();
+    upstreamRequestHeaders(['Idempotency-Key', 'k1', 'Connection', 'keep-alive', 'connection', 'Idempotency-Key'], '127.0.0.1', later);
+    expect(later.hasIdempotencyKey).toBe(false);
+  });
+
+  it('drops an Accept that Connection names before deciding the request is a stream', () => {
+    const f = facts();
+    upstreamRequestHeaders(['Accept', 'text/event-stream', 'Connection', 'close, Accept'], '127.0.0.1', f);
+    expect(f.wantsEventStream).toBe(false);
+  });
+
+  it('adds its own forwarding headers after dropping the ones Connection names', () => {
+    const raw = ['Host', 'pinbase.test', 'Connection', 'X-Forwarded-For, x-forwarded-host, X-Forwarded-Proto', 'X-Forwarded-For', '6.6.6.6'];
+    const headers = asMap(upstreamRequestHeaders(raw, '10.1.2.3', facts()));
+    expect(headers.get('x-forwarded-for')).toEqual(['10.1.2.3']);
+    expect(headers.get('x-forwarded-proto')).toEqual(['http']);
+    expect(headers.get('x-forwarded-host')).toEqual(['pinbase.test']);
+  });
+
+  it('keeps framing and Host facts whatever Connection names', () => {
+    const f = facts();
+    const headers = asMap(upstreamRequestHeaders(['Host', 'h', 'Content-Length', '3', 'Connection', 'content-length, host'], '127.0.0.1', f));
+    expect(f.contentLength).toBe(3);
+    expect(f.hosts).toBe(1);
+    expect(headers.get('x-forwarded-host')).toEqual(['h']);
+  });
+
+  it('counts Host headers', () => {
+    const f = facts();
+    upstreamRequestHeaders(['Host', 'a', 'host', 'b'], '127.0.0.1', f);
+    expect(f.hosts).toBe(2);
+    upstreamRequestHeaders([], '127.0.0.1', f);
+    expect(f.hosts).toBe(0);
+  });
+
   it('notes an Idempotency-Key and an SSE Accept, and keeps them', () => {
     const f = facts();
     const headers = asMap(upstreamRequestHeaders(['Idempotency-Key', 'k1', 'Accept', 'text/event-stream'], '127.0.0.1', f));
@@ -53,7 +93,7 @@ describe('upstreamRequestHeaders', () => {
 
   it('writes every fact each time, so one facts object can serve request after request', () => {
     const f = facts();
-    upstreamRequestHeaders(['Content-Length', '5', 'Idempotency-Key', 'k1', 'Accept', 'text/event-stream', 'Transfer-Encoding', 'chunked'], '127.0.0.1', f);
+    upstreamRequestHeaders(['Host', 'h', 'Content-Length', '5', 'Idempotency-Key', 'k1', 'Accept', 'text/event-stream', 'Transfer-Encoding', 'chunked'], '127.0.0.1', f);
     upstreamRequestHeaders(['Accept', 'application/json'], '127.0.0.1', f);
     expect(f).toEqual(facts());
   });
