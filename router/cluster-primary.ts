@@ -98,7 +98,7 @@ export class RouterClusterPrimary {
     const worker = cluster.fork({ PINBASE_ROUTER_PROCESS: '1' });
     const peer: ProcessPeer = new IpcPeer((message) => worker.send(message), {
       calls: {
-        setDrained: async ({ id, drained }) => (await this.control.setDrained(id, drained)) !== undefined,
+        setDrained: ({ id, drained, force }) => this.control.setDrained(id, drained, force),
         status: () => this.status(),
         metrics: () => this.aggregatedMetrics(),
         refreshTopology: () => this.control.refreshTopology(),

@@ -79,7 +79,7 @@ export async function runRouterProcess(options: RouterOptions, log: Logger): Pro
     dataPath = path;
     return {
       status: () => peer.call('status'),
-      setDrained: (id, drained) => peer.call('setDrained', { id, drained }),
+      setDrained: (id, drained, force) => peer.call('setDrained', { id, drained, force }),
       metrics: () => peer.call('metrics'),
     };
   };

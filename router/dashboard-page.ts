@@ -2,6 +2,10 @@
  * The router's dashboard at GET /_router/: one static page that polls
  * /_router/status every second and draws the cluster map (each worker, its
  * health and share of users) and the workers table, with drain buttons.
+ * When the router has an admin token, the page asks for it once (on the
+ * first 401), keeps it in sessionStorage (this tab only) and sends it in the
+ * Authorization header; draining the last routable worker (409 last_worker)
+ * asks for confirmation before it is sent again with ?force=true.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -27,6 +31,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .up { color: #2e9e5b; } .down { color: #c93c3c; }
   button { font: inherit; padding: .1rem .5rem; }
   #error { color: #c93c3c; }
+  #signin { margin: 1rem 0; }
 </style>
 </head>
 <body>
@@ -34,30 +39,59 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div class="meta" id="meta">loading…</div>
 <div class="map" id="map"></div>
 <table>
-  <thead><tr><th>Worker</th><th>URL</th><th>Health</th><th>Drained</th><th>Users</th><th>In flight</th><th>Requests</th><th></th></tr></thead>
+  <thead><tr><th>Worker</th><th>URL</th><th>Health</th><th>Drained</th><th>Users</th><th>In flight</th><th>Streams</th><th>Requests</th><th></th></tr></thead>
   <tbody id="rows"></tbody>
 </table>
+<form id="signin" hidden>
+  <label>This router needs its admin token: <input type="password" id="token" autocomplete="off" size="48"></label>
+  <button>Sign in</button>
+</form>
 <p id="error"></p>
 <script>
+// The admin token, when the router has one: asked for once, kept for this tab
+// only (sessionStorage), sent in the Authorization header and nowhere else.
+const TOKEN_KEY = 'pinbaseAdminToken';
+let needToken = false;
 function el(tag, props, ...children) {
   const e = Object.assign(document.createElement(tag), props);
   e.append(...children);
   return e;
 }
+function showError(text) {
+  document.getElementById('error').textContent = text;
+}
+function call(path, method) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return fetch(path, { method, cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} });
+}
+function askForToken() {
+  needToken = true;
+  sessionStorage.removeItem(TOKEN_KEY);
+  document.getElementById('signin').hidden = false;
+  document.getElementById('token').focus();
+}
+async function problemText(response) {
+  try {
+    const problem = await response.json();
+    return problem.title + (problem.detail ? ': ' + problem.detail : '');
+  } catch {
+    return 'HTTP ' + response.status;
+  }
+}
 async function act(id, action) {
-  const send = () => fetch('/_router/workers/' + encodeURIComponent(id) + '/' + action, {
-    method: 'POST',
-    headers: sessionStorage.adminToken ? { authorization: 'Bearer ' + sessionStorage.adminToken } : {},
-  });
-  let response = await send();
-  if (response.status === 401) {
-    const token = prompt('Admin token');
-    if (token) {
-      sessionStorage.adminToken = token;
-      response = await send();
+  const path = '/_router/workers/' + encodeURIComponent(id) + '/' + action;
+  let response = await call(path, 'POST');
+  if (response.status === 409) {
+    const problem = await response.json();
+    if (problem.code === 'last_worker' && confirm(id + ' is the last worker that receives users: draining it makes every request fail until a worker is back.\\n\\nDrain it anyway?')) {
+      response = await call(path + '?force=true', 'POST');
+    } else {
+      refresh();
+      return;
     }
   }
-  if (!response.ok) document.getElementById('error').textContent = action + ' ' + id + ': ' + (await response.json()).title;
+  if (response.status === 401) askForToken();
+  else if (!response.ok) showError(action + ' ' + id + ': ' + (await problemText(response)));
   refresh();
 }
 function render(s) {
@@ -77,18 +111,38 @@ function render(s) {
       el('td', { className: w.health, textContent: w.health + (w.reason ? ' (' + w.reason + ')' : '') }),
       el('td', { textContent: w.drained ? 'yes' : 'no' }),
       el('td', { className: 'n', textContent: String(w.users) }), el('td', { className: 'n', textContent: w.inFlight }),
+      el('td', { className: 'n', textContent: String(w.streams ?? 0) }),
       el('td', { className: 'n', textContent: w.requests }), el('td', {}, button));
   }));
 }
 async function refresh() {
+  if (needToken) return;
   try {
-    const response = await fetch('/_router/status', { cache: 'no-store' });
+    const response = await call('/_router/status', 'GET');
+    if (response.status === 401) {
+      askForToken();
+      return;
+    }
+    if (!response.ok) {
+      showError('status: ' + (await problemText(response)));
+      return;
+    }
     render(await response.json());
-    document.getElementById('error').textContent = '';
+    showError('');
   } catch (error) {
-    document.getElementById('error').textContent = 'cannot reach the router: ' + error;
+    showError('cannot reach the router: ' + error);
   }
 }
+document.getElementById('signin').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = document.getElementById('token');
+  if (input.value === '') return;
+  sessionStorage.setItem(TOKEN_KEY, input.value);
+  input.value = '';
+  needToken = false;
+  document.getElementById('signin').hidden = true;
+  refresh();
+});
 refresh();
 setInterval(refresh, 1000);
 </script>

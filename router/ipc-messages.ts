@@ -7,14 +7,14 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { IpcCall } from './ipc-peer.js';
 import type { MetricsText } from './router-metrics.js';
-import type { RouterState } from './router-state.js';
+import type { DrainOutcome, RouterState } from './router-state.js';
 import type { ProcessStats, RouterStatus } from './status-report.js';
 
 /** What the primary answers and emits. */
 export interface PrimarySide {
   readonly calls: {
-    /** Drains (or undrains) a worker for every process; false when no worker has that id. Idempotent. */
-    readonly setDrained: IpcCall<{ readonly id: string; readonly drained: boolean }, boolean>;
+    /** Drains (or undrains) a worker for every process (the last routable one only with `force`). Idempotent. */
+    readonly setDrained: IpcCall<{ readonly id: string; readonly drained: boolean; readonly force: boolean }, DrainOutcome>;
     /** `/_router/status`: the control state joined with every process's counters. */
     readonly status: IpcCall<void, RouterStatus>;
     /** `/metrics`: the primary's metrics and every process's, aggregated. */

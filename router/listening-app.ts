@@ -2,30 +2,32 @@
  * The router's listening server: one node:http server whose requests go to
  * the data path first (which never goes through fastify); what it declines
  * reaches a fastify app with the router's own endpoints:
- *   GET  /_router/status                 cluster status (JSON)
- *   POST /_router/workers/:id/drain      treat a worker as down for routing (idempotent)
+ *   GET  /_router/status                 cluster status (JSON; lists users: guarded)
+ *   POST /_router/workers/:id/drain      treat a worker as down for routing (idempotent;
+ *                                        the last routable worker only with ?force=true)
  *   POST /_router/workers/:id/undrain    give a drained worker its users back (idempotent)
  *   GET  /_router/                       the dashboard (HTML)
- *   GET  /metrics                        Prometheus
+ *   GET  /metrics                        Prometheus (no user ids)
  *   GET  /healthz, /readyz               the router's own health
+ * Who may call the guarded ones: admin-access.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { isAuthorized } from '../services/auth/admin-token.js';
-import { installProblemHandlers, sendProblem } from '../services/http/problem-reply.js';
+import { installProblemHandlers, sendProblem, toPinbaseError } from '../services/http/problem-reply.js';
 import { PinbaseError } from '../services/problem/pinbase-error.js';
+import { ADMIN_CHALLENGE, adminRefusal, type AdminAccessPolicy } from './admin-access.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { replyClientError } from './problem-reply.js';
 import type { MetricsText } from './router-metrics.js';
-import { isRoutable, type RouterControl } from './router-state.js';
+import { isRoutable, type DrainOutcome, type RouterControl } from './router-state.js';
 import type { RouterStatus } from './status-report.js';
 
 /** What the admin endpoints need that differs between a router of one process and one of several. */
 export interface AdminBackend {
   /** The cluster status, every router process's counters included. */
   status(): Promise<RouterStatus>;
-  /** Resolves false when no worker has that id. Idempotent. */
-  setDrained(workerId: string, drained: boolean): Promise<boolean>;
+  /** Drains or undrains a worker (the last routable one only with `force`). Idempotent. */
+  setDrained(workerId: string, drained: boolean, force: boolean): Promise<DrainOutcome>;
   /** Every router process's metrics. */
   metrics(): Promise<MetricsText>;
 }
@@ -36,8 +38,8 @@ export interface ListeningAppParts {
   readonly admin: AdminBackend;
   /** The control state this process routes with, for /readyz. */
   readonly control: Pick<RouterControl, 'state'>;
-  /** The bearer token the POST endpoints require (none: they are open). */
-  readonly adminToken: string | undefined;
+  /** The admin token (none: guarded endpoints take same-origin requests only) and where the router listens. */
+  readonly access: AdminAccessPolicy;
 }
 
 /**
@@ -46,9 +48,13 @@ export interface ListeningAppParts {
  * reaches the admin endpoints.
  */
 export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Server> {
-  const { dataPath, admin: backend, control, adminToken } = parts;
+  const { dataPath, admin: backend, control, access } = parts;
   const app = Fastify({
     logger: false,
+    // Served until the server closes; a plain-JSON 503 would not be a problem document.
+    return503OnClosing: false,
+    // Errors fastify's router raises before any hook runs (bad percent-encoding, over-long parameter).
+    frameworkErrors: (error, request, reply) => void sendProblem(reply, toPinbaseError(error, request), request.url),
     serverFactory: (handler) =>
       createServer((req, res) => {
         if (!dataPath(req, res)) handler(req, res);
@@ -59,10 +65,11 @@ export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Ser
   installProblemHandlers(app);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method === 'POST' && !isAuthorized(request.headers.authorization, adminToken)) {
-      const detail = 'this admin endpoint needs the cluster admin token (Authorization: Bearer ...)';
-      return sendProblem(reply, new PinbaseError('unauthorized', detail), request.url);
-    }
+    const path = request.url.split('?', 1)[0]!;
+    const refusal = adminRefusal({ method: request.method, path, headers: request.headers }, access);
+    if (refusal === undefined) return;
+    if (refusal.code === 'unauthorized') reply.header('www-authenticate', ADMIN_CHALLENGE);
+    return sendProblem(reply, refusal, request.url);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (request, reply) => {
@@ -75,11 +82,16 @@ export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Ser
   app.get('/_router', async (_request, reply) => reply.redirect('/_router/'));
   app.get('/_router/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
   for (const action of ['drain', 'undrain'] as const) {
-    app.post<{ Params: { id: string } }>(`/_router/workers/:id/${action}`, async (request, reply) => {
-      const known = await backend.setDrained(request.params.id, action === 'drain');
-      if (!known) return sendProblem(reply, new PinbaseError('worker_not_found', `no worker "${request.params.id}" in the topology`), request.url);
+    app.post<{ Params: { id: string }; Querystring: { force?: string } }>(`/_router/workers/:id/${action}`, async (request, reply) => {
+      const id = request.params.id;
+      const outcome = await backend.setDrained(id, action === 'drain', request.query.force === 'true');
+      if (outcome === 'unknown_worker') return sendProblem(reply, new PinbaseError('worker_not_found', `no worker "${id}" in the topology`), request.url);
+      if (outcome === 'last_worker') {
+        const detail = `worker ${id} is the last routable worker: draining it refuses every user's requests; ask again with ?force=true to do it anyway`;
+        return sendProblem(reply, new PinbaseError('last_worker', detail), request.url);
+      }
       const status = await backend.status();
-      return status.workers.find((w) => w.id === request.params.id);
+      return status.workers.find((w) => w.id === id);
     });
   }
   app.get('/metrics', async (_request, reply) => {

@@ -9,7 +9,7 @@ import type { Topology } from '../services/topology/topology.js';
 import { HealthMonitor, type WorkerHealth } from './health-monitor.js';
 import type { RouterMetrics } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
-import type { RouterControl, RouterState, WorkerState } from './router-state.js';
+import { isRoutable, type DrainOutcome, type RouterControl, type RouterState, type WorkerState } from './router-state.js';
 
 export class LocalControl implements RouterControl {
   private readonly source: TopologySource;
@@ -78,16 +78,26 @@ export class LocalControl implements RouterControl {
     this.health.probeNow(workerId);
   }
 
-  /** Marks the worker drained (true) or not; resolves with the new state, or undefined if the id is unknown. Idempotent. */
-  async setDrained(workerId: string, drained: boolean): Promise<RouterState | undefined> {
-    if (!this.source.current.workers.some((w) => w.id === workerId)) return undefined;
+  /**
+   * Marks the worker drained (true) or not. Idempotent. Draining the last
+   * routable worker (every user would be refused) needs `force`.
+   */
+  async setDrained(workerId: string, drained: boolean, force = false): Promise<DrainOutcome> {
+    if (!this.source.current.workers.some((w) => w.id === workerId)) return 'unknown_worker';
+    if (drained && !force && this.isLastRoutable(workerId)) return 'last_worker';
     if (this.drained.has(workerId) !== drained) {
       if (drained) this.drained.add(workerId);
       else this.drained.delete(workerId);
       this.log.info({ worker: workerId, drained }, drained ? `worker ${workerId} drained` : `worker ${workerId} undrained`);
       this.publish();
     }
-    return this.compute();
+    return 'done';
+  }
+
+  /** Whether `workerId` is routable and no other worker is. */
+  private isLastRoutable(workerId: string): boolean {
+    const routable = this.compute().workers.filter(isRoutable);
+    return routable.length === 1 && routable[0]!.id === workerId;
   }
 
   close(): void {

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
+import { isLoopbackHost } from '../services/auth/auth-options.js';
 import { DataPath } from './data-path.js';
 import { buildListeningApp, type AdminBackend } from './listening-app.js';
 import { LocalControl } from './local-control.js';
@@ -44,7 +45,7 @@ export async function serveRouter(parts: RouterServerParts): Promise<RouterServe
     dataPath: (req, res) => dataPath.handle(req, res),
     admin: parts.admin(dataPath),
     control,
-    adminToken: options.auth.adminToken,
+    access: { adminToken: options.auth.adminToken, listensOnLoopback: isLoopbackHost(options.host) },
   });
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -98,7 +99,7 @@ export async function startRouter(options: RouterOptions, log: Logger): Promise<
 function localAdmin(control: LocalControl, dataPath: DataPath, metrics: RouterMetrics): AdminBackend {
   return {
     status: async () => buildStatus(control.state, [dataPath.stats()]),
-    setDrained: async (id, drained) => (await control.setDrained(id, drained)) !== undefined,
+    setDrained: (id, drained, force) => control.setDrained(id, drained, force),
     metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() }),
   };
 }

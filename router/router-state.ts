@@ -33,6 +33,14 @@ export function isRoutable(worker: WorkerState): boolean {
 }
 
 /**
+ * What a drain or undrain request did: `done` (the worker is now in the
+ * state asked for; idempotent), `unknown_worker` (no worker has that id), or
+ * `last_worker` (draining it would leave no routable worker, and `force` was
+ * not given; nothing changed).
+ */
+export type DrainOutcome = 'done' | 'unknown_worker' | 'last_worker';
+
+/**
  * What the router's control plane offers the data path and /readyz,
  * whether it runs in this process or in the primary of a cluster.
  */

@@ -36,6 +36,8 @@ export const ERROR_TABLE = {
   invalid_token: { status: 401, title: 'The bearer token is invalid or expired', retryable: false },
   forbidden: { status: 403, title: 'The token does not grant access to this user', retryable: false },
   insufficient_scope: { status: 403, title: 'The token\'s scope does not allow this request', retryable: false },
+  // A browser page of another site asked the router's admin endpoints to act (CSRF).
+  cross_site_request: { status: 403, title: 'Cross-site admin request refused', retryable: false },
 
   // 404 / 410: the thing asked for is not there.
   route_not_found: { status: 404, title: 'No such route', retryable: false },
@@ -46,6 +48,8 @@ export const ERROR_TABLE = {
 
   // 409 / 412 / 422: the request conflicts with the stored state.
   transaction_conflict: { status: 409, title: 'Transaction conflict', retryable: false },
+  // Draining the worker would leave no routable worker: refused unless asked with ?force=true.
+  last_worker: { status: 409, title: 'The last routable worker would be drained', retryable: false },
   precondition_failed: { status: 412, title: 'Precondition failed', retryable: false },
   idempotency_key_reused: {
     status: 422,

@@ -22,7 +22,7 @@ describe('router admin token', () => {
       expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(reply.json()).toMatchObject({ code: 'unauthorized' });
     }
-    const status = (await send(cluster.url, '/_router/status')).json() as { workers: { drained: boolean }[] };
+    const status = (await send(cluster.url, '/_router/status', { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { workers: { drained: boolean }[] };
     expect(status.workers.every((w) => !w.drained)).toBe(true);
   });
 
@@ -32,8 +32,22 @@ describe('router admin token', () => {
     expect((await send(cluster.url, '/_router/workers/w1/undrain', { method: 'POST', headers })).json()).toMatchObject({ drained: false });
   });
 
-  it('keeps the read-only admin endpoints open', async () => {
-    expect((await send(cluster.url, '/_router/status')).status).toBe(200);
-    expect((await send(cluster.url, '/metrics')).status).toBe(200);
+  it('guards the status, which lists users, and keeps health, readiness, metrics and the dashboard page open', async () => {
+    const status = await send(cluster.url, '/_router/status');
+    expect(status.status).toBe(401);
+    expect(status.json()).toMatchObject({ code: 'unauthorized' });
+    expect(status.headers['www-authenticate']).toBe('Bearer realm="pinbase-admin"');
+    expect((await send(cluster.url, '/_router/status', { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    for (const path of ['/healthz', '/readyz', '/metrics', '/_router/']) expect((await send(cluster.url, path)).status, path).toBe(200);
+  });
+
+  it('takes the token from the Authorization header only', async () => {
+    for (const path of [`/_router/status?token=${TOKEN}`, `/_router/status?access_token=${TOKEN}`]) {
+      expect((await send(cluster.url, path)).status, path).toBe(401);
+    }
+    const inCookie = await send(cluster.url, '/_router/workers/w1/drain', { method: 'POST', headers: { cookie: `token=${TOKEN}` } });
+    expect(inCookie.status).toBe(401);
+    const inBody = await send(cluster.url, '/_router/workers/w1/drain', { method: 'POST', json: { token: TOKEN } });
+    expect(inBody.status).toBe(401);
   });
 });

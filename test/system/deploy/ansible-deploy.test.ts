@@ -5,7 +5,7 @@
  * and a port removed from the inventory, each followed by the same command.
  * Everything the playbook started is stopped at the end, by pid.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Placement } from '../../../services/topology/placement.js';
@@ -50,7 +50,9 @@ function pids(): Map<string, number> {
 }
 
 async function status(): Promise<RouterStatus> {
-  const reply = await send(router, '/_router/status');
+  // The status lists users: it needs the admin token the playbook generated.
+  const token = readFileSync(join(root, 'lb1', 'etc', 'admin-token'), 'utf8').trim();
+  const reply = await send(router, '/_router/status', { headers: { authorization: `Bearer ${token}` } });
   expect(reply.status).toBe(200);
   return JSON.parse(reply.body) as RouterStatus;
 }

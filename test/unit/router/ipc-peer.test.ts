@@ -118,7 +118,7 @@ describe('the router primary and process messages', () => {
       calls: {
         setDrained: ({ id, drained }) => {
           drains.push({ id, drained });
-          return id === 'w1';
+          return id === 'w1' ? 'done' : 'unknown_worker';
         },
         status: () => ({ topologyVersion: 3, processes: 1, workers: [], totals: { inFlight: 0, requests: 0, users: 0 } }),
         metrics: () => ({ contentType: 'text/plain', text: '' }),
@@ -137,8 +137,8 @@ describe('the router primary and process messages', () => {
     });
     Object.assign(peers, { primary, process });
 
-    expect(await process.call('setDrained', { id: 'w1', drained: true })).toBe(true);
-    expect(await process.call('setDrained', { id: 'nope', drained: false })).toBe(false);
+    expect(await process.call('setDrained', { id: 'w1', drained: true, force: false })).toBe('done');
+    expect(await process.call('setDrained', { id: 'nope', drained: false, force: false })).toBe('unknown_worker');
     expect(drains).toEqual([
       { id: 'w1', drained: true },
       { id: 'nope', drained: false },
