@@ -1,9 +1,17 @@
 /**
- * The data path: admission of `/api/users/<id>/...` requests (path checks,
- * owner lookup, back-pressure) before a ProxyExchange takes each one over
- * (body limit, forwarding, retries). Back-pressure never queues: past the
- * per-worker limit the answer is 503 `overloaded`, past the per-user limit
- * 429 `too_many_requests`, both with Retry-After.
+ * The data path: admission of `/api/users/<id>/...` requests (path and Host
+ * checks, owner lookup, back-pressure) before a ProxyExchange takes each one
+ * over (body limit, forwarding, retries). Back-pressure never queues:
+ * - a request holds a request slot until its response ends: past the
+ *   per-worker limit 503 `overloaded`, past the per-user limit 429
+ *   `too_many_requests`;
+ * - a stream (a request for text/event-stream) holds no request slot but a
+ *   stream slot, until it ends: past the per-worker stream cap 503
+ *   `overloaded`, past the per-user or per-client-address cap 429
+ *   `too_many_streams`;
+ * all with Retry-After, before anything is sent to a worker. The counts are
+ * this router process's; each map holds only keys with something open, so
+ * its size is bounded by what is open.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HintSigner } from '../services/auth/hint-signature.js';
@@ -14,7 +22,7 @@ import { USER_PATH_PREFIX, userIdOf } from './request-target.js';
 import type { RouterErrorKind, RouterMetrics } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
 import type { RouterControl } from './router-state.js';
-import type { RouteTable, WorkerRoutes } from './route-table.js';
+import type { RouteTable, WorkerRoute, WorkerRoutes } from './route-table.js';
 import { SeenUsers } from './seen-users.js';
 import type { ProcessStats } from './status-report.js';
 
@@ -22,7 +30,9 @@ export class DataPath implements ExchangeHost {
   table: RouteTable;
   readonly hintSigner: HintSigner | undefined;
   private readonly seenUsers: SeenUsers;
-  private readonly userInFlight = new Map<string, number>();
+  private readonly userInFlight = new Counts();
+  private readonly userStreams = new Counts();
+  private readonly clientStreams = new Counts();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -38,6 +48,7 @@ export class DataPath implements ExchangeHost {
       this.table = routes.tableFor(state);
     });
     metrics.inFlightReader = () => this.table.routes.map((route) => [route.id, route.inFlight]);
+    metrics.streamsReader = () => this.table.routes.map((route) => [route.id, route.streams]);
     metrics.responsesReader = () => [...routes.all()].map((route) => [route.id, route.responsesByClass]);
   }
 
@@ -51,7 +62,7 @@ export class DataPath implements ExchangeHost {
     if (url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs?')) {
       const route = this.table.anyRoutable();
       if (route === undefined) this.refuse(res, 'no_worker', 'no_worker_available', 'no live worker');
-      else new ProxyExchange(this, req, res, '', route).start();
+      else this.admit(new ProxyExchange(this, req, res, '', route), res);
       return true;
     }
     return false;
@@ -59,21 +70,24 @@ export class DataPath implements ExchangeHost {
 
   /** This process's counters, for /_router/status. */
   stats(): ProcessStats {
-    const workers = [...this.routes.all()].map((route) => ({ id: route.id, inFlight: route.inFlight, requests: route.requests }));
+    const workers = [...this.routes.all()].map((route) => ({ id: route.id, inFlight: route.inFlight, streams: route.streams, requests: route.requests }));
     return { pid: process.pid, workers, users: this.seenUsers.list() };
   }
 
-  /** Requests being answered now, SSE streams not counted. */
+  /** Requests being answered now, streams not counted. */
   inFlight(): number {
     let total = 0;
     for (const route of this.routes.all()) total += route.inFlight;
     return total;
   }
 
-  releaseUser(userId: string): void {
-    const count = this.userInFlight.get(userId) ?? 0;
-    if (count <= 1) this.userInFlight.delete(userId);
-    else this.userInFlight.set(userId, count - 1);
+  release(exchange: ProxyExchange): void {
+    if (exchange.isStream) {
+      if (exchange.userId !== '') this.userStreams.decrement(exchange.userId);
+      this.clientStreams.decrement(exchange.clientKey);
+    } else if (exchange.userId !== '') {
+      this.userInFlight.decrement(exchange.userId);
+    }
   }
 
   close(): void {
@@ -91,22 +105,82 @@ export class DataPath implements ExchangeHost {
       this.refuse(res, 'no_worker', 'no_worker_available', 'no live worker can serve this user now');
       return;
     }
+    if (this.admit(new ProxyExchange(this, req, res, userId, route), res)) this.seenUsers.add(userId);
+  }
+
+  /** Starts the exchange if its Host is valid and it is within its limits; answers the refusal otherwise. */
+  private admit(exchange: ProxyExchange, res: ServerResponse): boolean {
+    if (exchange.hostCount !== 1 && (exchange.hostCount > 1 || exchange.requiresHost)) {
+      this.refuse(res, 'invalid_header', 'invalid_header', exchange.hostCount > 1 ? 'more than one Host header' : 'the Host header is missing');
+      return false;
+    }
+    if (!(exchange.isStream ? this.admitStream(exchange, res) : this.admitRequest(exchange, res))) return false;
+    exchange.start();
+    return true;
+  }
+
+  private admitRequest(exchange: ProxyExchange, res: ServerResponse): boolean {
+    const route = exchange.worker;
     if (route.inFlight >= this.options.maxInFlightPerWorker) {
       this.refuse(res, 'overloaded', 'overloaded', `worker ${route.id} has ${route.inFlight} requests in flight`);
-      return;
+      return false;
     }
-    const count = this.userInFlight.get(userId) ?? 0;
+    const userId = exchange.userId;
+    if (userId === '') return true;
+    const count = this.userInFlight.get(userId);
     if (count >= this.options.maxInFlightPerUser) {
       this.refuse(res, 'too_many_requests', 'too_many_requests', `user ${userId} has ${count} requests in flight`);
-      return;
+      return false;
     }
-    this.userInFlight.set(userId, count + 1);
-    this.seenUsers.add(userId);
-    new ProxyExchange(this, req, res, userId, route).start();
+    this.userInFlight.increment(userId);
+    return true;
+  }
+
+  private admitStream(exchange: ProxyExchange, res: ServerResponse): boolean {
+    const route: WorkerRoute = exchange.worker;
+    const { maxStreamsPerWorker, maxStreamsPerUser, maxStreamsPerClient } = this.options;
+    if (route.streams >= maxStreamsPerWorker) {
+      this.refuse(res, 'overloaded', 'overloaded', `worker ${route.id} has ${route.streams} open streams`);
+      return false;
+    }
+    const userId = exchange.userId;
+    const userCount = userId === '' ? 0 : this.userStreams.get(userId);
+    if (userCount >= maxStreamsPerUser) {
+      this.refuse(res, 'too_many_streams', 'too_many_streams', `user ${userId} has ${userCount} open streams (at most ${maxStreamsPerUser})`);
+      return false;
+    }
+    const client = exchange.clientKey;
+    const clientCount = this.clientStreams.get(client);
+    if (clientCount >= maxStreamsPerClient) {
+      this.refuse(res, 'too_many_streams', 'too_many_streams', `this client address has ${clientCount} open streams (at most ${maxStreamsPerClient})`);
+      return false;
+    }
+    if (userId !== '') this.userStreams.increment(userId);
+    this.clientStreams.increment(client);
+    return true;
   }
 
   private refuse(res: ServerResponse, kind: RouterErrorKind, code: ErrorCode, detail: string): void {
     this.metrics.errors.inc({ kind });
     replyProblem(res, code, detail);
+  }
+}
+
+/** Open things per key; a key is dropped when its count returns to 0, so the map holds only what is open. */
+class Counts {
+  private readonly counts = new Map<string, number>();
+
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  increment(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  decrement(key: string): void {
+    const count = this.counts.get(key) ?? 0;
+    if (count <= 1) this.counts.delete(key);
+    else this.counts.set(key, count - 1);
   }
 }

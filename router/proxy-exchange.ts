@@ -23,14 +23,18 @@
  * "nothing was applied", which is no longer known. The client gets
  * 502 upstream_failed (outcome unknown) instead; a retry with the same
  * Idempotency-Key tells.
- * Responses (SSE included) are streamed with back-pressure, never buffered;
- * an SSE response has no idle timeout and stops counting as in flight once
- * its headers arrived.
+ * Responses (SSE included) are streamed with back-pressure, never buffered.
+ * A request that asks for an event stream (Accept: text/event-stream) is a
+ * stream: it counts against the stream caps, not the request slots, from
+ * admission until its response ends (no idle timeout); any other request
+ * holds a request slot until its response ends, an unexpected event stream
+ * included. Nothing escapes the accounting once its headers are sent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { DOWN_HEADER, HINT_HEADER, type HintSigner } from '../services/auth/hint-signature.js';
 import type { ErrorCode } from '../services/problem/error-table.js';
+import { clientKey } from './client-address.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type RequestFacts, type ResponseFacts } from './forward-headers.js';
 import { replyProblem } from './problem-reply.js';
 import type { RetryReason, RouterErrorKind, RouterMetrics } from './router-metrics.js';
@@ -51,8 +55,8 @@ export interface ExchangeHost {
   readonly metrics: Pick<RouterMetrics, 'errors' | 'retries'>;
   /** Signs X-Pinbase-Down for the workers (undefined without a cluster secret: the hint goes unsigned). */
   readonly hintSigner: HintSigner | undefined;
-  /** Called once per exchange when it no longer counts against the user's in-flight limit. */
-  releaseUser(userId: string): void;
+  /** Called once per started exchange when it is over: its per-user (and per-client, for a stream) count ends. */
+  release(exchange: ProxyExchange): void;
 }
 
 /** How much of an oversize body the router reads and drops before answering 413, as a multiple of the limit. */
@@ -84,8 +88,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   /** Transfer-Encoding was sent: a body of unknown length follows. */
   private readonly chunked: boolean;
   private readonly hasIdempotencyKey: boolean;
-  /** The client asked for text/event-stream: no idle timeout upstream. */
-  private readonly wantsEventStream: boolean;
+  /** The client asked for text/event-stream: a stream (no idle timeout upstream; counted as a stream). */
+  readonly isStream: boolean;
+  /** How many Host headers the request has. */
+  readonly hostCount: number;
+  /** A stream's client, as the per-client stream cap counts it ('' for a request that is not a stream). */
+  readonly clientKey: string;
   /** The request body once read (null: none, or not yet whole). */
   private body: Buffer | null = null;
   private attempts = 0;
@@ -105,7 +113,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
    * Belongs to one attempt: cleared when the next one is sent.
    */
   private discard: DiscardReason | undefined;
-  private userReleased = false;
+  private released = false;
   private clientGone = false;
   private startedAt = 0;
   private abortUpstream: ((error?: Error) => void) | undefined;
@@ -119,23 +127,36 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     private readonly host: ExchangeHost,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly userId: string,
+    readonly userId: string,
     private route: WorkerRoute,
   ) {
     this.headers = upstreamRequestHeaders(req.rawHeaders, req.socket.remoteAddress ?? '', requestFacts);
     this.contentLength = requestFacts.contentLength;
     this.chunked = requestFacts.chunked;
     this.hasIdempotencyKey = requestFacts.hasIdempotencyKey;
-    this.wantsEventStream = requestFacts.wantsEventStream;
-    (res as ExchangeResponse)[EXCHANGE] = this;
-    res.on('close', onResponseClose);
+    this.isStream = requestFacts.wantsEventStream;
+    this.hostCount = requestFacts.hosts;
+    this.clientKey = this.isStream ? clientKey(req.socket.remoteAddress) : '';
+  }
+
+  /** HTTP/1.1 (and later): a Host header is required (RFC 9112 §3.2). */
+  get requiresHost(): boolean {
+    return this.req.httpVersionMajor > 1 || this.req.httpVersionMinor >= 1;
+  }
+
+  /** The worker the request is for now. */
+  get worker(): WorkerRoute {
+    return this.route;
   }
 
   /**
    * Reads the request body, if any, and sends the request; a body over the
-   * limit is answered 413 instead (and nothing is sent). Called once.
+   * limit is answered 413 instead (and nothing is sent). Called once, after
+   * admission; from then on the exchange calls `host.release()` once.
    */
   start(): void {
+    (this.res as ExchangeResponse)[EXCHANGE] = this;
+    this.res.on('close', onResponseClose);
     const limit = this.host.options.bodyLimitBytes;
     if (this.contentLength > limit) {
       this.refuseOversizeBody(0);
@@ -212,12 +233,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     req.resume();
   }
 
-  /** The client went away before its response was complete: stop the upstream request. */
-  clientClosed(): void {
+  /**
+   * The response closed. If the exchange had not finished it, the client
+   * went away (`finished` false) or the server answered for the exchange (a
+   * request timeout, `finished` true): stop the upstream request and release.
+   */
+  responseClosed(finished: boolean): void {
+    if (this.released) return;
     this.clientGone = true;
-    this.countError('client_aborted');
+    if (!finished) this.countError('client_aborted');
     this.abortUpstream?.();
-    this.releaseUser();
+    this.release();
   }
 
   private get mayResend(): boolean {
@@ -233,7 +259,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.clientGone) return;
     const route = this.route;
     const down = this.excluded === undefined ? this.host.table.downHeader : this.host.table.downHeaderExcluding(this.excluded);
-    route.inFlight++;
+    if (this.isStream) route.streams++;
+    else route.inFlight++;
     this.attempts++;
     this.abortUpstream = undefined;
     this.discard = undefined;
@@ -244,7 +271,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         method: this.req.method!,
         headers: down === undefined ? this.headers : this.withDownList(down),
         body: this.body,
-        bodyTimeout: this.wantsEventStream ? 0 : this.host.options.bodyTimeoutMs,
+        bodyTimeout: this.isStream ? 0 : this.host.options.bodyTimeoutMs,
       },
       this,
     );
@@ -282,13 +309,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const res = this.res;
     res.sendDate = false;
     const headers = clientResponseHeaders(rawHeaders, responseFacts);
-    const isEventStream = responseFacts.isEventStream;
     res.writeHead(statusCode, headers);
-    if (isEventStream) {
-      res.flushHeaders();
-      this.settleAttempt();
-      this.releaseUser();
-    }
+    if (responseFacts.isEventStream) res.flushHeaders();
     this.resumeUpstream = resume;
     return true;
   }
@@ -307,7 +329,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.settleAttempt();
     if (this.discard === undefined) {
       this.res.end();
-      this.releaseUser();
+      this.release();
       return;
     }
     this.endDiscarded(this.discard);
@@ -350,7 +372,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.res.headersSent) {
       this.countError('connection');
       this.res.destroy();
-      this.releaseUser();
+      this.release();
       return;
     }
     const code = (error as NodeJS.ErrnoException).code ?? '';
@@ -414,7 +436,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   private fail(code: ErrorCode, detail: string, kind?: RouterErrorKind, close = false): void {
     if (kind !== undefined) this.countError(kind);
     replyProblem(this.res, code, detail, close);
-    this.releaseUser();
+    this.release();
   }
 
   private countError(kind: RouterErrorKind): void {
@@ -430,17 +452,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     );
   }
 
-  /** Ends this attempt's claim on its worker's in-flight count (once per attempt). */
+  /** Ends this attempt's claim on its worker's in-flight (or stream) count (once per attempt). */
   private settleAttempt(): void {
     if (this.startedAt === 0) return;
     this.startedAt = 0;
-    this.route.inFlight--;
+    if (this.isStream) this.route.streams--;
+    else this.route.inFlight--;
   }
 
-  private releaseUser(): void {
-    if (this.userReleased) return;
-    this.userReleased = true;
-    if (this.userId !== '') this.host.releaseUser(this.userId);
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.host.release(this);
   }
 }
 
@@ -453,5 +476,5 @@ type ExchangeResponse = ServerResponse & { [EXCHANGE]?: ProxyExchange };
 
 /** One shared 'close' listener (no closure per request): the exchange hangs off the response. */
 function onResponseClose(this: ExchangeResponse): void {
-  if (!this.writableFinished) this[EXCHANGE]?.clientClosed();
+  this[EXCHANGE]?.responseClosed(this.writableFinished);
 }

@@ -16,8 +16,10 @@ import type { RouterOptions } from './router-options.js';
 import { isRoutable, type RouterState } from './router-state.js';
 
 export class WorkerRoute {
-  /** Requests sent to this worker and not yet answered in full (SSE streams count until their headers). */
+  /** Requests sent to this worker and not yet answered in full (streams not included). */
   inFlight = 0;
+  /** Event streams (requests that asked for text/event-stream) sent to this worker and not yet ended. */
+  streams = 0;
   /** Responses received from this worker. */
   requests = 0;
   /** Responses by status class, indexed by status / 100. */

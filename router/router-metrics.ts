@@ -19,6 +19,7 @@ export type RouterErrorKind =
   | 'no_worker'
   | 'overloaded'
   | 'too_many_requests'
+  | 'too_many_streams'
   | 'misdirected'
   | 'client_aborted';
 
@@ -94,6 +95,19 @@ export class RouterMetrics {
     collect: () => {
       this.inFlight.reset();
       for (const [worker, count] of this.inFlightReader()) this.inFlight.set({ worker }, count);
+    },
+  });
+
+  /** Per-worker open stream counts, read at scrape time (set by the data path). */
+  streamsReader: () => Iterable<[string, number]> = () => [];
+  readonly streams: Gauge<'worker'> = new Gauge({
+    name: 'pinbase_router_open_streams',
+    help: 'Event streams open to each worker',
+    labelNames: ['worker'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.streams.reset();
+      for (const [worker, count] of this.streamsReader()) this.streams.set({ worker }, count);
     },
   });
 

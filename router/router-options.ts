@@ -18,6 +18,12 @@ export interface RouterOptions {
   readonly maxInFlightPerWorker: number;
   /** In-flight requests per user before the router answers 429. */
   readonly maxInFlightPerUser: number;
+  /** Open event streams per worker before the router answers 503 overloaded (streams hold no request slot). */
+  readonly maxStreamsPerWorker: number;
+  /** Open event streams per user before the router answers 429 too_many_streams. */
+  readonly maxStreamsPerUser: number;
+  /** Open event streams per client address (IPv6: per /64) before the router answers 429 too_many_streams. */
+  readonly maxStreamsPerClient: number;
   /** Active health probe of GET /readyz: interval, timeout, and fall/rise counts. */
   readonly probeIntervalMs: number;
   readonly probeTimeoutMs: number;
@@ -43,6 +49,9 @@ export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
   bodyLimitBytes: 1024 * 1024,
   maxInFlightPerWorker: 1024,
   maxInFlightPerUser: 64,
+  maxStreamsPerWorker: 4096,
+  maxStreamsPerUser: 16,
+  maxStreamsPerClient: 64,
   probeIntervalMs: 500,
   probeTimeoutMs: 1000,
   fall: 2,

@@ -9,7 +9,7 @@ import { isRoutable, type RouterState } from './router-state.js';
 /** The data-path counters of one router process. */
 export interface ProcessStats {
   readonly pid: number;
-  readonly workers: readonly { readonly id: string; readonly inFlight: number; readonly requests: number }[];
+  readonly workers: readonly { readonly id: string; readonly inFlight: number; readonly streams: number; readonly requests: number }[];
   /** User ids this process routed recently (bounded). */
   readonly users: readonly string[];
 }
@@ -25,6 +25,8 @@ export interface WorkerStatus {
   readonly reason?: string;
   readonly topologyVersion?: number;
   readonly inFlight: number;
+  /** Event streams open now. */
+  readonly streams: number;
   readonly requests: number;
   /** Recently seen users whose current owner is this worker. */
   readonly users: number;
@@ -34,7 +36,7 @@ export interface RouterStatus {
   readonly topologyVersion: number;
   readonly processes: number;
   readonly workers: readonly WorkerStatus[];
-  readonly totals: { readonly inFlight: number; readonly requests: number; readonly users: number };
+  readonly totals: { readonly inFlight: number; readonly streams: number; readonly requests: number; readonly users: number };
 }
 
 export function buildStatus(state: RouterState, stats: readonly ProcessStats[]): RouterStatus {
@@ -49,10 +51,12 @@ export function buildStatus(state: RouterState, stats: readonly ProcessStats[]):
   }
   const workers = state.workers.map((worker, index): WorkerStatus => {
     let inFlight = 0;
+    let streams = 0;
     let requests = 0;
     for (const process of stats) {
       const counters = process.workers.find((w) => w.id === worker.id);
       inFlight += counters?.inFlight ?? 0;
+      streams += counters?.streams ?? 0;
       requests += counters?.requests ?? 0;
     }
     return {
@@ -65,6 +69,7 @@ export function buildStatus(state: RouterState, stats: readonly ProcessStats[]):
       ...(worker.reason === undefined ? {} : { reason: worker.reason }),
       ...(worker.topologyVersion === undefined ? {} : { topologyVersion: worker.topologyVersion }),
       inFlight,
+      streams,
       requests,
       users: usersPerWorker[index]!,
     };
@@ -75,6 +80,7 @@ export function buildStatus(state: RouterState, stats: readonly ProcessStats[]):
     workers,
     totals: {
       inFlight: workers.reduce((sum, w) => sum + w.inFlight, 0),
+      streams: workers.reduce((sum, w) => sum + w.streams, 0),
       requests: workers.reduce((sum, w) => sum + w.requests, 0),
       users: allUsers.size,
     },

@@ -29,6 +29,11 @@ Options:
   --body-limit BYTES              largest request body (default ${D.bodyLimitBytes}); 413 beyond
   --max-in-flight-per-worker N    default ${D.maxInFlightPerWorker}; beyond it 503 + Retry-After
   --max-in-flight-per-user N      default ${D.maxInFlightPerUser}; beyond it 429 + Retry-After
+  --max-streams-per-worker N      open event streams (SSE) per worker, counted apart from the
+                                  requests in flight (default ${D.maxStreamsPerWorker}); beyond it 503 overloaded
+  --max-streams-per-user N        default ${D.maxStreamsPerUser}; beyond it 429 too_many_streams
+  --max-streams-per-client N      per client address, IPv6 per /64 (default ${D.maxStreamsPerClient}); beyond it
+                                  429 too_many_streams
   --probe-interval MS             GET /readyz on each worker every MS (default ${D.probeIntervalMs})
   --probe-timeout MS              default ${D.probeTimeoutMs}
   --fall N                        failed probes before a worker is down (default ${D.fall})
@@ -48,6 +53,9 @@ const FLAGS = {
   'body-limit': { type: 'string' },
   'max-in-flight-per-worker': { type: 'string' },
   'max-in-flight-per-user': { type: 'string' },
+  'max-streams-per-worker': { type: 'string' },
+  'max-streams-per-user': { type: 'string' },
+  'max-streams-per-client': { type: 'string' },
   'probe-interval': { type: 'string' },
   'probe-timeout': { type: 'string' },
   fall: { type: 'string' },
@@ -73,6 +81,9 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     bodyLimitBytes: integerOption(v['body-limit'], 'body-limit', D.bodyLimitBytes, 1, 1024 ** 3),
     maxInFlightPerWorker: integerOption(v['max-in-flight-per-worker'], 'max-in-flight-per-worker', D.maxInFlightPerWorker, 1, 1_000_000),
     maxInFlightPerUser: integerOption(v['max-in-flight-per-user'], 'max-in-flight-per-user', D.maxInFlightPerUser, 1, 1_000_000),
+    maxStreamsPerWorker: integerOption(v['max-streams-per-worker'], 'max-streams-per-worker', D.maxStreamsPerWorker, 1, 1_000_000),
+    maxStreamsPerUser: integerOption(v['max-streams-per-user'], 'max-streams-per-user', D.maxStreamsPerUser, 1, 1_000_000),
+    maxStreamsPerClient: integerOption(v['max-streams-per-client'], 'max-streams-per-client', D.maxStreamsPerClient, 1, 1_000_000),
     probeIntervalMs: integerOption(v['probe-interval'], 'probe-interval', D.probeIntervalMs, 50, 600_000),
     probeTimeoutMs: integerOption(v['probe-timeout'], 'probe-timeout', D.probeTimeoutMs, 10, 600_000),
     fall: integerOption(v.fall, 'fall', D.fall, 1, 100),

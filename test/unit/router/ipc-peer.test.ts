@@ -120,7 +120,7 @@ describe('the router primary and process messages', () => {
           drains.push({ id, drained });
           return id === 'w1' ? 'done' : 'unknown_worker';
         },
-        status: () => ({ topologyVersion: 3, processes: 1, workers: [], totals: { inFlight: 0, requests: 0, users: 0 } }),
+        status: () => ({ topologyVersion: 3, processes: 1, workers: [], totals: { inFlight: 0, streams: 0, requests: 0, users: 0 } }),
         metrics: () => ({ contentType: 'text/plain', text: '' }),
         refreshTopology: () => {},
       },

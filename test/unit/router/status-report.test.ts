@@ -17,15 +17,15 @@ describe('buildStatus', () => {
   it('sums the counters of every process and counts each user once, at its current owner', () => {
     const users = Array.from({ length: 50 }, (_, i) => `u${i}`);
     const status = buildStatus(state, [
-      { pid: 1, workers: [{ id: 'w1', inFlight: 2, requests: 10 }, { id: 'w2', inFlight: 0, requests: 5 }], users: users.slice(0, 30) },
-      { pid: 2, workers: [{ id: 'w1', inFlight: 1, requests: 7 }], users: users.slice(20) },
+      { pid: 1, workers: [{ id: 'w1', inFlight: 2, streams: 4, requests: 10 }, { id: 'w2', inFlight: 0, streams: 0, requests: 5 }], users: users.slice(0, 30) },
+      { pid: 2, workers: [{ id: 'w1', inFlight: 1, streams: 1, requests: 7 }], users: users.slice(20) },
     ]);
     expect(status.topologyVersion).toBe(4);
     expect(status.processes).toBe(2);
     const [w1, w2] = status.workers;
-    expect(w1).toMatchObject({ id: 'w1', health: 'up', routable: true, inFlight: 3, requests: 17, users: 50 });
+    expect(w1).toMatchObject({ id: 'w1', health: 'up', routable: true, inFlight: 3, streams: 5, requests: 17, users: 50 });
     expect(w2).toMatchObject({ id: 'w2', health: 'down', routable: false, reason: 'ECONNREFUSED', inFlight: 0, requests: 5, users: 0 });
-    expect(status.totals).toEqual({ inFlight: 3, requests: 22, users: 50 });
+    expect(status.totals).toEqual({ inFlight: 3, streams: 5, requests: 22, users: 50 });
   });
 
   it('splits users by placement when every worker is up', () => {
