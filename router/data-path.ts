@@ -16,6 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HintSigner } from '../services/auth/hint-signature.js';
 import type { ErrorCode } from '../services/problem/error-table.js';
+import { hostHeaderProblem } from './host-header.js';
 import { ProxyExchange, type ExchangeHost } from './proxy-exchange.js';
 import { replyProblem } from './problem-reply.js';
 import { USER_PATH_PREFIX, userIdOf } from './request-target.js';
@@ -62,7 +63,7 @@ export class DataPath implements ExchangeHost {
     if (url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs?')) {
       const route = this.table.anyRoutable();
       if (route === undefined) this.refuse(res, 'no_worker', 'no_worker_available', 'no live worker');
-      else this.admit(new ProxyExchange(this, req, res, '', route), res);
+      else this.admit(new ProxyExchange(this, req, res, '', route), req, res);
       return true;
     }
     return false;
@@ -105,13 +106,14 @@ export class DataPath implements ExchangeHost {
       this.refuse(res, 'no_worker', 'no_worker_available', 'no live worker can serve this user now');
       return;
     }
-    if (this.admit(new ProxyExchange(this, req, res, userId, route), res)) this.seenUsers.add(userId);
+    if (this.admit(new ProxyExchange(this, req, res, userId, route), req, res)) this.seenUsers.add(userId);
   }
 
   /** Starts the exchange if its Host is valid and it is within its limits; answers the refusal otherwise. */
-  private admit(exchange: ProxyExchange, res: ServerResponse): boolean {
-    if (exchange.hostCount !== 1 && (exchange.hostCount > 1 || exchange.requiresHost)) {
-      this.refuse(res, 'invalid_header', 'invalid_header', exchange.hostCount > 1 ? 'more than one Host header' : 'the Host header is missing');
+  private admit(exchange: ProxyExchange, req: IncomingMessage, res: ServerResponse): boolean {
+    const hostProblem = hostHeaderProblem(exchange.hostCount, req);
+    if (hostProblem !== undefined) {
+      this.refuse(res, 'invalid_header', 'invalid_header', hostProblem);
       return false;
     }
     if (!(exchange.isStream ? this.admitStream(exchange, res) : this.admitRequest(exchange, res))) return false;

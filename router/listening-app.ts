@@ -12,12 +12,15 @@
  * Who may call the guarded ones: admin-access.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installProblemHandlers, sendProblem, toPinbaseError } from '../services/http/problem-reply.js';
 import { PinbaseError } from '../services/problem/pinbase-error.js';
 import { ADMIN_CHALLENGE, adminRefusal, type AdminAccessPolicy } from './admin-access.js';
+import { ConnectionGate, connectionRefusal, type ConnectionLimits } from './connection-gate.js';
+import { countHostHeaders, hostHeaderProblem } from './host-header.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
-import { replyClientError } from './problem-reply.js';
+import { replyClientError, replyProblem, replyRawProblem } from './problem-reply.js';
 import type { MetricsText } from './router-metrics.js';
 import { isRoutable, type DrainOutcome, type RouterControl } from './router-state.js';
 import type { RouterStatus } from './status-report.js';
@@ -40,6 +43,45 @@ export interface ListeningAppParts {
   readonly control: Pick<RouterControl, 'state'>;
   /** The admin token (none: guarded endpoints take same-origin requests only) and where the router listens. */
   readonly access: AdminAccessPolicy;
+  /** Connection caps and the time limits on clients. */
+  readonly clients: ClientLimits;
+}
+
+export interface ClientLimits extends ConnectionLimits {
+  /** A whole request (headers and body) must arrive within it; 408 beyond. */
+  readonly requestTimeoutMs: number;
+  /** A request's headers must arrive within it; 408 beyond. */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after it. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** How often Node checks the request and headers timeouts (its default, 30 s, would let them run 30 s late). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+
+/**
+ * The node:http server: requests go to `handle`, whatever Node does not
+ * hand to a request handler becomes a problem too. Node's own answers are
+ * replaced: a missing Host (its bare 400) is checked by the router; an
+ * `Expect` other than 100-continue (its bare 417) is ignored, the request
+ * served; CONNECT (it would close the connection without a word) is 400; a
+ * request it cannot parse or that times out is answered by clientErrorHandler.
+ */
+function createListeningServer(limits: ClientLimits, handle: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const server = createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      requireHostHeader: false,
+    },
+    handle,
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.on('checkExpectation', handle);
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => replyRawProblem(socket, 'invalid_request', 'CONNECT is not supported: this is not a forward proxy'));
+  new ConnectionGate(limits).install(server);
+  return server;
 }
 
 /**
@@ -48,7 +90,7 @@ export interface ListeningAppParts {
  * reaches the admin endpoints.
  */
 export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Server> {
-  const { dataPath, admin: backend, control, access } = parts;
+  const { dataPath, admin: backend, control, access, clients } = parts;
   const app = Fastify({
     logger: false,
     // Served until the server closes; a plain-JSON 503 would not be a problem document.
@@ -56,8 +98,10 @@ export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Ser
     // Errors fastify's router raises before any hook runs (bad percent-encoding, over-long parameter).
     frameworkErrors: (error, request, reply) => void sendProblem(reply, toPinbaseError(error, request), request.url),
     serverFactory: (handler) =>
-      createServer((req, res) => {
-        if (!dataPath(req, res)) handler(req, res);
+      createListeningServer(clients, (req, res) => {
+        const refusal = connectionRefusal(req.socket);
+        if (refusal !== undefined) replyProblem(res, refusal.code, refusal.detail, true);
+        else if (!dataPath(req, res)) handler(req, res);
       }),
     clientErrorHandler: (error, socket) => replyClientError(socket, error),
   });
@@ -65,6 +109,8 @@ export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Ser
   installProblemHandlers(app);
 
   app.addHook('onRequest', async (request, reply) => {
+    const hostProblem = hostHeaderProblem(countHostHeaders(request.raw.rawHeaders), request.raw);
+    if (hostProblem !== undefined) return sendProblem(reply, new PinbaseError('invalid_header', hostProblem), request.url);
     const path = request.url.split('?', 1)[0]!;
     const refusal = adminRefusal({ method: request.method, path, headers: request.headers }, access);
     if (refusal === undefined) return;

@@ -32,14 +32,14 @@ export function replyProblem(res: ServerResponse, code: ErrorCode, detail?: stri
 }
 
 /**
- * Answers a request Node could not parse (the 'clientError' event) with a
- * problem+json written straight to the socket, then closes it.
+ * Answers what Node reports on a connection (the 'clientError' event): a
+ * request it could not parse (400, 431), or one whose headers or body did
+ * not arrive in time (408). A request already handed to the router whose
+ * answer has not started gets the problem through its ServerResponse (the
+ * exchange then lets go of it); otherwise the problem is written straight
+ * to the socket. The connection is closed after it.
  */
 export function replyClientError(socket: Socket, error: NodeJS.ErrnoException): void {
-  if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-    socket.destroy();
-    return;
-  }
   const code: ErrorCode =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? 'headers_too_large'
@@ -48,8 +48,27 @@ export function replyClientError(socket: Socket, error: NodeJS.ErrnoException): 
         : error.code === 'HPE_INVALID_HEADER_TOKEN' || error.code === 'HPE_LF_EXPECTED' || error.code === 'HPE_CR_EXPECTED'
           ? 'invalid_header'
           : 'invalid_request';
+  const detail =
+    code === 'request_timeout'
+      ? 'the request (headers and body) was not received in time'
+      : `the request could not be parsed (${error.code ?? 'parse error'})`;
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (pending) {
+    if (pending.headersSent || !socket.writable) socket.destroy();
+    else replyProblem(pending, code, detail, true);
+    return;
+  }
+  replyRawProblem(socket, code, detail);
+}
+
+/** Writes the problem for `code` straight to `socket` as a whole HTTP/1.1 response, then closes it. */
+export function replyRawProblem(socket: Socket, code: ErrorCode, detail: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
   const row = ERROR_TABLE[code];
-  const body = JSON.stringify(problemDocument(code, `the request could not be parsed (${error.code ?? 'parse error'})`));
+  const body = JSON.stringify(problemDocument(code, detail));
   const retryAfter = retryAfterSeconds(code);
   socket.end(
     `HTTP/1.1 ${row.status} ${row.title}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\n` +

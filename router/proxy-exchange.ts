@@ -139,11 +139,6 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.clientKey = this.isStream ? clientKey(req.socket.remoteAddress) : '';
   }
 
-  /** HTTP/1.1 (and later): a Host header is required (RFC 9112 §3.2). */
-  get requiresHost(): boolean {
-    return this.req.httpVersionMajor > 1 || this.req.httpVersionMinor >= 1;
-  }
-
   /** The worker the request is for now. */
   get worker(): WorkerRoute {
     return this.route;

@@ -33,6 +33,14 @@ export interface RouterOptions {
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
+  /** Client connections this process holds at most (503 overloaded beyond; see connection-gate.ts). */
+  readonly maxConnections: number;
+  /** Client connections per client address (IPv6: per /64) at most (429 too_many_connections beyond). */
+  readonly maxConnectionsPerClient: number;
+  /** Time limits on clients, in ms: a whole request (headers and body), its headers, an idle keep-alive connection. */
+  readonly clientRequestTimeoutMs: number;
+  readonly clientHeadersTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
   /** Attempts per request, the first included (retries only where safe). */
   readonly maxAttempts: number;
   /** Distinct user ids remembered per process for the users-per-worker figures. */
@@ -59,6 +67,11 @@ export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
   connectTimeoutMs: 1000,
   headersTimeoutMs: 30_000,
   bodyTimeoutMs: 120_000,
+  maxConnections: 10_000,
+  maxConnectionsPerClient: 256,
+  clientRequestTimeoutMs: 30_000,
+  clientHeadersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
   maxAttempts: 3,
   trackedUsers: 100_000,
   auth: NO_AUTH,

@@ -46,6 +46,13 @@ export async function serveRouter(parts: RouterServerParts): Promise<RouterServe
     admin: parts.admin(dataPath),
     control,
     access: { adminToken: options.auth.adminToken, listensOnLoopback: isLoopbackHost(options.host) },
+    clients: {
+      maxConnections: options.maxConnections,
+      maxConnectionsPerClient: options.maxConnectionsPerClient,
+      requestTimeoutMs: options.clientRequestTimeoutMs,
+      headersTimeoutMs: options.clientHeadersTimeoutMs,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs,
+    },
   });
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;

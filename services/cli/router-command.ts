@@ -34,6 +34,13 @@ Options:
   --max-streams-per-user N        default ${D.maxStreamsPerUser}; beyond it 429 too_many_streams
   --max-streams-per-client N      per client address, IPv6 per /64 (default ${D.maxStreamsPerClient}); beyond it
                                   429 too_many_streams
+  --max-connections N             client connections per router process (default ${D.maxConnections}); beyond
+                                  it a connection's first request gets 503 overloaded, then it is closed
+  --max-connections-per-client N  per client address, IPv6 per /64 (default ${D.maxConnectionsPerClient}); beyond it
+                                  429 too_many_connections, then closed
+  --request-timeout MS            a client's whole request, headers and body (default ${D.clientRequestTimeoutMs}); 408 beyond
+  --headers-timeout MS            a client's request headers (default ${D.clientHeadersTimeoutMs}); 408 beyond
+  --keep-alive-timeout MS         an idle client connection is closed after it (default ${D.keepAliveTimeoutMs})
   --probe-interval MS             GET /readyz on each worker every MS (default ${D.probeIntervalMs})
   --probe-timeout MS              default ${D.probeTimeoutMs}
   --fall N                        failed probes before a worker is down (default ${D.fall})
@@ -56,6 +63,11 @@ const FLAGS = {
   'max-streams-per-worker': { type: 'string' },
   'max-streams-per-user': { type: 'string' },
   'max-streams-per-client': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-connections-per-client': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
   'probe-interval': { type: 'string' },
   'probe-timeout': { type: 'string' },
   fall: { type: 'string' },
@@ -84,6 +96,11 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     maxStreamsPerWorker: integerOption(v['max-streams-per-worker'], 'max-streams-per-worker', D.maxStreamsPerWorker, 1, 1_000_000),
     maxStreamsPerUser: integerOption(v['max-streams-per-user'], 'max-streams-per-user', D.maxStreamsPerUser, 1, 1_000_000),
     maxStreamsPerClient: integerOption(v['max-streams-per-client'], 'max-streams-per-client', D.maxStreamsPerClient, 1, 1_000_000),
+    maxConnections: integerOption(v['max-connections'], 'max-connections', D.maxConnections, 1, 1_000_000),
+    maxConnectionsPerClient: integerOption(v['max-connections-per-client'], 'max-connections-per-client', D.maxConnectionsPerClient, 1, 1_000_000),
+    clientRequestTimeoutMs: integerOption(v['request-timeout'], 'request-timeout', D.clientRequestTimeoutMs, 100, 3_600_000),
+    clientHeadersTimeoutMs: integerOption(v['headers-timeout'], 'headers-timeout', D.clientHeadersTimeoutMs, 100, 3_600_000),
+    keepAliveTimeoutMs: integerOption(v['keep-alive-timeout'], 'keep-alive-timeout', D.keepAliveTimeoutMs, 100, 3_600_000),
     probeIntervalMs: integerOption(v['probe-interval'], 'probe-interval', D.probeIntervalMs, 50, 600_000),
     probeTimeoutMs: integerOption(v['probe-timeout'], 'probe-timeout', D.probeTimeoutMs, 10, 600_000),
     fall: integerOption(v.fall, 'fall', D.fall, 1, 100),
@@ -93,6 +110,9 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     maxAttempts: integerOption(v['max-attempts'], 'max-attempts', D.maxAttempts, 1, 10),
     auth: parseRouterAuth(v, host),
   };
+  if (options.clientHeadersTimeoutMs > options.clientRequestTimeoutMs) {
+    throw new CliError(`--headers-timeout (${options.clientHeadersTimeoutMs}) must not exceed --request-timeout (${options.clientRequestTimeoutMs})`);
+  }
   const processes = integerOption(v.processes, 'processes', 1, 1, 64);
   return { options, processes, logLevel };
 }
