@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { routerOptions, type RouterOptions } from '../../../router/router-options.js';
 import { startRouter, type SingleRouter } from '../../../router/router-server.js';
+import { HintVerifier } from '../../../services/auth/hint-signature.js';
 import { Placement } from '../../../services/topology/placement.js';
 import { FakeWorker } from './fake-worker.js';
 
@@ -21,6 +22,8 @@ export class FakeCluster {
   static async start(workerCount: number, overrides: Partial<RouterOptions> = {}): Promise<FakeCluster> {
     const cluster = new FakeCluster();
     for (let i = 1; i <= workerCount; i++) cluster.workers.push(await new FakeWorker(`w${i}`).start());
+    const secret = overrides.auth?.clusterSecret;
+    if (secret !== undefined) for (const worker of cluster.workers) worker.hints = new HintVerifier(secret);
     cluster.writeTopology();
     const options = routerOptions({ topologyPath: cluster.topologyPath, port: 0, probeIntervalMs: 100, topologyPollMs: 50, ...overrides });
     cluster.router = await startRouter(options, pino({ level: 'silent' }));

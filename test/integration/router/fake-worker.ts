@@ -3,9 +3,12 @@
  * worker contract the router relies on (/readyz, X-Pinbase-Worker, the
  * ownership check with X-Pinbase-Down answering 421, SSE on _changes) and
  * echoes what it received, so tests can see exactly what the router sent.
+ * Given a HintVerifier it believes a down list only with a valid signed
+ * hint, as a worker with a cluster secret does.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HintVerdict, HintVerifier } from '../../../services/auth/hint-signature.js';
 import { Placement } from '../../../services/topology/placement.js';
 
 export interface ReceivedRequest {
@@ -27,6 +30,10 @@ export class FakeWorker {
   /** Checks ownership like a real worker (421 when not the owner). */
   checkOwnership = true;
   behavior: Behavior | undefined;
+  /** Verifies the router's signed hints (none: every down list is believed). */
+  hints: HintVerifier | undefined;
+  /** The verdict on each signed down list received, in order. */
+  readonly hintVerdicts: HintVerdict[] = [];
   private readonly streams = new Set<ServerResponse>();
   private server!: Server;
   port = 0;
@@ -79,7 +86,14 @@ export class FakeWorker {
       const userId = /^\/api\/users\/([^/?]+)/.exec(url)?.[1];
       if (userId !== undefined && this.checkOwnership) {
         const header = req.headers['x-pinbase-down'];
-        const down = new Set(typeof header === 'string' ? header.split(',') : []);
+        let downList = typeof header === 'string' ? header : '';
+        if (this.hints !== undefined && downList !== '') {
+          const hint = req.headers['x-pinbase-hint'];
+          const verdict = this.hints.verify(typeof hint === 'string' ? hint : undefined, req.method ?? '', url, downList);
+          this.hintVerdicts.push(verdict);
+          if (verdict !== 'valid') downList = '';
+        }
+        const down = new Set(downList === '' ? [] : downList.split(','));
         const owner = new Placement(this.topologyIds).owner(userId, (id) => !down.has(id));
         if (owner !== this.id) {
           res.setHeader('content-type', 'application/problem+json');
