@@ -6,7 +6,8 @@
  * body `{"n":<n>}`) with an Idempotency-Key. An answer that says "nothing
  * was changed, try again" (429, 503) is retried with the same key after a
  * short pause; a network error, a timeout (15 s) or any other answer that is not a
- * success is a failure. Every acknowledged write is remembered.
+ * success is a failure. Every acknowledged write is remembered. With
+ * `authorization`, every request carries that user's Authorization header.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { send, type Reply } from './http-client.js';
@@ -14,6 +15,20 @@ import { send, type Reply } from './http-client.js';
 export interface Write {
   readonly path: string;
   readonly body: string;
+}
+
+/** The Authorization header value for a user's requests (e.g. `Bearer <JWT>`). */
+export type UserAuthorization = (userId: string) => string;
+
+/** The user of `/api/users/<id>/...`. */
+function userOf(path: string): string {
+  const user = /^\/api\/users\/([^/]+)\//.exec(path)?.[1];
+  if (user === undefined) throw new Error(`not a user's path: ${path}`);
+  return user;
+}
+
+function authorizationHeaders(path: string, authorization: UserAuthorization | undefined): Record<string, string> {
+  return authorization === undefined ? {} : { authorization: authorization(userOf(path)) };
 }
 
 export interface Ack extends Write {
@@ -38,8 +53,8 @@ async function retried(request: () => Promise<Reply>): Promise<Reply & { retries
 }
 
 /** PUT `write` with Idempotency-Key `key`, retrying 429 and 503; rejects on a network error. */
-export function putWithRetry(url: string, write: Write, key: string): Promise<Reply & { retries: number }> {
-  const headers = { 'content-type': 'application/json', 'idempotency-key': key };
+export function putWithRetry(url: string, write: Write, key: string, authorization?: UserAuthorization): Promise<Reply & { retries: number }> {
+  const headers = { 'content-type': 'application/json', 'idempotency-key': key, ...authorizationHeaders(write.path, authorization) };
   return retried(() => send(url, write.path, { method: 'PUT', headers, body: write.body }));
 }
 
@@ -50,6 +65,8 @@ export interface WriteLoadOptions {
   concurrency?: number;
   /** Pause of each writer after each write (default 0). */
   pauseMs?: number;
+  /** Each user's Authorization header (default: none). */
+  authorization?: UserAuthorization;
 }
 
 let loads = 0;
@@ -62,6 +79,7 @@ export class WriteLoad {
   private readonly name: string;
   private readonly concurrency: number;
   private readonly pauseMs: number;
+  private readonly authorization: UserAuthorization | undefined;
   private running = false;
   private loops: Promise<void>[] = [];
   private next = 0;
@@ -74,6 +92,7 @@ export class WriteLoad {
     this.name = options.name ?? `load${++loads}`;
     this.concurrency = options.concurrency ?? 4;
     this.pauseMs = options.pauseMs ?? 0;
+    this.authorization = options.authorization;
   }
 
   start(): void {
@@ -98,7 +117,7 @@ export class WriteLoad {
       const tag = `${this.name}-${n}`;
       const write = { path: `/api/users/${this.users[n % this.users.length]}/load/${tag}`, body: JSON.stringify({ n }) };
       try {
-        const reply = await putWithRetry(this.url, write, tag);
+        const reply = await putWithRetry(this.url, write, tag, this.authorization);
         this.retries += reply.retries;
         if (reply.status === 200 || reply.status === 201) this.acks.push({ ...write, worker: reply.header('x-pinbase-worker') ?? '', at: Date.now() });
         else this.failures.push(`${write.path}: ${reply.status} ${reply.body}`);
@@ -114,10 +133,10 @@ export class WriteLoad {
  * Reads every write back (a 429 or 503 is retried as above); resolves with
  * one line for each that is missing or holds something else.
  */
-export async function unreadableWrites(url: string, writes: Iterable<Write>): Promise<string[]> {
+export async function unreadableWrites(url: string, writes: Iterable<Write>, authorization?: UserAuthorization): Promise<string[]> {
   const problems: string[] = [];
   for (const write of writes) {
-    const reply = await retried(() => send(url, write.path));
+    const reply = await retried(() => send(url, write.path, { headers: authorizationHeaders(write.path, authorization) }));
     if (reply.status !== 200) problems.push(`${write.path}: ${reply.status} ${reply.body}`);
     else if (JSON.stringify(JSON.parse(reply.body)) !== JSON.stringify(JSON.parse(write.body))) {
       problems.push(`${write.path}: read ${reply.body}, wrote ${write.body}`);
