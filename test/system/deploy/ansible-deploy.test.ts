@@ -1,20 +1,25 @@
 /**
  * The README's "Deploy with Ansible" and "Scale out" commands, for real:
  * site.yml against the local inventory (router + two worker "hosts" on this
- * machine, start-stop-daemon services on 127.0.0.1), then a port added to
- * and a port removed from the inventory, each followed by the same command.
- * Everything the playbook started is stopped at the end, by pid.
+ * machine, start-stop-daemon services on 127.0.0.1, authentication on with
+ * the inventory's test secrets), then a port added to and a port removed
+ * from the inventory, each followed by the same command, a rolling restart,
+ * and a rotation of the users' token secret. Every user request carries a
+ * token signed with the inventory's secret. Everything the playbook started
+ * is stopped at the end, by pid.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Placement } from '../../../services/topology/placement.js';
 import { freePort } from '../../support/free-port.js';
 import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
-import { putWithRetry, unreadableWrites, WriteLoad, type Write } from '../../support/write-load.js';
+import { signTestToken } from '../../support/test-token.js';
+import { putWithRetry, unreadableWrites, WriteLoad, type UserAuthorization, type Write } from '../../support/write-load.js';
 import { assertInstalled, describeRun, runPlaybook, type AnsibleRun } from './ansible-runner.js';
-import { isRunning, readPidfiles, stopAll, waitUntilGone } from './deployed-processes.js';
+import { commandLine, isRunning, readPidfiles, stopAll, waitUntilGone } from './deployed-processes.js';
 import { LocalInventory } from './local-inventory.js';
 
 interface RouterStatus {
@@ -34,9 +39,42 @@ const seenPids = new Set<number>();
 const firsts = new Map<string, Write>();
 let servedBy = new Map<string, string>();
 const loadWrites: Write[] = [];
+/** Each user's Authorization header, signed with the inventory's current signing secret. */
+let authorization: UserAuthorization;
 
-function site(): Promise<AnsibleRun> {
-  return runPlaybook('site.yml', inventory.path, root);
+function site(extraVars?: Record<string, unknown>): Promise<AnsibleRun> {
+  return runPlaybook('site.yml', inventory.path, root, extraVars);
+}
+
+/** The users' token secrets the inventory gives the workers, the signing one first. */
+function authSecrets(): string[] {
+  const value = inventory.groupVar('pinbase_auth_secret');
+  return typeof value === 'string' ? [value] : value;
+}
+
+/** Every user's Authorization header, each with a token signed with `secret`. */
+async function bearerTokens(secret: string): Promise<UserAuthorization> {
+  const tokens = new Map<string, string>();
+  for (const user of USERS) tokens.set(user, `Bearer ${await signTestToken(secret, user)}`);
+  return (user) => tokens.get(user) ?? '';
+}
+
+/** The secret files on `host` (its prefix's etc/secrets/): name → content and mode. */
+function secretFiles(host: string): Map<string, { content: string; mode: number }> {
+  const dir = join(root, host, 'etc', 'secrets');
+  expect(statSync(dir).mode & 0o777, dir).toBe(0o700);
+  const files = new Map<string, { content: string; mode: number }>();
+  for (const name of ['auth-secret', 'jwks.json', 'admin-token', 'cluster-secret']) {
+    const path = join(dir, name);
+    if (existsSync(path)) files.set(name, { content: readFileSync(path, 'utf8'), mode: statSync(path).mode & 0o777 });
+  }
+  return files;
+}
+
+/** The value that follows `flag` in a process's command line (undefined when absent). */
+function flagValue(args: string[], flag: string): string | undefined {
+  const index = args.indexOf(flag);
+  return index < 0 ? undefined : args[index + 1];
 }
 
 function rollingRestart(): Promise<AnsibleRun> {
@@ -50,8 +88,8 @@ function pids(): Map<string, number> {
 }
 
 async function status(): Promise<RouterStatus> {
-  // The status lists users: it needs the admin token the playbook generated.
-  const token = readFileSync(join(root, 'lb1', 'etc', 'admin-token'), 'utf8').trim();
+  // The status lists users: it needs the admin token the playbook wrote.
+  const token = readFileSync(join(root, 'lb1', 'etc', 'secrets', 'admin-token'), 'utf8').trim();
   const reply = await send(router, '/_router/status', { headers: { authorization: `Bearer ${token}` } });
   expect(reply.status).toBe(200);
   return JSON.parse(reply.body) as RouterStatus;
@@ -67,7 +105,7 @@ function expectSuccess(run: AnsibleRun, hosts = ['lb1', 'node1', 'node2']): void
 async function readFirsts(): Promise<Map<string, string>> {
   const workers = new Map<string, string>();
   for (const [user, write] of firsts) {
-    const reply = await send(router, write.path);
+    const reply = await send(router, write.path, { headers: { authorization: authorization(user) } });
     expect(reply.status, `${write.path}: ${reply.body}`).toBe(200);
     expect(JSON.parse(reply.body)).toEqual(JSON.parse(write.body));
     workers.set(user, reply.header('x-pinbase-worker') ?? '');
@@ -87,6 +125,7 @@ beforeAll(async () => {
   ports = { router: await freePort(), a: await freePort(), b: await freePort(), c: await freePort() };
   inventory = new LocalInventory(join(temp.path, 'inventory'), ports.router, ports.a, ports.b);
   router = `http://127.0.0.1:${ports.router}`;
+  authorization = await bearerTokens(authSecrets()[0]!);
 });
 
 afterAll(async () => {
@@ -108,15 +147,14 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
       [`node2-${ports.b}`, 'up'],
     ]);
 
-    // The admin token (generated for the local cluster, from ansible-vault in
-    // production) guards drain/undrain; the playbook sends it.
+    // The admin token (a test value in the local inventory, from ansible-vault
+    // in production) guards drain/undrain; the playbook sends it.
     const unauthorized = await send(router, `/_router/workers/node1-${ports.a}/drain`, { method: 'POST' });
     expect(unauthorized.status).toBe(401);
-    expect(statSync(join(root, 'lb1', 'etc', 'admin-token')).mode & 0o777).toBe(0o600);
 
     for (const user of USERS) {
       const write = { path: `/api/users/${user}/notes/first`, body: JSON.stringify({ user, text: 'written after the first deploy' }) };
-      const reply = await putWithRetry(router, write, `first-${user}`);
+      const reply = await putWithRetry(router, write, `first-${user}`, authorization);
       expect(reply.status, reply.body).toBe(201);
       firsts.set(user, write);
     }
@@ -124,6 +162,62 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     expectPlacement(servedBy, [`node1-${ports.a}`, `node2-${ports.b}`]);
     expect(new Set(servedBy.values()).size).toBe(2);
   }, 420_000);
+
+  it('gives each host only the secret files its processes read (0600 in a 0700 directory) and runs them with those files', () => {
+    const admin = inventory.groupVar('pinbase_admin_token') as string;
+    const cluster = inventory.groupVar('pinbase_cluster_secret') as string;
+    for (const node of ['node1', 'node2']) {
+      const files = secretFiles(node);
+      expect([...files.keys()].sort(), node).toEqual(['admin-token', 'auth-secret', 'cluster-secret']);
+      for (const [name, file] of files) expect(file.mode, `${node}/${name}`).toBe(0o600);
+      expect(files.get('auth-secret')!.content).toBe(`${authSecrets().join('\n')}\n`);
+      expect(files.get('admin-token')!.content).toBe(`${admin}\n`);
+      expect(files.get('cluster-secret')!.content).toBe(`${cluster}\n`);
+    }
+    // The router passes users' tokens through: it never gets their key.
+    const routerFiles = secretFiles('lb1');
+    expect([...routerFiles.keys()].sort()).toEqual(['admin-token', 'cluster-secret']);
+    for (const [name, file] of routerFiles) expect(file.mode, `lb1/${name}`).toBe(0o600);
+
+    const running = pids();
+    for (const [node, port] of [['node1', ports.a], ['node2', ports.b]] as const) {
+      const args = commandLine(running.get(`${node}/worker-${port}`)!);
+      const secrets = join(root, node, 'etc', 'secrets');
+      // The host's private address (the inventory's pinbase_private_address), never a wildcard.
+      expect(flagValue(args, '--host'), args.join(' ')).toBe('127.0.0.1');
+      expect(flagValue(args, '--auth-secret-file')).toBe(join(secrets, 'auth-secret'));
+      expect(flagValue(args, '--admin-token-file')).toBe(join(secrets, 'admin-token'));
+      expect(flagValue(args, '--cluster-secret-file')).toBe(join(secrets, 'cluster-secret'));
+      expect(args).not.toContain('--insecure');
+    }
+    const routerArgs = commandLine(running.get('lb1/router')!);
+    expect(flagValue(routerArgs, '--admin-token-file'), routerArgs.join(' ')).toBe(join(root, 'lb1', 'etc', 'secrets', 'admin-token'));
+    expect(flagValue(routerArgs, '--cluster-secret-file')).toBe(join(root, 'lb1', 'etc', 'secrets', 'cluster-secret'));
+    expect(routerArgs).not.toContain('--auth-secret-file');
+    expect(routerArgs).not.toContain('--insecure');
+  });
+
+  it('refuses a user request without a token or with a token from another secret (401), through the router and at the worker', async () => {
+    const user = USERS[0]!;
+    const path = firsts.get(user)!.path;
+    const owner = servedBy.get(user)!;
+    const worker = `http://127.0.0.1:${owner === `node1-${ports.a}` ? ports.a : ports.b}`;
+    const forged = `Bearer ${await signTestToken(randomBytes(32).toString('base64url'), user)}`;
+    for (const origin of [router, worker]) {
+      const missing = await send(origin, path);
+      expect(missing.status, `${origin}: ${missing.body}`).toBe(401);
+      expect(missing.header('content-type')).toMatch(/^application\/problem\+json/);
+      expect(missing.json().code).toBe('missing_token');
+      expect(missing.header('www-authenticate')).toMatch(/^Bearer/);
+
+      const invalid = await send(origin, path, { headers: { authorization: forged } });
+      expect(invalid.status, `${origin}: ${invalid.body}`).toBe(401);
+      expect(invalid.json().code).toBe('invalid_token');
+
+      const valid = await send(origin, path, { headers: { authorization: authorization(user) } });
+      expect(valid.status, `${origin}: ${valid.body}`).toBe(200);
+    }
+  });
 
   it('changes nothing when run again with the same inventory', async () => {
     const before = pids();
@@ -134,9 +228,26 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     expect(pids()).toEqual(before);
   }, 180_000);
 
+  it('stops before changing anything when a secret is missing or too short, naming the vault variable to set', async () => {
+    const before = pids();
+    const filesBefore = ['lb1', 'node1', 'node2'].map((host) => secretFiles(host));
+    const run = await site({ pinbase_admin_token: '', pinbase_cluster_secret: 'too-short' });
+    expect(run.code, describeRun(run)).not.toBe(0);
+    expect(run.output).toContain('pinbase_admin_token (vault_pinbase_admin_token) is not set');
+    expect(run.output).toContain('pinbase_cluster_secret (vault_pinbase_cluster_secret) is too short');
+    expect(run.output).not.toContain('too-short');
+    for (const host of ['lb1', 'node1', 'node2']) {
+      const recap = run.recap.get(host);
+      expect(recap?.failed, `${host}: ${describeRun(run)}`).toBe(1);
+      expect(recap?.changed, host).toBe(0);
+    }
+    expect(pids()).toEqual(before);
+    expect(['lb1', 'node1', 'node2'].map((host) => secretFiles(host))).toEqual(filesBefore);
+  }, 120_000);
+
   it('starts a worker for a port added to the inventory; the router reloads and moves ~1/3 of the users to it, losing nothing', async () => {
     const before = pids();
-    const load = new WriteLoad(router, USERS, { name: 'grow', concurrency: 2, pauseMs: 20 });
+    const load = new WriteLoad(router, USERS, { name: 'grow', concurrency: 2, pauseMs: 20, authorization });
     load.start();
     inventory.setWorkerPorts('node1', [ports.a, ports.c]);
     const run = await site();
@@ -165,14 +276,14 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     expect(moved.length / USERS.length).toBeGreaterThan(0.15);
     expect(moved.length / USERS.length).toBeLessThan(0.55);
     servedBy = now;
-    expect(await unreadableWrites(router, loadWrites)).toEqual([]);
+    expect(await unreadableWrites(router, loadWrites, authorization)).toEqual([]);
   }, 240_000);
 
   it('stops the worker of a port removed from the inventory after handing its users to the others, losing nothing', async () => {
     const removed = `node1-${ports.a}`;
     const removedPid = pids().get(`node1/worker-${ports.a}`)!;
     const routerPid = pids().get('lb1/router');
-    const load = new WriteLoad(router, USERS, { name: 'shrink', concurrency: 2, pauseMs: 20 });
+    const load = new WriteLoad(router, USERS, { name: 'shrink', concurrency: 2, pauseMs: 20, authorization });
     load.start();
     inventory.setWorkerPorts('node1', [ports.c]);
     const run = await site();
@@ -195,13 +306,13 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     for (const user of USERS) {
       if (servedBy.get(user) !== removed) expect(now.get(user), user).toBe(servedBy.get(user));
     }
-    expect(await unreadableWrites(router, loadWrites)).toEqual([]);
+    expect(await unreadableWrites(router, loadWrites, authorization)).toEqual([]);
     expect(isRunning(removedPid)).toBe(false);
   }, 240_000);
 
   it('rolling-restart.yml restarts every worker, one at a time and drained first, without a failed request', async () => {
     const before = pids();
-    const load = new WriteLoad(router, USERS, { name: 'restart', concurrency: 2, pauseMs: 20 });
+    const load = new WriteLoad(router, USERS, { name: 'restart', concurrency: 2, pauseMs: 20, authorization });
     load.start();
     const run = await rollingRestart();
     await load.stop();
@@ -221,6 +332,60 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
       [[`node1-${ports.c}`, 'up', true], [`node2-${ports.b}`, 'up', true]].sort(),
     );
     expectPlacement(await readFirsts(), [`node1-${ports.c}`, `node2-${ports.b}`]);
-    expect(await unreadableWrites(router, loadWrites)).toEqual([]);
+    expect(await unreadableWrites(router, loadWrites, authorization)).toEqual([]);
   }, 240_000);
+
+  it('rotates the users\' token secret as the inventory documents it (new one first, roll, old one removed, roll) without a failed request', async () => {
+    const [old] = authSecrets();
+    const fresh = randomBytes(32).toString('base64url');
+    const workers = [`node1/worker-${ports.c}`, `node2/worker-${ports.b}`];
+    const user = USERS[0]!;
+    const path = firsts.get(user)!.path;
+    const withOld = authorization;
+    const withNew = await bearerTokens(fresh);
+    const routerPid = pids().get('lb1/router');
+
+    /** site.yml writes the secrets without restarting anyone, then rolling-restart.yml restarts the workers drained. */
+    async function roll(name: string, sign: UserAuthorization): Promise<void> {
+      const before = pids();
+      const load = new WriteLoad(router, USERS, { name, concurrency: 2, pauseMs: 20, authorization: sign });
+      load.start();
+      const written = await site({ worker_restart_on_change: false });
+      const between = pids();
+      const restarted = await rollingRestart();
+      await load.stop();
+      expectSuccess(written);
+      expectSuccess(restarted, ['node1', 'node2']);
+      console.info(
+        `${name}: site.yml ${written.seconds.toFixed(1)} s, rolling-restart.yml ${restarted.seconds.toFixed(1)} s; ` +
+          `load: ${load.acks.length} writes, ${load.retries} retries`,
+      );
+      expect(load.failures).toEqual([]);
+      loadWrites.push(...load.acks);
+      expect(between).toEqual(before);
+      const after = pids();
+      for (const worker of workers) expect(after.get(worker), worker).not.toBe(before.get(worker));
+      // The router does not read the users' secret: it keeps running.
+      expect(after.get('lb1/router')).toBe(routerPid);
+    }
+
+    // 1. The new secret first: tokens signed with either verify.
+    inventory.setGroupVar('pinbase_auth_secret', [fresh, old!]);
+    await roll('rotate-add', withOld);
+    expect(secretFiles('node1').get('auth-secret')!.content).toBe(`${fresh}\n${old}\n`);
+    for (const sign of [withOld, withNew]) {
+      const reply = await send(router, path, { headers: { authorization: sign(user) } });
+      expect(reply.status, reply.body).toBe(200);
+    }
+
+    // 2. The old secret removed: its tokens are refused.
+    authorization = withNew;
+    inventory.setGroupVar('pinbase_auth_secret', fresh);
+    await roll('rotate-remove', withNew);
+    expect(secretFiles('node2').get('auth-secret')!.content).toBe(`${fresh}\n`);
+    expect(await unreadableWrites(router, loadWrites, withNew)).toEqual([]);
+    // Last, as it needs workers that enforce tokens.
+    const refused = await send(router, path, { headers: { authorization: withOld(user) } });
+    expect(refused.status, refused.body).toBe(401);
+  }, 480_000);
 });

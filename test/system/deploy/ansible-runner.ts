@@ -56,9 +56,13 @@ export function runInAnsibleDir(tool: string, args: string[], timeoutMs = 600_00
   });
 }
 
-/** `ansible-playbook -i INVENTORY PLAYBOOK -e pinbase_local_root=ROOT`, as the README runs it. */
-export function runPlaybook(playbook: string, inventory: string, localRoot: string): Promise<AnsibleRun> {
-  return runInAnsibleDir('ansible-playbook', ['-i', inventory, playbook, '-e', `pinbase_local_root=${localRoot}`]);
+/**
+ * `ansible-playbook -i INVENTORY PLAYBOOK -e pinbase_local_root=ROOT`, as the
+ * README runs it, with `extraVars` (if any) as one more `-e` JSON document.
+ */
+export function runPlaybook(playbook: string, inventory: string, localRoot: string, extraVars?: Record<string, unknown>): Promise<AnsibleRun> {
+  const extra = extraVars === undefined ? [] : ['-e', JSON.stringify(extraVars)];
+  return runInAnsibleDir('ansible-playbook', ['-i', inventory, playbook, '-e', `pinbase_local_root=${localRoot}`, ...extra]);
 }
 
 function parseRecap(output: string): Map<string, HostRecap> {

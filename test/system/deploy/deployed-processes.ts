@@ -32,13 +32,18 @@ export function isRunning(pid: number): boolean {
   }
 }
 
+/** The arguments `pid` was started with (empty when it is gone). */
+export function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  } catch {
+    return [];
+  }
+}
+
 /** Whether `pid` runs a command that mentions `marker` (guards against a recycled pid). */
 function runsUnder(pid: number, marker: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-  } catch {
-    return false;
-  }
+  return commandLine(pid).some((arg) => arg.includes(marker));
 }
 
 export async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
