@@ -21,7 +21,14 @@ export function benchStore(dataDir: string, durability: Durability, maxOpen = 10
     idleCloseMs: 3_600_000,
     lease: DEFAULT_LEASE_TIMING,
     database: { durability, cacheKiB: 1024 },
-    limits: { maxDocumentBytes: 1 << 20, maxPendingWrites: 100_000, commitDelayMs: 0 },
+    limits: {
+      maxDocumentBytes: 1 << 20,
+      maxTransactionBytes: 2 << 20,
+      maxPageBytes: 4 << 20,
+      maxUserBytes: 0,
+      maxPendingWrites: 100_000,
+      commitDelayMs: 0,
+    },
     events: quietEvents,
     retention: { retentionMs: 7 * DAY_MS, idempotencyTtlMs: DAY_MS, pruneIntervalMs: 3_600_000, maxRowsPerBatch: 1000 },
   });

@@ -29,6 +29,8 @@ Options:
   --prune-interval DUR    prune a partition at most this often (default 10m)
   --body-limit BYTES      largest request body (default ${WORKER_DEFAULTS.bodyLimit})
   --max-in-flight N       requests served at once before 503 (default ${WORKER_DEFAULTS.maxInFlight})
+  --max-user-bytes BYTES  quota: largest a user's data may grow before writes get 507 quota_exceeded
+                          (default ${WORKER_DEFAULTS.maxUserBytes}, 1 GiB; 0: no quota); reads and deletes still work
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
   --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
                           turn of the event loop); more trades latency for larger batches
@@ -52,6 +54,7 @@ const OPTIONS = {
   'prune-interval': { type: 'string' },
   'body-limit': { type: 'string' },
   'max-in-flight': { type: 'string' },
+  'max-user-bytes': { type: 'string' },
   'lease-wait': { type: 'string' },
   'commit-delay': { type: 'string' },
   'log-level': { type: 'string' },
@@ -79,6 +82,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
   }
   const logLevel = parseLogLevel(values['log-level']);
   const host = values.host ?? WORKER_DEFAULTS.host;
+  const bodyLimit = integerOption(values['body-limit'], 'body-limit', WORKER_DEFAULTS.bodyLimit, 1024, 64 * 1024 * 1024);
   return {
     id,
     host,
@@ -91,7 +95,10 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     retentionMs: durationOption(values.retention, 'retention', WORKER_DEFAULTS.retentionMs, 0),
     idempotencyTtlMs: durationOption(values['idempotency-ttl'], 'idempotency-ttl', WORKER_DEFAULTS.idempotencyTtlMs, DAY_MS),
     pruneIntervalMs: durationOption(values['prune-interval'], 'prune-interval', WORKER_DEFAULTS.pruneIntervalMs, 1000),
-    bodyLimit: integerOption(values['body-limit'], 'body-limit', WORKER_DEFAULTS.bodyLimit, 1024, 64 * 1024 * 1024),
+    bodyLimit,
+    maxTransactionBytes: WORKER_DEFAULTS.transactionBytesPerBodyLimit * bodyLimit,
+    maxPageBytes: WORKER_DEFAULTS.maxPageBytes,
+    maxUserBytes: integerOption(values['max-user-bytes'], 'max-user-bytes', WORKER_DEFAULTS.maxUserBytes, 0, Number.MAX_SAFE_INTEGER),
     maxInFlight: integerOption(values['max-in-flight'], 'max-in-flight', WORKER_DEFAULTS.maxInFlight, 1, 1_000_000),
     maxPendingWrites: WORKER_DEFAULTS.maxPendingWrites,
     commitDelayMs: durationOption(values['commit-delay'], 'commit-delay', WORKER_DEFAULTS.commitDelayMs, 0),

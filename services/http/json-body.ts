@@ -1,60 +1,32 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { DOCUMENT_STRUCTURE, scanJsonStructure, type JsonStructureLimits } from '../partition/json-structure.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
-
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor']);
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The request body exactly as received (for the idempotency request hash). */
     rawBody?: string;
   }
+  interface FastifyContextConfig {
+    /** The structure limits of this route's JSON body (default DOCUMENT_STRUCTURE). */
+    bodyStructure?: JsonStructureLimits;
+  }
 }
-
-/** Deepest nesting of objects and arrays accepted in a body. */
-export const MAX_JSON_DEPTH = 100;
 
 /**
- * Parses a JSON request body. Throws `invalid_json` for malformed JSON,
- * `forbidden_key` for a `__proto__` or `constructor` key at any depth
- * (including ones spelled with \u escapes), and `invalid_body` for nesting
- * deeper than MAX_JSON_DEPTH.
+ * Parses a JSON request body. Its structure is checked before JSON.parse
+ * builds anything (see scanJsonStructure: DOCUMENT_STRUCTURE's depth and
+ * node limits bound the time parsing takes): `invalid_body` for nesting or
+ * nodes beyond them, `forbidden_key` for a `__proto__` or `constructor` key
+ * at any depth (including ones spelled with \u escapes); then
+ * `invalid_json` for malformed JSON.
  */
-export function parseJsonBody(text: string): unknown {
-  let value: unknown;
+export function parseJsonBody(text: string, limits: JsonStructureLimits = DOCUMENT_STRUCTURE): unknown {
+  scanJsonStructure(text, limits);
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw new PinbaseError('invalid_json', (error as Error).message);
-  }
-  // A text this short cannot nest too deep; then only a possible key needs the walk.
-  const mayHideKey = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
-  if (mayHideKey || text.length > 2 * MAX_JSON_DEPTH) checkStructure(value);
-  return value;
-}
-
-/** Walks the parsed value without recursion (a hostile body cannot overflow the stack). */
-function checkStructure(root: unknown): void {
-  const values: unknown[] = [root];
-  const depths: number[] = [0];
-  while (values.length > 0) {
-    const value = values.pop();
-    const depth = depths.pop()!;
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth >= MAX_JSON_DEPTH) {
-      throw new PinbaseError('invalid_body', `objects and arrays may nest at most ${MAX_JSON_DEPTH} levels deep`);
-    }
-    if (Array.isArray(value)) {
-      for (const item of value) {
-        values.push(item);
-        depths.push(depth + 1);
-      }
-      continue;
-    }
-    for (const key of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(key)) throw new PinbaseError('forbidden_key', `key "${key}" is not allowed in a document`);
-      values.push((value as Record<string, unknown>)[key]);
-      depths.push(depth + 1);
-    }
   }
 }
 
@@ -73,7 +45,7 @@ export function registerJsonBodies(app: FastifyInstance): void {
       return;
     }
     try {
-      done(null, parseJsonBody(text));
+      done(null, parseJsonBody(text, request.routeOptions.config.bodyStructure));
     } catch (error) {
       done(error as Error);
     }

@@ -110,25 +110,69 @@ export function readObject(sql: Statements, collection: string, id: string, at?:
   return vid === undefined ? undefined : versionAt(sql, vid);
 }
 
-/** Live objects of a collection in id order, after `after`, as of `at` (latest if undefined). */
+/** One page of a listing or a history: the items, and whether more follow. */
+export interface Page<T> {
+  items: T[];
+  more: boolean;
+}
+
+/**
+ * How far a page may go: at most `limit` items, and no more items once
+ * their bodies reach `maxBytes` characters of JSON (at least one item
+ * whatever its size: one document is bounded by the document size limit).
+ * Rows are read one at a time, so a page never holds more than that in
+ * memory.
+ */
+export interface PageBounds {
+  limit: number;
+  maxBytes: number;
+}
+
+/** Counts a page's items against its bounds. */
+class PageFill {
+  private count = 0;
+  private bytes = 0;
+
+  constructor(private readonly bounds: PageBounds) {}
+
+  /** Whether an item of `bytes` still fits; if so it is counted. */
+  admit(bytes: number): boolean {
+    if (this.count >= this.bounds.limit) return false;
+    if (this.count > 0 && this.bytes + bytes > this.bounds.maxBytes) return false;
+    this.count++;
+    this.bytes += bytes;
+    return true;
+  }
+}
+
+/**
+ * Live objects of a collection in id order, after `after`, as of `at`
+ * (latest if undefined), within `bounds`; `more` when the collection goes on.
+ */
 export function listObjects(
   sql: Statements,
   collection: string,
-  options: { after: string; limit: number; at?: number | undefined },
-): ListedObject[] {
+  options: PageBounds & { after: string; at?: number | undefined },
+): Page<ListedObject> {
+  const fill = new PageFill(options);
+  const items: ListedObject[] = [];
   if (options.at === undefined) {
-    return sql
+    const rows = sql
       .get(
         `SELECT o.id, o.rev, v.body FROM objects o JOIN versions v ON v.vid = o.vid
-         WHERE o.collection = ? AND o.id > ? AND o.deleted = 0 ORDER BY o.id LIMIT ?`,
+         WHERE o.collection = ? AND o.id > ? AND o.deleted = 0 ORDER BY o.id`,
       )
-      .all(collection, options.after, options.limit) as ListedObject[];
+      .iterate(collection, options.after) as IterableIterator<ListedObject>;
+    for (const row of rows) {
+      if (!fill.admit(row.body.length)) return { items, more: true };
+      items.push(row);
+    }
+    return { items, more: false };
   }
   // Heads in id order, each resolved at the snapshot, a chunk at a time until
   // the page is full (objects created after `at` or deleted then are skipped).
   const { at, limit } = options;
-  const chunk = Math.max(limit, 64);
-  const listed: ListedObject[] = [];
+  const chunk = Math.max(limit + 1, 64);
   let after = options.after;
   for (;;) {
     const heads = sql
@@ -137,58 +181,72 @@ export function listObjects(
     for (const h of heads) {
       const vid = chainAt(sql, h.vid, h.rev, at);
       const version = vid === undefined ? undefined : versionAt(sql, vid);
-      if (version && !version.deleted) listed.push({ id: h.id, rev: version.rev, body: version.body! });
-      if (listed.length === limit) return listed;
+      if (!version || version.deleted) continue;
+      if (!fill.admit(version.body!.length)) return { items, more: true };
+      items.push({ id: h.id, rev: version.rev, body: version.body! });
     }
-    if (heads.length < chunk) return listed;
+    if (heads.length < chunk) return { items, more: false };
     after = heads[heads.length - 1]!.id;
   }
 }
 
 /**
  * Versions of one object, newest first, with rev < `before` (all when
- * undefined), following the chain from the current version.
+ * undefined), following the chain from the current version, within
+ * `bounds`; `more` when older versions remain.
  */
 export function objectHistory(
   sql: Statements,
   collection: string,
   id: string,
-  options: { before?: number | undefined; limit: number },
-): StoredVersion[] {
+  options: PageBounds & { before?: number | undefined },
+): Page<StoredVersion> {
   const current = head(sql, collection, id);
-  if (!current) return [];
-  const history: StoredVersion[] = [];
+  if (!current) return { items: [], more: false };
+  const fill = new PageFill(options);
+  const items: StoredVersion[] = [];
   let vid = options.before === undefined ? current.vid : chainAt(sql, current.vid, current.rev, options.before - 1);
-  while (vid !== undefined && history.length < options.limit) {
+  while (vid !== undefined) {
     const row = sql.get(`SELECT ${VERSION_COLUMNS}, prev FROM versions WHERE vid = ?`).get(vid) as
       | (VersionRow & { prev: number | null })
       | undefined;
     if (!row) break;
-    history.push(toVersion(row));
+    if (!fill.admit(row.body?.length ?? 0)) return { items, more: true };
+    items.push(toVersion(row));
     vid = row.prev ?? undefined;
   }
-  return history;
+  return { items, more: false };
 }
 
 /**
  * The change feed: the latest version of every object changed after `since`,
  * in commit order (an object changed twice appears once, at its last seq).
- * A page never splits one commit: it holds whole commits, up to `limit`
- * changes, or one whole commit when that alone is larger.
+ * A page never splits one commit: it holds whole commits, within `bounds`
+ * (changes, and characters of bodies), or one whole commit when that alone
+ * is larger (a commit is bounded by the transaction limits).
  */
-export function readChanges(sql: Statements, since: number, limit: number, includeBodies: boolean): Change[] {
+export function readChanges(sql: Statements, since: number, includeBodies: boolean, bounds: PageBounds): Change[] {
   const columns = `o.rev AS seq, o.collection, o.id, o.deleted${includeBodies ? ', v.body' : ''}`;
   const from = includeBodies ? 'objects o JOIN versions v ON v.vid = o.vid' : 'objects o';
   type Row = Omit<Change, 'deleted'> & { deleted: number };
-  let rows = sql
-    .get(`SELECT ${columns} FROM ${from} WHERE o.rev > ? ORDER BY o.rev, o.collection, o.id LIMIT ?`)
-    .all(since, limit + 1) as Row[];
-  if (rows.length > limit) {
-    const cut = rows[limit]!.seq;
-    rows = rows.slice(0, limit).filter((row) => row.seq !== cut);
-    if (rows.length === 0) {
-      rows = sql.get(`SELECT ${columns} FROM ${from} WHERE o.rev = ? ORDER BY o.collection, o.id`).all(cut) as Row[];
+  const rows = sql.get(`SELECT ${columns} FROM ${from} WHERE o.rev > ? ORDER BY o.rev, o.collection, o.id`).iterate(since) as IterableIterator<Row>;
+  const changes: Change[] = [];
+  let bytes = 0;
+  /** Where the commit being read starts in `changes`. */
+  let commitStart = 0;
+  for (const row of rows) {
+    const newCommit = changes.length === 0 || row.seq !== changes[changes.length - 1]!.seq;
+    if (newCommit) {
+      if (changes.length >= bounds.limit || bytes >= bounds.maxBytes) break;
+      commitStart = changes.length;
+    }
+    changes.push({ ...row, deleted: row.deleted === 1 });
+    bytes += row.body?.length ?? 0;
+    if (commitStart > 0 && (changes.length > bounds.limit || bytes > bounds.maxBytes)) {
+      // This commit does not fit after the ones before it: the next page starts with it.
+      changes.length = commitStart;
+      break;
     }
   }
-  return rows.map((row) => ({ ...row, deleted: row.deleted === 1 }));
+  return changes;
 }

@@ -1,8 +1,8 @@
 import { PinbaseError } from '../problem/pinbase-error.js';
-import { applyMergePatch } from './merge-patch.js';
+import { assertNodeCount, DOCUMENT_STRUCTURE, scanJsonStructure } from './json-structure.js';
+import { mergePatchInPlace } from './merge-patch.js';
 import { newObjectId } from './object-id.js';
-import { readHead, readObject, type StoredVersion, type VersionHead } from './object-reads.js';
-import type { Statements } from './statements.js';
+import type { VersionHead } from './object-reads.js';
 import type {
   JsonObject,
   Precondition,
@@ -13,52 +13,150 @@ import type {
   WriteResult,
 } from './write-request.js';
 
-/** What a write needs from the commit batch it runs in. */
-export interface WriteContext {
-  readonly sql: Statements;
-  readonly now: number;
-  readonly maxDocumentBytes: number;
-  /** The seq of the commit this write request becomes; allocated on first call, then the same. */
-  commitSeq(): number;
+/** The objects a write reads and appends versions to: a partition's file, or nothing (a user with no file). */
+export interface ObjectAccess {
+  /** The current version of (collection, id) without its body, tombstones included; undefined if it never existed. */
+  head(collection: string, id: string): VersionHead | undefined;
+  /** The body of a live version returned by head(). */
+  body(head: VersionHead): string;
+  /**
+   * Makes `body` (null: a deletion) the current version of (collection, id)
+   * at commit `seq`, linked to `previous` (its current version as head()
+   * returned it).
+   */
+  append(collection: string, id: string, body: string | null, previous: VersionHead | undefined, seq: number, now: number): void;
+}
+
+/** What one write may cost. */
+export interface WriteLimits {
+  /** Largest document, serialised (413 body_too_large beyond). */
+  maxDocumentBytes: number;
+  /**
+   * Most bytes of documents one transaction may touch: the stored size of
+   * every object it patches (each loaded and parsed once) plus the size of
+   * every version it writes (each serialised once). 413
+   * transaction_too_large beyond, nothing applied.
+   */
+  maxTransactionBytes: number;
 }
 
 /**
- * Applies one write request inside the current SQLite transaction (a
- * savepoint of the batch). Throws PinbaseError (precondition_failed,
- * object_not_found, transaction_conflict, ...) without having changed
- * anything the savepoint does not roll back.
+ * Most JSON nodes (objects, arrays, members) of stored documents one
+ * transaction may parse: two documents of the largest structure
+ * (DOCUMENT_STRUCTURE.maxNodes), so that a transaction costs at most about
+ * what a PATCH of the largest document does. 413 transaction_too_large
+ * beyond.
+ */
+export const MAX_TRANSACTION_NODES = 2 * DOCUMENT_STRUCTURE.maxNodes;
+
+/** What a write needs from the commit batch it runs in. */
+export interface WriteContext {
+  readonly objects: ObjectAccess;
+  readonly now: number;
+  readonly limits: WriteLimits;
+  /** The seq of the commit this write request becomes; allocated on first call, then the same. */
+  commitSeq(): number;
+  /**
+   * Throws quota_exceeded unless the user's file has room for `bytes` more
+   * of documents. Deletions (0 bytes) always pass.
+   */
+  assertRoom(bytes: number): void;
+}
+
+/**
+ * Applies one write request: checks its preconditions, then appends its
+ * versions through ctx.objects. Throws PinbaseError (precondition_failed,
+ * object_not_found, transaction_conflict, body_too_large,
+ * transaction_too_large, quota_exceeded, ...) before it appends anything.
  */
 export function applyWrite(ctx: WriteContext, request: WriteRequest): WriteResult {
   switch (request.op) {
     case 'put': {
-      const stored = readHead(ctx.sql, request.collection, request.id);
+      const stored = ctx.objects.head(request.collection, request.id);
       const current = live(stored);
       checkPrecondition(current, request.precondition);
-      const rev = writeVersion(ctx, request.collection, request.id, serialize(ctx, request.document), stored);
+      const document = serialize(ctx, request.document, false);
+      ctx.assertRoom(document.bytes);
+      const rev = append(ctx, request.collection, request.id, document.text, stored);
       return objectResult(ctx, current ? 'updated' : 'created', request.collection, request.id, rev);
     }
     case 'patch': {
-      const current = live(readObject(ctx.sql, request.collection, request.id));
+      const current = live(ctx.objects.head(request.collection, request.id));
       checkPrecondition(current, request.precondition);
       if (!current) throw new PinbaseError('object_not_found', `${request.collection}/${request.id} does not exist`);
-      const rev = writeVersion(ctx, request.collection, request.id, patched(ctx, current, request.patch), current);
+      const merged = mergePatchInPlace(JSON.parse(ctx.objects.body(current)), request.patch) as JsonObject;
+      const document = serialize(ctx, merged, true);
+      ctx.assertRoom(document.bytes);
+      const rev = append(ctx, request.collection, request.id, document.text, current);
       return objectResult(ctx, 'updated', request.collection, request.id, rev);
     }
     case 'delete': {
-      const current = live(readHead(ctx.sql, request.collection, request.id));
+      const current = live(ctx.objects.head(request.collection, request.id));
       checkPrecondition(current, request.precondition);
       if (!current) throw new PinbaseError('object_not_found', `${request.collection}/${request.id} does not exist`);
-      const rev = writeVersion(ctx, request.collection, request.id, null, current);
+      const rev = append(ctx, request.collection, request.id, null, current);
       return objectResult(ctx, 'deleted', request.collection, request.id, rev);
     }
     case 'create': {
       const id = newObjectId(ctx.now);
-      const rev = writeVersion(ctx, request.collection, id, serialize(ctx, request.document), undefined);
+      const document = serialize(ctx, request.document, false);
+      ctx.assertRoom(document.bytes);
+      const rev = append(ctx, request.collection, id, document.text, undefined);
       return objectResult(ctx, 'created', request.collection, id, rev);
     }
     case 'tx':
       return applyTransaction(ctx, request.reads, request.ops);
   }
+}
+
+/** A user with no file: no object exists, and nothing is ever appended. */
+const NO_OBJECTS: ObjectAccess = {
+  head: () => undefined,
+  body: () => {
+    throw new Error('a user with no file has no bodies');
+  },
+  append: () => undefined,
+};
+
+/**
+ * Bytes a new partition takes once created (its schema's pages: 7 of 2 KiB
+ * measured), rounded up: what a user's first write is checked against its
+ * quota with.
+ */
+export const NEW_PARTITION_BYTES = 32 * 1024;
+
+/**
+ * Judges `request` against a user who has no file: throws the PinbaseError
+ * it would get there (a precondition, patch or delete of a missing object, a
+ * transaction read set naming a rev, a limit), or returns when it would
+ * commit. Pure: no I/O. This is how a write that fails creates no file.
+ */
+export function judgeOnEmptyPartition(
+  request: WriteRequest,
+  limits: WriteLimits,
+  maxUserBytes: number,
+  now = Date.now(),
+): void {
+  applyWrite(
+    {
+      objects: NO_OBJECTS,
+      now,
+      limits,
+      commitSeq: () => 1,
+      assertRoom: (bytes) => assertQuota(NEW_PARTITION_BYTES, bytes, maxUserBytes),
+    },
+    request,
+  );
+}
+
+/** Throws quota_exceeded when `bytes` more on `usedBytes` would exceed `maxUserBytes` (0: no quota). */
+export function assertQuota(usedBytes: number, bytes: number, maxUserBytes: number): void {
+  if (maxUserBytes === 0 || bytes === 0 || usedBytes + bytes <= maxUserBytes) return;
+  throw new PinbaseError(
+    'quota_exceeded',
+    `this user's data takes ${usedBytes} of its ${maxUserBytes} bytes; this write needs ${bytes} more (deletes are still accepted)`,
+    { extensions: { usedBytes, maxBytes: maxUserBytes } },
+  );
 }
 
 function objectResult(
@@ -69,6 +167,12 @@ function objectResult(
   rev: number,
 ): WriteResult {
   return { kind: 'object', outcome, collection, id, rev, seq: ctx.commitSeq() };
+}
+
+function append(ctx: WriteContext, collection: string, id: string, body: string | null, previous: VersionHead | undefined): number {
+  const seq = ctx.commitSeq();
+  ctx.objects.append(collection, id, body, previous, seq, ctx.now);
+  return seq;
 }
 
 /** The version if it is a live object, undefined if missing or deleted. */
@@ -97,49 +201,21 @@ function checkPrecondition(current: VersionHead | undefined, precondition: Preco
   }
 }
 
-function serialize(ctx: WriteContext, document: JsonObject): string {
-  const text = JSON.stringify(document);
-  if (Buffer.byteLength(text) > ctx.maxDocumentBytes) {
-    throw new PinbaseError('body_too_large', `documents are limited to ${ctx.maxDocumentBytes} bytes`);
-  }
-  return text;
-}
-
-function patched(ctx: WriteContext, current: StoredVersion, patch: JsonObject): string {
-  const merged = applyMergePatch(JSON.parse(current.body!) as unknown, patch) as JsonObject;
-  return serialize(ctx, merged);
-}
-
 /**
- * Makes `body` (null: a deletion) the current version of (collection, id) at
- * this commit's seq: appends it to `versions`, linked to `previous` (the
- * current version, tombstone included, as just read), and points the
- * object's head at it. Returns the new rev.
+ * The document as stored: JSON text of at most maxDocumentBytes. With
+ * `countNodes`, first held to DOCUMENT_STRUCTURE's node limit: for a merged
+ * document (a merge of two can hold more than either; its depth is at most
+ * theirs) and a transaction's (its body's limit covers all its documents
+ * together). A PUT or POST body was checked before it was parsed.
  */
-export function writeVersion(
-  ctx: WriteContext,
-  collection: string,
-  id: string,
-  body: string | null,
-  previous: VersionHead | undefined,
-): number {
-  const seq = ctx.commitSeq();
-  const deleted = body === null ? 1 : 0;
-  if (previous && previous.rev === seq) {
-    // A second write to the same object in one commit replaces the first outright.
-    ctx.sql.get('UPDATE versions SET deleted = ?, body = ?, committed_at = ? WHERE vid = ?').run(deleted, body, ctx.now, previous.vid);
-    ctx.sql.get('UPDATE objects SET deleted = ? WHERE collection = ? AND id = ?').run(deleted, collection, id);
-    return seq;
+function serialize(ctx: WriteContext, document: JsonObject, countNodes: boolean): { text: string; bytes: number } {
+  if (countNodes) assertNodeCount(document);
+  const text = JSON.stringify(document);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > ctx.limits.maxDocumentBytes) {
+    throw new PinbaseError('body_too_large', `documents are limited to ${ctx.limits.maxDocumentBytes} bytes`);
   }
-  const vid = ctx.sql
-    .get('INSERT INTO versions (rev, collection, id, prev, deleted, committed_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .run(seq, collection, id, previous?.vid ?? null, deleted, ctx.now, body).lastInsertRowid;
-  if (previous) {
-    ctx.sql.get('UPDATE objects SET vid = ?, rev = ?, deleted = ? WHERE collection = ? AND id = ?').run(vid, seq, deleted, collection, id);
-  } else {
-    ctx.sql.get('INSERT INTO objects (collection, id, vid, rev, deleted) VALUES (?, ?, ?, ?, ?)').run(collection, id, vid, seq, deleted);
-  }
-  return seq;
+  return { text, bytes };
 }
 
 interface Conflict {
@@ -151,55 +227,158 @@ interface Conflict {
   reason: string;
 }
 
+/** One object a transaction touches, as the transaction has left it so far. */
+interface TouchedObject {
+  collection: string;
+  id: string;
+  /** Its current version before the transaction (tombstones included). */
+  stored: VersionHead | undefined;
+  /** Its rev before the transaction, 0 when absent: what read sets and `ifRev` are judged against. */
+  committedRev: number;
+  /** Whether it exists at this point of the transaction. */
+  live: boolean;
+  /** Its document at this point: undefined while not loaded (still `stored`), null once deleted. */
+  value: JsonObject | null | undefined;
+  /** Written by an op: gets one new version at the end. */
+  dirty: boolean;
+  /** `value` is the transaction's own (loaded, or copied): patches change it in place. */
+  owned: boolean;
+}
+
+/** What a transaction has touched so far, against WriteLimits.maxTransactionBytes and MAX_TRANSACTION_NODES. */
+class TouchBudget {
+  private bytes = 0;
+  private nodes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  add(bytes: number, nodes: number): void {
+    this.bytes += bytes;
+    this.nodes += nodes;
+    if (this.bytes > this.maxBytes) {
+      throw new PinbaseError('transaction_too_large', `a transaction may touch at most ${this.maxBytes} bytes of documents; nothing was applied`, {
+        extensions: { maxBytes: this.maxBytes },
+      });
+    }
+    if (this.nodes > MAX_TRANSACTION_NODES) {
+      throw new PinbaseError(
+        'transaction_too_large',
+        `a transaction may parse at most ${MAX_TRANSACTION_NODES} JSON objects, arrays and members of stored documents; nothing was applied`,
+        { extensions: { maxNodes: MAX_TRANSACTION_NODES } },
+      );
+    }
+  }
+}
+
 /**
  * A transaction: every read-set entry and every `ifRev` must hold against
  * the state committed before it (the only revs a client can know); then all
  * operations apply in order, each seeing the ones before it, all at one seq.
  * Any conflict: nothing applies, and the 409 lists every conflict found.
+ *
+ * Cost: the ops run on an in-memory copy of each object touched. An object
+ * is loaded and parsed at most once (at its first patch), serialised and
+ * written once at the end, whatever the number of ops on it; the bytes and
+ * nodes of all of that are held to WriteLimits.maxTransactionBytes and
+ * MAX_TRANSACTION_NODES (413 transaction_too_large), and the op and read
+ * counts to the body schema's 1000 each.
  */
 function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperation[]): WriteResult {
   const conflicts: Conflict[] = [];
-  /** Rev of each object touched, as committed before this transaction (0: absent). */
-  const committedRevs = new Map<string, number>();
-  const committedRev = (collection: string, id: string, stored: VersionHead | undefined) => {
+  const budget = new TouchBudget(ctx.limits.maxTransactionBytes);
+  const touched = new Map<string, TouchedObject>();
+  const touch = (collection: string, id: string): TouchedObject => {
     const key = `${collection}\u0000${id}`;
-    let rev = committedRevs.get(key);
-    if (rev === undefined) committedRevs.set(key, (rev = live(stored)?.rev ?? 0));
-    return rev;
+    let object = touched.get(key);
+    if (!object) {
+      const stored = ctx.objects.head(collection, id);
+      const current = live(stored);
+      object = {
+        collection,
+        id,
+        stored,
+        committedRev: current?.rev ?? 0,
+        live: current !== undefined,
+        value: undefined,
+        dirty: false,
+        owned: false,
+      };
+      touched.set(key, object);
+    }
+    return object;
   };
   for (const read of reads) {
-    const actual = committedRev(read.collection, read.id, readHead(ctx.sql, read.collection, read.id));
+    const actual = touch(read.collection, read.id).committedRev;
     if (actual !== read.rev) {
       conflicts.push({ collection: read.collection, id: read.id, expected: read.rev, actual, reason: 'read set changed' });
     }
   }
-  const results: TxResultEntry[] = [];
+  const results: Omit<TxResultEntry, 'rev'>[] = [];
   for (const op of ops) {
     const id = op.op === 'create' ? (op.id ?? newObjectId(ctx.now)) : op.id;
-    const stored = readHead(ctx.sql, op.collection, id);
-    const before = committedRev(op.collection, id, stored);
-    const actual = live(stored);
+    const object = touch(op.collection, id);
     const expected = op.op === 'create' ? 0 : op.ifRev;
-    if (expected !== undefined && expected !== before) {
-      conflicts.push({ collection: op.collection, id, expected, actual: before, reason: `${op.op} precondition` });
+    if (expected !== undefined && expected !== object.committedRev) {
+      conflicts.push({ collection: op.collection, id, expected, actual: object.committedRev, reason: `${op.op} precondition` });
       continue;
     }
-    if ((op.op === 'patch' || op.op === 'delete') && !actual) {
+    if ((op.op === 'patch' || op.op === 'delete') && !object.live) {
       conflicts.push({ collection: op.collection, id, expected: null, actual: 0, reason: `${op.op} of a missing object` });
       continue;
     }
-    // Ops after a conflict still apply (in the savepoint that is rolled back
-    // below), so that later ops are judged as if earlier ones had applied and
-    // only real conflicts are listed.
-    const body =
-      op.op === 'delete' ? null : op.op === 'patch' ? patched(ctx, readObject(ctx.sql, op.collection, id)!, op.patch) : serialize(ctx, op.data);
-    const rev = writeVersion(ctx, op.collection, id, body, stored);
-    results.push({ op: op.op, collection: op.collection, id, rev, deleted: body === null });
+    // Ops after a conflict still apply (to the copies, which are then
+    // dropped), so that later ops are judged as if earlier ones had applied
+    // and only real conflicts are listed.
+    if (op.op === 'delete') {
+      object.value = null;
+      object.live = false;
+    } else if (op.op === 'patch') {
+      if (!object.owned) {
+        // The request's own data (a put earlier in the transaction) is copied before it is changed.
+        object.value = object.value === undefined ? load(ctx, budget, object.stored!) : (JSON.parse(JSON.stringify(object.value)) as JsonObject);
+        object.owned = true;
+      }
+      mergePatchInPlace(object.value, op.patch);
+    } else {
+      object.value = op.data;
+      object.live = true;
+      object.owned = false;
+    }
+    object.dirty = true;
+    results.push({ op: op.op, collection: op.collection, id, deleted: op.op === 'delete' });
   }
   if (conflicts.length > 0) {
     throw new PinbaseError('transaction_conflict', `${conflicts.length} conflict(s); nothing was applied`, {
       extensions: { conflicts },
     });
   }
-  return { kind: 'tx', seq: ctx.commitSeq(), results };
+  const writes: { object: TouchedObject; body: string | null }[] = [];
+  let written = 0;
+  for (const object of touched.values()) {
+    if (!object.dirty) continue;
+    if (object.value === null) {
+      writes.push({ object, body: null });
+      continue;
+    }
+    const document = serialize(ctx, object.value!, true);
+    budget.add(document.bytes, 0);
+    written += document.bytes;
+    writes.push({ object, body: document.text });
+  }
+  ctx.assertRoom(written);
+  const seq = ctx.commitSeq();
+  for (const { object, body } of writes) ctx.objects.append(object.collection, object.id, body, object.stored, seq, ctx.now);
+  return {
+    kind: 'tx',
+    seq,
+    results: results.map(({ op, collection, id, deleted }) => ({ op, collection, id, rev: seq, deleted })),
+  };
+}
+
+/** Loads and parses a stored document for a transaction, within its budget (checked before parsing). */
+function load(ctx: WriteContext, budget: TouchBudget, head: VersionHead): JsonObject {
+  const text = ctx.objects.body(head);
+  budget.add(Buffer.byteLength(text), 0);
+  budget.add(0, scanJsonStructure(text, { maxDepth: Number.MAX_SAFE_INTEGER, maxNodes: Number.MAX_SAFE_INTEGER }));
+  return JSON.parse(text) as JsonObject;
 }

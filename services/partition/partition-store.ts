@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { PinbaseError } from '../problem/pinbase-error.js';
 import { CommitFeed, type CommitSubscriber } from './commit-feed.js';
-import { assertSnapshotWithin, type Partition } from './partition.js';
+import { judgeOnEmptyPartition } from './object-writes.js';
+import { assertSnapshotWithin, type Partition, type PartitionLimits } from './partition.js';
 import { PartitionPool, type PoolOptions } from './partition-pool.js';
 import { Pruner, type RetentionOptions } from './pruner.js';
 import { partitionPath } from './user-id.js';
@@ -29,9 +31,11 @@ export class PartitionStore {
   private readonly pruner: Pruner;
 
   private readonly dataDir: string;
+  private readonly limits: PartitionLimits;
 
   constructor(options: StoreOptions) {
     this.dataDir = options.dataDir;
+    this.limits = options.limits;
     this.pool = new PartitionPool({ ...options, onCommit: (userId, seq) => this.feed.publish(userId, seq) });
     this.pruner = new Pruner(this.pool, options.retention, options.onPruneError ?? (() => undefined));
     this.pruner.start();
@@ -54,8 +58,26 @@ export class PartitionStore {
     }
   }
 
-  /** Group-commits `request` to the user's partition; resolves once durable. See Partition.write. */
+  /**
+   * Group-commits `request` to the user's partition; resolves once durable.
+   * See Partition.write. A user's file is created by its first write that
+   * commits: a write to a user with no file is first judged against the empty
+   * partition, without the lease or any file, and if it would fail (a
+   * precondition, a patch or delete of a missing object, a transaction's read
+   * set, a limit) it fails so. That answer is as of the check: a commit made
+   * elsewhere meanwhile had not been acknowledged yet (its file exists before
+   * its commit), so it is ordered after this one. A write that would commit
+   * opens the partition (lease first) and is judged again there.
+   */
   async write(userId: string, request: WriteRequest, claim?: IdempotencyClaim): Promise<WriteOutcome> {
+    if (!this.pool.isOpen(userId) && !existsSync(partitionPath(this.dataDir, userId))) {
+      try {
+        judgeOnEmptyPartition(request, this.limits, this.limits.maxUserBytes);
+      } catch (error) {
+        if (error instanceof PinbaseError) error.seq = 0;
+        throw error;
+      }
+    }
     const partition = await this.pool.acquire(userId);
     try {
       return await partition.write(request, claim);
@@ -119,8 +141,8 @@ function emptyView(userId: string): PartitionView {
     seq: 0,
     prunedThrough: 0,
     object: () => undefined,
-    list: () => [],
-    history: () => [],
+    list: () => ({ items: [], more: false }),
+    history: () => ({ items: [], more: false }),
     changes: () => [],
     assertSnapshot: (at) => assertSnapshotWithin(at, 0, 0),
   };

@@ -8,16 +8,31 @@ import {
   readObject,
   type Change,
   type ListedObject,
+  type Page,
   type StoredVersion,
 } from './object-reads.js';
-import { applyWrite, type WriteContext } from './object-writes.js';
+import { applyWrite, assertQuota, type WriteContext, type WriteLimits } from './object-writes.js';
 import { Statements } from './statements.js';
+import { StoredObjects } from './stored-objects.js';
 import { classifyStorageError } from './storage-errors.js';
 import type { WalSync } from './wal-sync.js';
 import type { IdempotencyClaim, WriteOutcome, WriteRequest, WriteResult } from './write-request.js';
 
-export interface PartitionLimits {
-  maxDocumentBytes: number;
+export interface PartitionLimits extends WriteLimits {
+  /**
+   * Largest a user's data may grow, bytes (0: no quota): the database pages
+   * in use, (page_count − freelist_count) × page_size, as this connection
+   * sees them (the batch's own writes and the commits still in the WAL
+   * included). A write that would add documents beyond it gets 507
+   * quota_exceeded; deletes always pass. The WAL file is not added: it holds
+   * copies of pages already counted, and its size does not depend on the
+   * user's data (SQLite checkpoints it at 1000 pages, 2 MiB, reuses it from
+   * the start after that, and deletes it on close; a larger batch, up to
+   * MAX_BATCH_WRITES documents, grows it once).
+   */
+  maxUserBytes: number;
+  /** Characters of document bodies a listing, history or change-feed page stops at (at least one item). */
+  maxPageBytes: number;
   /** Writes waiting for the next batch, beyond which new ones get 503 overloaded. */
   maxPendingWrites: number;
   /**
@@ -36,12 +51,18 @@ export interface PartitionObserver {
   onBroken(partition: Partition, reason: PinbaseError): void;
 }
 
+/** What a job of a batch runs with: the write context, and the connection (maintenance, idempotency records). */
+export interface BatchContext extends WriteContext {
+  readonly sql: Statements;
+}
+
 interface Job<T> {
-  run(ctx: WriteContext): T;
+  run(ctx: BatchContext): T;
   /**
    * Run in a savepoint of its own: needed when the job may fail after it has
-   * written (a transaction finding a conflict midway). A single-object write
-   * checks everything before it writes, so it runs without one.
+   * written (maintenance). A write request checks everything before it
+   * writes (applyWrite: a transaction works on copies and appends only once
+   * all its ops passed), so it runs without one.
    */
   savepoint: boolean;
   resolve(value: T): void;
@@ -68,6 +89,8 @@ export const MAX_BATCH_WRITES = 32;
  */
 export class Partition {
   readonly sql: Statements;
+  private readonly objects: StoredObjects;
+  private readonly pageSize: number;
   /** Seq of the last commit. */
   seq: number;
   prunedThrough: number;
@@ -84,7 +107,7 @@ export class Partition {
    * db.transaction(): these are made at the first write, not at every open
    * (most opens of a partition may only read).
    */
-  private savepointRunner: ((job: Job<unknown>, ctx: WriteContext) => unknown) | undefined;
+  private savepointRunner: ((job: Job<unknown>, ctx: BatchContext) => unknown) | undefined;
   private batchRunner: ((batch: Job<unknown>[], now: number, settled: Settled[]) => void) | undefined;
 
   constructor(
@@ -96,6 +119,8 @@ export class Partition {
     private readonly observer: PartitionObserver,
   ) {
     this.sql = new Statements(db);
+    this.objects = new StoredObjects(this.sql);
+    this.pageSize = db.pragma('page_size', { simple: true }) as number;
     const state = db
       .prepare(
         "SELECT (SELECT rev FROM versions ORDER BY vid DESC LIMIT 1) AS seq, (SELECT value FROM meta WHERE key = 'pruned_through') AS pruned",
@@ -105,8 +130,8 @@ export class Partition {
     this.prunedThrough = Number(state.pruned);
   }
 
-  private runInSavepoint(job: Job<unknown>, ctx: WriteContext): unknown {
-    this.savepointRunner ??= this.db.transaction((j: Job<unknown>, c: WriteContext) => j.run(c));
+  private runInSavepoint(job: Job<unknown>, ctx: BatchContext): unknown {
+    this.savepointRunner ??= this.db.transaction((j: Job<unknown>, c: BatchContext) => j.run(c));
     return this.savepointRunner(job, ctx);
   }
 
@@ -115,16 +140,19 @@ export class Partition {
     return readObject(this.sql, collection, id, at);
   }
 
-  list(collection: string, options: { after: string; limit: number; at?: number | undefined }): ListedObject[] {
-    return listObjects(this.sql, collection, options);
+  /** A page of live objects in id order after `after` (see listObjects), of at most `limit` and maxPageBytes. */
+  list(collection: string, options: { after: string; limit: number; at?: number | undefined }): Page<ListedObject> {
+    return listObjects(this.sql, collection, { ...options, maxBytes: this.limits.maxPageBytes });
   }
 
-  history(collection: string, id: string, options: { before?: number | undefined; limit: number }): StoredVersion[] {
-    return objectHistory(this.sql, collection, id, options);
+  /** A page of an object's versions, newest first (see objectHistory), of at most `limit` and maxPageBytes. */
+  history(collection: string, id: string, options: { before?: number | undefined; limit: number }): Page<StoredVersion> {
+    return objectHistory(this.sql, collection, id, { ...options, maxBytes: this.limits.maxPageBytes });
   }
 
+  /** Whole commits after `since` (see readChanges), of at most `limit` changes and maxPageBytes. */
   changes(since: number, limit: number, includeBodies: boolean): Change[] {
-    return readChanges(this.sql, since, limit, includeBodies);
+    return readChanges(this.sql, since, includeBodies, { limit, maxBytes: this.limits.maxPageBytes });
   }
 
   /**
@@ -151,7 +179,7 @@ export class Partition {
    * Resolves once the commit is durable.
    */
   write(request: WriteRequest, claim: IdempotencyClaim | undefined): Promise<WriteOutcome> {
-    return this.enqueue(request.op === 'tx', (ctx) => {
+    return this.enqueue(false, (ctx) => {
       if (claim) {
         const stored = this.sql
           .get('SELECT request_hash, result FROM idempotency WHERE key = ?')
@@ -178,7 +206,7 @@ export class Partition {
     return this.enqueue(true, (ctx) => task(ctx.sql, ctx.now));
   }
 
-  private enqueue<T>(savepoint: boolean, run: (ctx: WriteContext) => T): Promise<T> {
+  private enqueue<T>(savepoint: boolean, run: (ctx: BatchContext) => T): Promise<T> {
     if (this.state !== 'open') return Promise.reject(notWritable(this.state));
     if (this.pending.length >= this.limits.maxPendingWrites) {
       return Promise.reject(new PinbaseError('overloaded', 'too many writes queued for this user'));
@@ -261,13 +289,16 @@ export class Partition {
         .get("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_epoch', ?), ('owner_worker', ?)")
         .run(this.lease.epoch, this.lease.record.worker);
     }
+    const assertRoom = (bytes: number) => assertQuota(this.usedBytes(), bytes, this.limits.maxUserBytes);
     for (const job of batch) {
       const jobStartSeq = this.seq;
-      const ctx: WriteContext = {
+      const ctx: BatchContext = {
         sql: this.sql,
+        objects: this.objects,
         now,
-        maxDocumentBytes: this.limits.maxDocumentBytes,
+        limits: this.limits,
         commitSeq: () => (this.seq === jobStartSeq ? ++this.seq : this.seq),
+        assertRoom,
       };
       try {
         settled.push({ ok: true, value: job.savepoint ? this.runInSavepoint(job, ctx) : job.run(ctx) });
@@ -278,6 +309,17 @@ export class Partition {
         settled.push({ ok: false, error });
       }
     }
+  }
+
+  /**
+   * Bytes the user's data takes now, as the quota counts it (see
+   * PartitionLimits.maxUserBytes): two PRAGMA reads of the database header,
+   * the batch's own writes included.
+   */
+  private usedBytes(): number {
+    const pages = this.sql.get('PRAGMA page_count').pluck().get() as number;
+    const free = this.sql.get('PRAGMA freelist_count').pluck().get() as number;
+    return (pages - free) * this.pageSize;
   }
 
   private settle(batch: Job<unknown>[], settled: Settled[], committedSeq: number): void {

@@ -16,6 +16,12 @@ export interface WorkerConfig {
   idempotencyTtlMs: number;
   pruneIntervalMs: number;
   bodyLimit: number;
+  /** Bytes of documents one transaction may load and write (WORKER_DEFAULTS.transactionBytesPerBodyLimit × bodyLimit). */
+  maxTransactionBytes: number;
+  /** Characters of document bodies a listing, history or change-feed page stops at. */
+  maxPageBytes: number;
+  /** Largest a user's data may grow, bytes (0: no quota). */
+  maxUserBytes: number;
   maxInFlight: number;
   maxPendingWrites: number;
   commitDelayMs: number;
@@ -55,6 +61,14 @@ export const WORKER_DEFAULTS = {
   idempotencyTtlMs: DAY_MS,
   pruneIntervalMs: 10 * 60_000,
   bodyLimit: 1024 * 1024,
+  /**
+   * A transaction may touch (load, parse, serialise, write) twice the body
+   * limit of documents: any one document fits, loaded and rewritten, and the
+   * transaction stays within the time a PATCH of the largest document takes.
+   */
+  transactionBytesPerBodyLimit: 2,
+  maxPageBytes: 4 * 1024 * 1024,
+  maxUserBytes: 1024 * 1024 * 1024,
   maxInFlight: 4096,
   maxPendingWrites: 1024,
   commitDelayMs: 0,

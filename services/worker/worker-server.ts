@@ -48,6 +48,9 @@ class WorkerServer {
       database: { durability: config.durability, cacheKiB: config.cacheKiB },
       limits: {
         maxDocumentBytes: config.bodyLimit,
+        maxTransactionBytes: config.maxTransactionBytes,
+        maxPageBytes: config.maxPageBytes,
+        maxUserBytes: config.maxUserBytes,
         maxPendingWrites: config.maxPendingWrites,
         commitDelayMs: config.commitDelayMs,
       },

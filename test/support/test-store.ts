@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type OwnershipCheck } from '../../services/http/app.js';
 import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
+import type { PartitionLimits } from '../../services/partition/partition.js';
 import type { PoolEvents } from '../../services/partition/partition-pool.js';
 import { PartitionStore, type StoreOptions } from '../../services/partition/partition-store.js';
 import { DAY_MS } from '../../services/worker/worker-config.js';
@@ -22,6 +23,16 @@ export class RecordedEvents implements PoolEvents {
   }
 }
 
+/** The partition limits of test stores: the worker's defaults for a 1 MiB body limit. */
+export const TEST_LIMITS: PartitionLimits = {
+  maxDocumentBytes: 1024 * 1024,
+  maxTransactionBytes: 2 * 1024 * 1024,
+  maxPageBytes: 4 * 1024 * 1024,
+  maxUserBytes: 1024 * 1024 * 1024,
+  maxPendingWrites: 1024,
+  commitDelayMs: 0,
+};
+
 /** A PartitionStore on `dataDir` with test-friendly defaults; override any option. */
 export function openTestStore(dataDir: string, overrides: Partial<StoreOptions> = {}): PartitionStore {
   return new PartitionStore({
@@ -31,7 +42,7 @@ export function openTestStore(dataDir: string, overrides: Partial<StoreOptions> 
     idleCloseMs: 60_000,
     lease: { ...DEFAULT_LEASE_TIMING, waitMs: 300 },
     database: { durability: 'pipelined', cacheKiB: 512 },
-    limits: { maxDocumentBytes: 1024 * 1024, maxPendingWrites: 1024, commitDelayMs: 0 },
+    limits: TEST_LIMITS,
     events: new RecordedEvents(),
     retention: { retentionMs: 7 * DAY_MS, idempotencyTtlMs: DAY_MS, pruneIntervalMs: 60_000, maxRowsPerBatch: 1000 },
     ...overrides,

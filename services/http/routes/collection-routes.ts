@@ -26,15 +26,14 @@ export function collectionRoutes(app: ApiInstance, ctx: RouteContext): void {
         throw new PinbaseError('invalid_cursor', 'the cursor belongs to another snapshot than `at`');
       }
       const at = cursor?.at ?? query.at;
-      const { rows, seq } = await ctx.store.read(userId, (view) => {
+      // A page ends at `limit` objects or at the store's page byte budget, whichever comes first.
+      const { page, seq } = await ctx.store.read(userId, (view) => {
         if (at !== undefined) view.assertSnapshot(at);
-        return { rows: view.list(collection, { after: cursor?.after ?? '', limit: query.limit + 1, at }), seq: at ?? view.seq };
+        return { page: view.list(collection, { after: cursor?.after ?? '', limit: query.limit, at }), seq: at ?? view.seq };
       });
-      const more = rows.length > query.limit;
-      const page = more ? rows.slice(0, query.limit) : rows;
-      const last = page[page.length - 1];
-      const next = more && last ? encodeCursor(at === undefined ? { after: last.id } : { after: last.id, at }) : null;
-      const items = page.map((row) => `{"id":${JSON.stringify(row.id)},"rev":${row.rev},"data":${row.body}}`);
+      const last = page.items[page.items.length - 1];
+      const next = page.more && last ? encodeCursor(at === undefined ? { after: last.id } : { after: last.id, at }) : null;
+      const items = page.items.map((row) => `{"id":${JSON.stringify(row.id)},"rev":${row.rev},"data":${row.body}}`);
       reply.header('x-pinbase-seq', String(seq));
       return reply
         .type('application/json; charset=utf-8')

@@ -78,21 +78,20 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
     async (request, reply) => {
       const { userId, collection, id } = request.params;
       const { query } = request;
-      const { versions, seq } = await ctx.store.read(userId, (view) => ({
-        versions: view.history(collection, id, { before: query.before, limit: query.limit + 1 }),
+      // A page ends at `limit` versions or at the store's page byte budget, whichever comes first.
+      const { page, seq } = await ctx.store.read(userId, (view) => ({
+        page: view.history(collection, id, { before: query.before, limit: query.limit }),
         seq: view.seq,
       }));
       reply.header('x-pinbase-seq', String(seq));
-      if (versions.length === 0 && query.before === undefined) {
+      if (page.items.length === 0 && query.before === undefined) {
         throw new PinbaseError('object_not_found', `${collection}/${id} has no versions`);
       }
-      const more = versions.length > query.limit;
-      const page = more ? versions.slice(0, query.limit) : versions;
-      const entries = page.map(
+      const entries = page.items.map(
         (v) =>
           `{"rev":${v.rev},"deleted":${v.deleted},"committedAt":"${new Date(v.committedAt).toISOString()}","data":${v.body ?? 'null'}}`,
       );
-      const next = more ? page[page.length - 1]!.rev : null;
+      const next = page.more ? page.items[page.items.length - 1]!.rev : null;
       return reply.type('application/json; charset=utf-8').send(`{"versions":[${entries.join(',')}],"next":${next}}`);
     },
   );

@@ -1,3 +1,4 @@
+import { TRANSACTION_BODY_STRUCTURE } from '../../partition/json-structure.js';
 import { idempotencyClaim } from '../idempotency-key.js';
 import { errorResponses, transactionBody, userParams, writeHeaders } from '../schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
@@ -8,7 +9,7 @@ export function transactionRoutes(app: ApiInstance, ctx: RouteContext): void {
   app.post(
     `${USER_BASE}/_tx`,
     {
-      config: { bodyErrorCode: 'invalid_transaction' },
+      config: { bodyErrorCode: 'invalid_transaction', bodyStructure: TRANSACTION_BODY_STRUCTURE },
       schema: {
         summary: 'Commit a transaction: a read set to validate and operations to apply, all or nothing',
         description:

@@ -1,5 +1,6 @@
 import type { InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TEST_LIMITS } from '../../support/test-store.js';
 import { body, expectProblem, jsonRequest, latestSeq, startHttpFixture, type HttpFixture } from './http-harness.js';
 
 const USER = 'busy';
@@ -8,7 +9,7 @@ let fx: HttpFixture;
 beforeEach(async () => {
   // A small document limit, so that one request in a batch can fail inside the store.
   fx = await startHttpFixture({
-    store: { limits: { maxDocumentBytes: 2000, maxPendingWrites: 1024, commitDelayMs: 0 } },
+    store: { limits: { ...TEST_LIMITS, maxDocumentBytes: 2000 } },
   });
   expect((await fx.app.inject(jsonRequest('PUT', `${U}/c/shared`, { v: 0 }))).statusCode).toBe(201);
   fx.batches.length = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePointer, resolvePointer } from '../../../services/partition/json-pointer.js';
-import { applyMergePatch } from '../../../services/partition/merge-patch.js';
+import { mergePatchInPlace } from '../../../services/partition/merge-patch.js';
 import { newObjectId } from '../../../services/partition/object-id.js';
 
 describe('JSON pointer (RFC 6901)', () => {
@@ -39,10 +39,21 @@ describe('JSON Merge Patch (RFC 7396)', () => {
     [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
     [{ e: null }, { a: 1 }, { e: null, a: 1 }],
     [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
+    [{ a: 'b' }, ['c'], ['c']],
+    [{ a: 'b' }, null, null],
   ])('patches %j with %j into %j', (target, patch, expected) => {
-    const before = JSON.stringify(target);
-    expect(applyMergePatch(target, patch)).toEqual(expected);
-    expect(JSON.stringify(target)).toBe(before);
+    const patchBefore = JSON.stringify(patch);
+    expect(mergePatchInPlace(target, patch)).toEqual(expected);
+    expect(JSON.stringify(patch)).toBe(patchBefore);
+  });
+
+  it('changes the target in place and never shares the patch\'s objects with it', () => {
+    const target: Record<string, unknown> = { keep: { x: 1 } };
+    const patch = { add: { y: { z: 1 } } };
+    expect(mergePatchInPlace(target, patch)).toBe(target);
+    mergePatchInPlace(target, { add: { y: { z: 2, w: null }, v: 3 } });
+    expect(target).toEqual({ keep: { x: 1 }, add: { y: { z: 2 }, v: 3 } });
+    expect(patch).toEqual({ add: { y: { z: 1 } } });
   });
 });
 

@@ -7,7 +7,7 @@ import type { PartitionStore } from '../../../services/partition/partition-store
 import { partitionPath } from '../../../services/partition/user-id.js';
 import type { WriteRequest } from '../../../services/partition/write-request.js';
 import { makeTempDir } from '../../support/temp-dir.js';
-import { openTestStore, RecordedEvents } from '../../support/test-store.js';
+import { openTestStore, RecordedEvents, TEST_LIMITS } from '../../support/test-store.js';
 
 const put = (id: string, document: Record<string, unknown>, ifMatch?: number[]): WriteRequest => ({
   op: 'put',
@@ -74,7 +74,7 @@ describe('partition store', () => {
     const first = await store.write('u1', put('a', { v: 1 }), claim);
     const again = await store.write('u1', put('a', { v: 1 }), claim);
     expect(again).toEqual({ result: first.result, replayed: true });
-    const history = await store.read('u1', (view) => view.history('notes', 'a', { limit: 10 }));
+    const history = await store.read('u1', (view) => view.history('notes', 'a', { limit: 10 }).items);
     expect(history).toHaveLength(1);
     await expect(store.write('u1', put('a', { v: 2 }), { key: 'k1', requestHash: 'other' })).rejects.toMatchObject({
       code: 'idempotency_key_reused',
@@ -143,7 +143,7 @@ describe('partition store', () => {
     await store.write('u1', put('a', { v: 2 }));
     await store.close();
     store = openTestStore(dir.path);
-    const state = await store.read('u1', (view) => ({ seq: view.seq, history: view.history('notes', 'a', { limit: 5 }).length }));
+    const state = await store.read('u1', (view) => ({ seq: view.seq, history: view.history('notes', 'a', { limit: 5 }).items.length }));
     expect(state).toEqual({ seq: 2, history: 2 });
   });
 
@@ -168,7 +168,7 @@ describe('partition store', () => {
   it('with a commit delay, gathers writes that arrive within it into one batch', async () => {
     await store.close();
     events = new RecordedEvents();
-    store = openTestStore(dir.path, { events, limits: { maxDocumentBytes: 1 << 20, maxPendingWrites: 1024, commitDelayMs: 50 } });
+    store = openTestStore(dir.path, { events, limits: { ...TEST_LIMITS, commitDelayMs: 50 } });
     const first = store.write('u1', put('a', { v: 1 }));
     await sleep(20);
     const second = store.write('u1', put('b', { v: 1 }));

@@ -26,8 +26,8 @@ describe('pruner', () => {
     await store.write('u', { op: 'delete', collection: 'c', id: 'b', precondition: {} });
     expect(await store.prune(Date.now() + 5000)).toBe(1);
     const state = await store.read('u', (view) => ({
-      a: view.history('c', 'a', { limit: 10 }).map((v) => v.rev),
-      b: view.history('c', 'b', { limit: 10 }).map((v) => v.deleted),
+      a: view.history('c', 'a', { limit: 10 }).items.map((v) => v.rev),
+      b: view.history('c', 'b', { limit: 10 }).items.map((v) => v.deleted),
       current: view.object('c', 'a')?.body,
       changes: view.changes(0, 10, false).map((c) => [c.id, c.deleted]),
     }));
@@ -51,7 +51,7 @@ describe('pruner', () => {
     await store.write('u', put('a', 1));
     await store.write('u', put('a', 2));
     await store.prune(Date.now());
-    const revs = await store.read('u', (view) => view.history('c', 'a', { limit: 10 }).map((v) => v.rev));
+    const revs = await store.read('u', (view) => view.history('c', 'a', { limit: 10 }).items.map((v) => v.rev));
     expect(revs).toEqual([2, 1]);
   });
 

@@ -51,10 +51,10 @@ describe('storage model', () => {
       latest: ['a', 'b', 'c'].map((id) => view.object('c', id)?.rev),
       aAt: [0, 1, 2, 3, 4, 5].map((at) => body(view.object('c', 'a', at))),
       bAt: [1, 2, 3, 4].map((at) => view.object('c', 'b', at)?.deleted),
-      history: view.history('c', 'a', { limit: 10 }).map((v) => v.rev),
+      history: view.history('c', 'a', { limit: 10 }).items.map((v) => v.rev),
       changes: view.changes(0, 10, true).map((c) => [c.id, c.seq, c.deleted, c.body]),
-      listAt2: view.list('c', { after: '', limit: 10, at: 2 }).map((o) => o.id),
-      listAt4: view.list('c', { after: '', limit: 10, at: 4 }).map((o) => o.id),
+      listAt2: view.list('c', { after: '', limit: 10, at: 2 }).items.map((o) => o.id),
+      listAt4: view.list('c', { after: '', limit: 10, at: 4 }).items.map((o) => o.id),
     }));
     expect(before).toEqual({
       seq: 5,
@@ -73,7 +73,7 @@ describe('storage model', () => {
     const written = await store.write('old', put('a', 4));
     expect(written.result).toMatchObject({ rev: 6, seq: 6 });
     const after = await store.read('old', (view) => ({
-      history: view.history('c', 'a', { limit: 10 }).map((v) => [v.rev, v.body]),
+      history: view.history('c', 'a', { limit: 10 }).items.map((v) => [v.rev, v.body]),
       version: (view as Partition).db.pragma('user_version', { simple: true }),
     }));
     expect(after).toEqual({
@@ -96,7 +96,7 @@ describe('storage model', () => {
     const pages: string[][] = [];
     let after = '';
     for (;;) {
-      const page = await store.read('u', (view) => view.list('c', { after, limit: 4, at: snapshot }));
+      const page = await store.read('u', (view) => view.list('c', { after, limit: 4, at: snapshot }).items);
       if (page.length === 0) break;
       pages.push(page.map((o) => o.id));
       after = page[page.length - 1]!.id;
@@ -112,7 +112,7 @@ describe('storage model', () => {
       await store.write('u', put('other', v));
     }
     const revs = (before?: number) =>
-      store.read('u', (view) => view.history('c', 'a', { before, limit: 2 }).map((v) => v.rev));
+      store.read('u', (view) => view.history('c', 'a', { before, limit: 2 }).items.map((v) => v.rev));
     expect(await revs()).toEqual([11, 9]);
     expect(await revs(9)).toEqual([7, 5]);
     expect(await revs(8)).toEqual([7, 5]);
@@ -139,7 +139,7 @@ describe('storage model', () => {
     await store.write('u', put('a', 13));
     const state = await store.read('u', (view) => ({
       atHorizon: [view.object('c', 'a', 12)?.body, view.object('c', 'b', 12)?.body],
-      latest: view.history('c', 'a', { limit: 10 }).map((v) => v.rev),
+      latest: view.history('c', 'a', { limit: 10 }).items.map((v) => v.rev),
     }));
     expect(state).toEqual({ atHorizon: ['{"v":11}', '{"v":12}'], latest: [13, 11] });
   });
