@@ -28,7 +28,9 @@ Options:
   --idempotency-ttl DUR   keep Idempotency-Key records this long (default 24h, at least 24h)
   --prune-interval DUR    prune a partition at most this often (default 10m)
   --body-limit BYTES      largest request body (default ${WORKER_DEFAULTS.bodyLimit})
-  --max-in-flight N       requests served at once before 503 (default ${WORKER_DEFAULTS.maxInFlight})
+  --max-in-flight N       requests served at once before 503 (default ${WORKER_DEFAULTS.maxInFlight}); live streams not counted
+  --max-streams N         live change streams (SSE) open at once before 503 (default ${WORKER_DEFAULTS.maxStreams})
+  --max-streams-per-user N  live change streams one user may hold before 429 (default ${WORKER_DEFAULTS.maxStreamsPerUser})
   --max-user-bytes BYTES  quota: largest a user's data may grow before writes get 507 quota_exceeded
                           (default ${WORKER_DEFAULTS.maxUserBytes}, 1 GiB; 0: no quota); reads and deletes still work
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
@@ -54,6 +56,8 @@ const OPTIONS = {
   'prune-interval': { type: 'string' },
   'body-limit': { type: 'string' },
   'max-in-flight': { type: 'string' },
+  'max-streams': { type: 'string' },
+  'max-streams-per-user': { type: 'string' },
   'max-user-bytes': { type: 'string' },
   'lease-wait': { type: 'string' },
   'commit-delay': { type: 'string' },
@@ -100,6 +104,8 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     maxPageBytes: WORKER_DEFAULTS.maxPageBytes,
     maxUserBytes: integerOption(values['max-user-bytes'], 'max-user-bytes', WORKER_DEFAULTS.maxUserBytes, 0, Number.MAX_SAFE_INTEGER),
     maxInFlight: integerOption(values['max-in-flight'], 'max-in-flight', WORKER_DEFAULTS.maxInFlight, 1, 1_000_000),
+    maxStreams: integerOption(values['max-streams'], 'max-streams', WORKER_DEFAULTS.maxStreams, 1, 1_000_000),
+    maxStreamsPerUser: integerOption(values['max-streams-per-user'], 'max-streams-per-user', WORKER_DEFAULTS.maxStreamsPerUser, 1, 1_000_000),
     maxPendingWrites: WORKER_DEFAULTS.maxPendingWrites,
     commitDelayMs: durationOption(values['commit-delay'], 'commit-delay', WORKER_DEFAULTS.commitDelayMs, 0),
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),

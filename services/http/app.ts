@@ -5,6 +5,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
+import { RequestSlots } from './request-slots.js';
 import { changeRoutes } from './routes/change-routes.js';
 import { collectionRoutes } from './routes/collection-routes.js';
 import { objectRoutes } from './routes/object-routes.js';
@@ -12,6 +13,7 @@ import type { ApiInstance, RouteContext, SchemaTypeProvider } from './routes/rou
 import { systemRoutes, type SystemContext } from './routes/system-routes.js';
 import { transactionRoutes } from './routes/transaction-routes.js';
 import type { userParams } from './schemas.js';
+import { StreamSlots, type StreamLimits } from './stream-slots.js';
 import { buildValidatorCompiler } from './validator.js';
 
 /** What the ownership check reads of a request: the router's signed hint (X-Pinbase-Down, X-Pinbase-Hint). */
@@ -33,13 +35,17 @@ export interface RequestMetrics {
   onResponse(method: string, route: string, status: number, seconds: number): void;
 }
 
-export interface AppOptions extends RouteContext, SystemContext {
+export interface AppOptions extends RouteContext, SystemContext, StreamLimits {
   workerId: string;
   ownership: OwnershipCheck | undefined;
   requestMetrics: RequestMetrics;
   /** Largest request body accepted, bytes (413 beyond). */
   bodyLimit: number;
-  /** Requests served at once, beyond which new ones get 503 overloaded. */
+  /**
+   * Requests served at once, beyond which new ones get 503 overloaded. A
+   * live change stream gives its slot up once it is accepted: streams count
+   * against maxStreams and maxStreamsPerUser instead.
+   */
   maxInFlight: number;
   logger: FastifyServerOptions['loggerInstance'] | boolean;
   /** Serve OpenAPI and Swagger UI at /docs. */
@@ -67,15 +73,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setValidatorCompiler(buildValidatorCompiler());
 
-  let inFlight = 0;
+  const requestSlots = new RequestSlots(options.maxInFlight);
+  const streams = new StreamSlots(options);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-pinbase-worker', options.workerId);
-    if (inFlight >= options.maxInFlight) {
+    if (!requestSlots.enter(request, reply)) {
       return sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
     }
-    inFlight++;
     options.requestMetrics.onRequest();
-    reply.raw.once('close', () => inFlight--);
   });
   app.addHook('onResponse', async (request, reply) => {
     options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -118,7 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     objectRoutes(api, options);
     collectionRoutes(api, options);
-    changeRoutes(api, options);
+    changeRoutes(api, options, { streams, requestSlots });
     transactionRoutes(api, options);
   });
   return app;

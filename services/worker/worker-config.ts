@@ -23,6 +23,10 @@ export interface WorkerConfig {
   /** Largest a user's data may grow, bytes (0: no quota). */
   maxUserBytes: number;
   maxInFlight: number;
+  /** Live change streams (SSE) open at once on this worker (503 overloaded beyond); not counted in maxInFlight. */
+  maxStreams: number;
+  /** Live change streams open at once for one user (429 too_many_streams beyond). */
+  maxStreamsPerUser: number;
   maxPendingWrites: number;
   commitDelayMs: number;
   leaseWaitMs: number;
@@ -70,6 +74,8 @@ export const WORKER_DEFAULTS = {
   maxPageBytes: 4 * 1024 * 1024,
   maxUserBytes: 1024 * 1024 * 1024,
   maxInFlight: 4096,
+  maxStreams: 4096,
+  maxStreamsPerUser: 64,
   maxPendingWrites: 1024,
   commitDelayMs: 0,
   leaseWaitMs: 2500,

@@ -150,6 +150,8 @@ class WorkerServer {
       },
       bodyLimit: config.bodyLimit,
       maxInFlight: config.maxInFlight,
+      maxStreams: config.maxStreams,
+      maxStreamsPerUser: config.maxStreamsPerUser,
       logger: this.log,
       docs: true,
       notReadyReason: () => (this.stopping ? 'worker is shutting down' : undefined),

@@ -63,6 +63,8 @@ export async function buildTestApp(
     store?: Partial<StoreOptions>;
     bodyLimit?: number;
     maxInFlight?: number;
+    maxStreams?: number;
+    maxStreamsPerUser?: number;
     adminToken?: string;
   } = {},
 ): Promise<TestApp> {
@@ -75,6 +77,8 @@ export async function buildTestApp(
     requestMetrics: { onRequest: () => undefined, onResponse: () => undefined },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     maxInFlight: options.maxInFlight ?? 1000,
+    maxStreams: options.maxStreams ?? 1000,
+    maxStreamsPerUser: options.maxStreamsPerUser ?? 64,
     logger: false,
     docs: false,
     notReadyReason: () => undefined,

@@ -4,17 +4,26 @@ import type { Change } from '../../partition/object-reads.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { problemDocument } from '../../problem/problem-document.js';
 import { toPinbaseError } from '../problem-reply.js';
+import type { RequestSlots } from '../request-slots.js';
 import { changesQuery, errorResponses, userParams } from '../schemas.js';
+import type { StreamSlots } from '../stream-slots.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
+/** Changes a live stream reads per page (the store's page byte budget may end a page sooner). */
 const PAGE = 500;
+
+/** How live streams are counted: a stream leaves its request slot for a stream slot. */
+export interface LiveStreamSlots {
+  streams: StreamSlots;
+  requestSlots: RequestSlots;
+}
 
 /**
  * GET /_changes: the change feed. As JSON, one page of changes after
  * `since`; with `Accept: text/event-stream`, a live SSE stream: one event
  * per commit (`id:` is its seq), resumable with Last-Event-ID.
  */
-export function changeRoutes(app: ApiInstance, ctx: RouteContext): void {
+export function changeRoutes(app: ApiInstance, ctx: RouteContext, slots: LiveStreamSlots): void {
   app.get(
     `${USER_BASE}/_changes`,
     {
@@ -41,7 +50,12 @@ export function changeRoutes(app: ApiInstance, ctx: RouteContext): void {
         return { from, seq: view.seq, changes: live ? [] : view.changes(from, query.limit, query.includeData) };
       });
       reply.header('x-pinbase-seq', String(page.seq));
-      if (live) return streamChanges(ctx, request, reply, userId, page.from, query.includeData);
+      if (live) {
+        // Throws overloaded / too_many_streams (with Retry-After) before any byte of the stream is sent.
+        const release = slots.streams.acquire(userId);
+        slots.requestSlots.leave(request);
+        return streamChanges(ctx, request, reply, userId, page.from, query.includeData, release);
+      }
       const lastSeq = page.changes.length > 0 ? page.changes[page.changes.length - 1]!.seq : page.from;
       const rows = page.changes.map(formatChange);
       return reply
@@ -56,18 +70,22 @@ function formatChange(change: Change): string {
   return `{"seq":${change.seq},"collection":${JSON.stringify(change.collection)},"id":${JSON.stringify(change.id)},"deleted":${change.deleted}${data}}`;
 }
 
-/** SSE events, one per commit; `changes` holds whole commits (readChanges never splits one). */
-function formatEvents(changes: Change[]): string {
-  let out = '';
+/** SSE events, one per commit, with its seq; `changes` holds whole commits (readChanges never splits one). */
+function* formatEvents(changes: Change[]): Generator<{ seq: number; text: string }> {
   for (let i = 0; i < changes.length; ) {
     const seq = changes[i]!.seq;
     const rows: string[] = [];
     for (; i < changes.length && changes[i]!.seq === seq; i++) rows.push(formatChange(changes[i]!));
-    out += `id: ${seq}\nevent: change\ndata: {"seq":${seq},"changes":[${rows.join(',')}]}\n\n`;
+    yield { seq, text: `id: ${seq}\nevent: change\ndata: {"seq":${seq},"changes":[${rows.join(',')}]}\n\n` };
   }
-  return out;
 }
 
+/**
+ * Streams the user's commits after `from` until the client leaves, the user
+ * is handed over or the worker stops. Memory per stream is bounded: one page
+ * of changes (PAGE and the store's page byte budget) at a time, written an
+ * event at a time, waiting for the socket to drain whenever it is full.
+ */
 async function streamChanges(
   ctx: RouteContext,
   request: FastifyRequest,
@@ -75,7 +93,9 @@ async function streamChanges(
   userId: string,
   from: number,
   includeData: boolean,
+  releaseSlot: () => void,
 ): Promise<void> {
+  reply.raw.once('close', releaseSlot);
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -86,6 +106,7 @@ async function streamChanges(
   });
   raw.write('retry: 1000\n\n');
   let position = from;
+  const abort = new AbortController();
   let pumping = false;
   let again = false;
   let ended = false;
@@ -93,6 +114,8 @@ async function streamChanges(
   const end = (problem?: PinbaseError) => {
     if (ended) return;
     ended = true;
+    releaseSlot();
+    abort.abort();
     clearInterval(heartbeat);
     unsubscribe();
     if (problem) raw.write(`event: error\ndata: ${JSON.stringify(problemDocument(problem.code, problem.detail))}\n\n`);
@@ -111,8 +134,11 @@ async function streamChanges(
         for (;;) {
           const changes = await ctx.store.read(userId, (view) => view.changes(position, PAGE, includeData));
           if (ended || changes.length === 0) break;
-          position = changes[changes.length - 1]!.seq;
-          if (!raw.write(formatEvents(changes))) await once(raw, 'drain');
+          for (const event of formatEvents(changes)) {
+            if (ended) return;
+            position = event.seq;
+            if (!raw.write(event.text)) await once(raw, 'drain', { signal: abort.signal });
+          }
         }
       } while (again && !ended);
     } catch (error) {
@@ -127,5 +153,7 @@ async function streamChanges(
   const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), ctx.heartbeatMs);
   heartbeat.unref();
   raw.on('close', () => end());
+  // The client may have left while the stream was being set up.
+  if (raw.destroyed) return end();
   await pump();
 }

@@ -24,6 +24,8 @@ export interface HttpFixture {
 export interface FixtureOptions {
   ownership?: OwnershipCheck;
   maxInFlight?: number;
+  maxStreams?: number;
+  maxStreamsPerUser?: number;
   store?: Partial<StoreOptions>;
 }
 

@@ -1,0 +1,34 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * Requests served at once (maxInFlight): a request holds a slot from its
+ * first hook until its response is closed, or until it gives the slot up to
+ * become a live stream (StreamSlots counts those).
+ */
+export class RequestSlots {
+  private inFlight = 0;
+  private readonly releases = new WeakMap<FastifyRequest, () => void>();
+
+  constructor(private readonly max: number) {}
+
+  /** Takes a slot for `request` until its response closes; false when all maxInFlight are taken. */
+  enter(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (this.inFlight >= this.max) return false;
+    this.inFlight++;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.inFlight--;
+      this.releases.delete(request);
+    };
+    this.releases.set(request, release);
+    reply.raw.once('close', release);
+    return true;
+  }
+
+  /** Gives `request`'s slot back before its response ends (it turned into a live stream). Idempotent. */
+  leave(request: FastifyRequest): void {
+    this.releases.get(request)?.();
+  }
+}
