@@ -33,6 +33,8 @@ Options:
   --max-streams-per-user N  live change streams one user may hold before 429 (default ${WORKER_DEFAULTS.maxStreamsPerUser})
   --max-user-bytes BYTES  quota: largest a user's data may grow before writes get 507 quota_exceeded
                           (default ${WORKER_DEFAULTS.maxUserBytes}, 1 GiB; 0: no quota); reads and deletes still work
+  --request-timeout DUR   a request's headers and body must arrive within this, else 408 (default 30s)
+  --headers-timeout DUR   a request's headers must arrive within this, else 408 (default 10s)
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
   --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
                           turn of the event loop); more trades latency for larger batches
@@ -60,6 +62,8 @@ const OPTIONS = {
   'max-streams-per-user': { type: 'string' },
   'max-user-bytes': { type: 'string' },
   'lease-wait': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
   'commit-delay': { type: 'string' },
   'log-level': { type: 'string' },
   ...WORKER_AUTH_FLAGS,
@@ -107,6 +111,8 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     maxStreams: integerOption(values['max-streams'], 'max-streams', WORKER_DEFAULTS.maxStreams, 1, 1_000_000),
     maxStreamsPerUser: integerOption(values['max-streams-per-user'], 'max-streams-per-user', WORKER_DEFAULTS.maxStreamsPerUser, 1, 1_000_000),
     maxPendingWrites: WORKER_DEFAULTS.maxPendingWrites,
+    requestTimeoutMs: durationOption(values['request-timeout'], 'request-timeout', WORKER_DEFAULTS.requestTimeoutMs, 100),
+    headersTimeoutMs: durationOption(values['headers-timeout'], 'headers-timeout', WORKER_DEFAULTS.headersTimeoutMs, 100),
     commitDelayMs: durationOption(values['commit-delay'], 'commit-delay', WORKER_DEFAULTS.commitDelayMs, 0),
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
     cacheKiB: WORKER_DEFAULTS.cacheKiB,

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FromSchema } from 'json-schema-to-ts';
 import { PinbaseError } from '../problem/pinbase-error.js';
+import { assertOneHost, clientErrorHandler, edgeServerOptions, type EdgeTimeouts } from './http-edge.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
 import { RequestSlots } from './request-slots.js';
@@ -47,6 +48,8 @@ export interface AppOptions extends RouteContext, SystemContext, StreamLimits {
    * against maxStreams and maxStreamsPerUser instead.
    */
   maxInFlight: number;
+  /** How long a client may take to send a request, and keep an idle connection (see EdgeTimeouts). */
+  timeouts: EdgeTimeouts;
   logger: FastifyServerOptions['loggerInstance'] | boolean;
   /** Serve OpenAPI and Swagger UI at /docs. */
   docs: boolean;
@@ -62,7 +65,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(typeof options.logger === 'boolean' ? { logger: options.logger } : { loggerInstance: options.logger }),
     bodyLimit: options.bodyLimit,
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    ...edgeServerOptions(options.timeouts),
+    clientErrorHandler: clientErrorHandler(options.workerId),
+    // fastify's own 503 while closing is plain JSON: the onRequest hook answers shutting_down instead.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 1024 },
     // Errors fastify's router raises before any hook runs (bad percent-encoding, over-long path parameter).
     frameworkErrors: (error, request, reply) => {
@@ -75,8 +81,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const requestSlots = new RequestSlots(options.maxInFlight);
   const streams = new StreamSlots(options);
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-pinbase-worker', options.workerId);
+    try {
+      assertOneHost(request);
+    } catch (error) {
+      // The connection's next request is not to be trusted either.
+      reply.header('connection', 'close');
+      throw error;
+    }
+    if (closing) {
+      reply.header('connection', 'close');
+      return sendProblem(reply, new PinbaseError('shutting_down', 'the worker is shutting down'), request.url);
+    }
     if (!requestSlots.enter(request, reply)) {
       return sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
     }

@@ -32,14 +32,31 @@ const FIELD_CODES: Record<string, ErrorCode> = {
   'last-event-id': 'invalid_since',
 };
 
-const FASTIFY_CODES: Record<string, ErrorCode> = {
+/**
+ * fastify's errors (node_modules/fastify/lib/errors.js) a request can raise
+ * (those with a status below 500 there), each as the problem a client gets.
+ * Every other FST_ERR_ code is a programming or start-up error and becomes
+ * internal_error. Errors node:http raises before fastify sees a request
+ * (parse errors, timeouts) are answered by http-edge.ts.
+ */
+export const FASTIFY_CODES: Record<string, ErrorCode> = {
+  // The body: its size, its media type, its length header (the worker parses JSON itself).
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_header',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: 'unsupported_media_type',
+  FST_ERR_ROUTE_MISSING_CONTENT: 'invalid_body',
+  // The path: bad percent-encoding, an over-long parameter, no route.
   FST_ERR_BAD_URL: 'invalid_path',
+  FST_ERR_INVALID_URL: 'invalid_path',
   FST_ERR_MAX_PARAM_LENGTH: 'invalid_path',
+  FST_ERR_NOT_FOUND: 'route_not_found',
+  // Schema validation (details are mapped by field above; this is the fallback).
+  FST_ERR_VALIDATION: 'invalid_request',
+  // A route's handlerTimeout (none is set; a retry may succeed).
+  FST_ERR_HANDLER_TIMEOUT: 'overloaded',
 };
 
 declare module 'fastify' {

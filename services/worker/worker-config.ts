@@ -28,6 +28,10 @@ export interface WorkerConfig {
   /** Live change streams open at once for one user (429 too_many_streams beyond). */
   maxStreamsPerUser: number;
   maxPendingWrites: number;
+  /** A client's whole request (headers and body) must arrive within this (408 request_timeout). */
+  requestTimeoutMs: number;
+  /** A client's request headers must arrive within this (408 request_timeout). */
+  headersTimeoutMs: number;
   commitDelayMs: number;
   leaseWaitMs: number;
   cacheKiB: number;
@@ -77,6 +81,16 @@ export const WORKER_DEFAULTS = {
   maxStreams: 4096,
   maxStreamsPerUser: 64,
   maxPendingWrites: 1024,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  /**
+   * An idle keep-alive connection is closed after this; above the router's
+   * pool keep-alive (so that the router, not the worker, closes its idle
+   * connections).
+   */
+  keepAliveTimeoutMs: 72_000,
+  /** A socket with no traffic either way is closed after this (a live stream's heartbeat is 15 s). */
+  connectionTimeoutMs: 120_000,
   commitDelayMs: 0,
   leaseWaitMs: 2500,
   cacheKiB: 1024,

@@ -10,7 +10,7 @@ import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
 import { PartitionStore } from '../partition/partition-store.js';
 import { TopologySource } from '../topology/topology-source.js';
 import { Ownership } from './ownership.js';
-import type { WorkerConfig } from './worker-config.js';
+import { WORKER_DEFAULTS, type WorkerConfig } from './worker-config.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
 export interface RunningWorker {
@@ -152,6 +152,12 @@ class WorkerServer {
       maxInFlight: config.maxInFlight,
       maxStreams: config.maxStreams,
       maxStreamsPerUser: config.maxStreamsPerUser,
+      timeouts: {
+        requestTimeoutMs: config.requestTimeoutMs,
+        headersTimeoutMs: config.headersTimeoutMs,
+        keepAliveTimeoutMs: WORKER_DEFAULTS.keepAliveTimeoutMs,
+        connectionTimeoutMs: WORKER_DEFAULTS.connectionTimeoutMs,
+      },
       logger: this.log,
       docs: true,
       notReadyReason: () => (this.stopping ? 'worker is shutting down' : undefined),

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type OwnershipCheck } from '../../services/http/app.js';
+import type { EdgeTimeouts } from '../../services/http/http-edge.js';
 import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
 import type { PartitionLimits } from '../../services/partition/partition.js';
 import type { PoolEvents } from '../../services/partition/partition-pool.js';
 import { PartitionStore, type StoreOptions } from '../../services/partition/partition-store.js';
-import { DAY_MS } from '../../services/worker/worker-config.js';
+import { DAY_MS, WORKER_DEFAULTS } from '../../services/worker/worker-config.js';
 
 /** Every pool event, recorded, for assertions. */
 export class RecordedEvents implements PoolEvents {
@@ -65,6 +66,7 @@ export async function buildTestApp(
     maxInFlight?: number;
     maxStreams?: number;
     maxStreamsPerUser?: number;
+    timeouts?: Partial<EdgeTimeouts>;
     adminToken?: string;
   } = {},
 ): Promise<TestApp> {
@@ -79,6 +81,13 @@ export async function buildTestApp(
     maxInFlight: options.maxInFlight ?? 1000,
     maxStreams: options.maxStreams ?? 1000,
     maxStreamsPerUser: options.maxStreamsPerUser ?? 64,
+    timeouts: {
+      requestTimeoutMs: WORKER_DEFAULTS.requestTimeoutMs,
+      headersTimeoutMs: WORKER_DEFAULTS.headersTimeoutMs,
+      keepAliveTimeoutMs: WORKER_DEFAULTS.keepAliveTimeoutMs,
+      connectionTimeoutMs: WORKER_DEFAULTS.connectionTimeoutMs,
+      ...options.timeouts,
+    },
     logger: false,
     docs: false,
     notReadyReason: () => undefined,

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { OwnershipCheck } from '../../../services/http/app.js';
+import type { EdgeTimeouts } from '../../../services/http/http-edge.js';
 import type { PartitionStore, StoreOptions } from '../../../services/partition/partition-store.js';
 import type { ProblemDocument } from '../../../services/problem/problem-document.js';
 import { makeTempDir } from '../../support/temp-dir.js';
@@ -26,6 +27,7 @@ export interface FixtureOptions {
   maxInFlight?: number;
   maxStreams?: number;
   maxStreamsPerUser?: number;
+  timeouts?: Partial<EdgeTimeouts>;
   store?: Partial<StoreOptions>;
 }
 

@@ -1,0 +1,73 @@
+import type { Socket } from 'node:net';
+import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import { clientErrorResponse } from '../problem/client-error.js';
+import { PinbaseError } from '../problem/pinbase-error.js';
+
+/**
+ * How long the worker waits for a client. Each bounds how long a slow or
+ * silent client holds a socket (and, until its request is complete, a
+ * request slot): headers within headersTimeoutMs, the whole request (body
+ * included) within requestTimeoutMs, else 408 request_timeout; an idle
+ * keep-alive connection is closed after keepAliveTimeoutMs, any socket with
+ * no traffic at all after connectionTimeoutMs (a live stream sends a
+ * heartbeat more often).
+ */
+export interface EdgeTimeouts {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  connectionTimeoutMs: number;
+}
+
+/**
+ * The node:http server options for `timeouts`. Node checks the request and
+ * headers timeouts every connectionsCheckingInterval (30 s by default, which
+ * would let a slow client hold on for up to twice its timeout): here a
+ * quarter of the shorter timeout, at most 1 s. Node's own answer to a
+ * request without Host (a bare 400) is turned off: the onRequest hook
+ * answers it (assertOneHost).
+ */
+export function edgeServerOptions(timeouts: EdgeTimeouts): Partial<FastifyServerOptions> {
+  const checkEvery = Math.max(10, Math.min(1000, Math.floor(Math.min(timeouts.requestTimeoutMs, timeouts.headersTimeoutMs) / 4)));
+  return {
+    requestTimeout: timeouts.requestTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    connectionTimeout: timeouts.connectionTimeoutMs,
+    http: {
+      requestTimeout: timeouts.requestTimeoutMs,
+      headersTimeout: timeouts.headersTimeoutMs,
+      connectionsCheckingInterval: checkEvery,
+      requireHostHeader: false,
+    },
+  } as Partial<FastifyServerOptions>;
+}
+
+/**
+ * Answers what Node's HTTP parser rejects, and its timeouts, with
+ * problem+json (400 invalid_request / invalid_header, 408 request_timeout,
+ * 431 headers_too_large) carrying X-Pinbase-Worker, then closes the
+ * connection. A connection reset, or one whose response has started, is
+ * just destroyed.
+ */
+export function clientErrorHandler(workerId: string): (error: NodeJS.ErrnoException, socket: Socket) => void {
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable || socket.bytesWritten > 0) {
+      socket.destroy();
+      return;
+    }
+    socket.end(clientErrorResponse(error, { 'x-pinbase-worker': workerId }));
+  };
+}
+
+/**
+ * Throws invalid_header unless the request names exactly one Host (an
+ * HTTP/1.0 request may name none): two Hosts are how a request smuggles a
+ * second authority past a proxy that reads the other one.
+ */
+export function assertOneHost(request: FastifyRequest): void {
+  const raw = request.raw.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1) throw new PinbaseError('invalid_header', 'the request has more than one Host header');
+  if (hosts === 0 && request.raw.httpVersion !== '1.0') throw new PinbaseError('invalid_header', 'the request has no Host header');
+}
