@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import { clientErrorResponse } from '../problem/client-error.js';
@@ -46,16 +47,34 @@ export function edgeServerOptions(timeouts: EdgeTimeouts): Partial<FastifyServer
  * Answers what Node's HTTP parser rejects, and its timeouts, with
  * problem+json (400 invalid_request / invalid_header, 408 request_timeout,
  * 431 headers_too_large) carrying X-Pinbase-Worker, then closes the
- * connection. A connection reset, or one whose response has started, is
- * just destroyed.
+ * connection. When a response to an earlier request on the connection is
+ * still being produced (pipelining), the problem follows it; an error in a
+ * request whose body is still arriving (a bad chunk, a timeout) is that
+ * request's own, answered at once unless its response has started. A reset connection, or one whose response is already being sent,
+ * is just closed.
  */
 export function clientErrorHandler(workerId: string): (error: NodeJS.ErrnoException, socket: Socket) => void {
   return (error, socket) => {
-    if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable || socket.bytesWritten > 0) {
+    if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
       socket.destroy();
       return;
     }
-    socket.end(clientErrorResponse(error, { 'x-pinbase-worker': workerId }));
+    const answer = () => {
+      if (!socket.destroyed && socket.writable) socket.end(clientErrorResponse(error, { 'x-pinbase-worker': workerId }));
+    };
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!pending || pending.writableFinished) return answer();
+    if (pending.headersSent) {
+      socket.destroy();
+    } else if (!pending.req.complete) {
+      // The error is the pending request's own (its body is what failed or is late).
+      answer();
+    } else {
+      pending.once('finish', answer);
+      pending.once('close', () => {
+        if (!pending.writableFinished) socket.destroy();
+      });
+    }
   };
 }
 

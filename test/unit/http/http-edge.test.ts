@@ -63,6 +63,12 @@ describe('the worker\'s HTTP edge', () => {
     expectRawProblem(text, 'request_timeout', 408);
   });
 
+  it('times out the slow headers of a second request on a kept-alive connection with 408 too', async () => {
+    const text = await sendRaw(url, 'GET /healthz HTTP/1.1\r\nHost: w\r\n\r\nGET /healthz HTTP/1.1\r\nHost: w\r\nX-Slow: ', 10 * TIMEOUT_MS);
+    expect(text.startsWith('HTTP/1.1 200')).toBe(true);
+    expectRawProblem(text.slice(text.indexOf('HTTP/1.1', 1)), 'request_timeout', 408);
+  });
+
   it('answers headers over the size limit with 431 headers_too_large problem+json', async () => {
     const text = await sendRaw(url, `GET /healthz HTTP/1.1\r\nHost: w\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     expectRawProblem(text, 'headers_too_large', 431);
@@ -92,6 +98,13 @@ describe('the worker\'s HTTP edge', () => {
   it.each(malformed)('answers %s with a 400 problem+json', async (_name, bytes, code) => {
     const text = await sendRaw(url, bytes);
     expectRawProblem(text, code, 400);
+  });
+
+  it('answers bytes that follow a complete write on its connection after the write\'s own response', async () => {
+    const text = await sendRaw(url, 'PUT /api/users/piped/c/a HTTP/1.1\r\nHost: w\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}x');
+    expect(text.startsWith('HTTP/1.1 201')).toBe(true);
+    expectRawProblem(text.slice(text.indexOf('HTTP/1.1', 1)), 'invalid_request', 400);
+    expect((await fx.app.inject({ method: 'GET', url: '/api/users/piped/c/a' })).statusCode).toBe(200);
   });
 
   it('answers a duplicate Host with 400 invalid_header and closes the connection', async () => {
