@@ -34,7 +34,7 @@ Options:
   --max-user-bytes BYTES  quota: largest a user's data may grow before writes get 507 quota_exceeded
                           (default ${WORKER_DEFAULTS.maxUserBytes}, 1 GiB; 0: no quota); reads and deletes still work
   --request-timeout DUR   a request's headers and body must arrive within this, else 408 (default 30s)
-  --headers-timeout DUR   a request's headers must arrive within this, else 408 (default 10s)
+  --headers-timeout DUR   a request's headers must arrive within this, else 408 (default 10s, at most --request-timeout)
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
   --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
                           turn of the event loop); more trades latency for larger batches
@@ -91,6 +91,11 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
   const logLevel = parseLogLevel(values['log-level']);
   const host = values.host ?? WORKER_DEFAULTS.host;
   const bodyLimit = integerOption(values['body-limit'], 'body-limit', WORKER_DEFAULTS.bodyLimit, 1024, 64 * 1024 * 1024);
+  const requestTimeoutMs = durationOption(values['request-timeout'], 'request-timeout', WORKER_DEFAULTS.requestTimeoutMs, 100);
+  const headersTimeoutMs = durationOption(values['headers-timeout'], 'headers-timeout', Math.min(WORKER_DEFAULTS.headersTimeoutMs, requestTimeoutMs), 100);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new CliError(`--headers-timeout (${headersTimeoutMs} ms) must not be longer than --request-timeout (${requestTimeoutMs} ms)`);
+  }
   return {
     id,
     host,
@@ -111,8 +116,8 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     maxStreams: integerOption(values['max-streams'], 'max-streams', WORKER_DEFAULTS.maxStreams, 1, 1_000_000),
     maxStreamsPerUser: integerOption(values['max-streams-per-user'], 'max-streams-per-user', WORKER_DEFAULTS.maxStreamsPerUser, 1, 1_000_000),
     maxPendingWrites: WORKER_DEFAULTS.maxPendingWrites,
-    requestTimeoutMs: durationOption(values['request-timeout'], 'request-timeout', WORKER_DEFAULTS.requestTimeoutMs, 100),
-    headersTimeoutMs: durationOption(values['headers-timeout'], 'headers-timeout', WORKER_DEFAULTS.headersTimeoutMs, 100),
+    requestTimeoutMs,
+    headersTimeoutMs,
     commitDelayMs: durationOption(values['commit-delay'], 'commit-delay', WORKER_DEFAULTS.commitDelayMs, 0),
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
     cacheKiB: WORKER_DEFAULTS.cacheKiB,
