@@ -114,7 +114,22 @@ export function readObject(sql: Statements, collection: string, id: string, at?:
 export interface Page<T> {
   items: T[];
   more: boolean;
+  /**
+   * For a listing that ended early on its scan budget: the id the next page
+   * starts after (past objects skipped as absent at the snapshot), when that
+   * is not the last item's.
+   */
+  after?: string;
 }
+
+/**
+ * Most object heads a snapshot listing (`?at=`) resolves for one page:
+ * objects created after the snapshot, or deleted by then, are skipped, and
+ * without this bound a page of a collection of 100,000 objects created
+ * after `at` held the event loop for ~0.5 s. A page that reaches it ends
+ * early (`more`, with `after`), possibly empty.
+ */
+export const MAX_SNAPSHOT_HEADS_PER_PAGE = 2000;
 
 /**
  * How far a page may go: at most `limit` items, and no more items once
@@ -174,7 +189,9 @@ export function listObjects(
   const { at, limit } = options;
   const chunk = Math.max(limit + 1, 64);
   let after = options.after;
+  let scanned = 0;
   for (;;) {
+    if (scanned >= MAX_SNAPSHOT_HEADS_PER_PAGE) return { items, more: true, after };
     const heads = sql
       .get('SELECT id, vid, rev FROM objects WHERE collection = ? AND id > ? ORDER BY id LIMIT ?')
       .all(collection, after, chunk) as { id: string; vid: number; rev: number }[];
@@ -187,6 +204,7 @@ export function listObjects(
     }
     if (heads.length < chunk) return { items, more: false };
     after = heads[heads.length - 1]!.id;
+    scanned += heads.length;
   }
 }
 

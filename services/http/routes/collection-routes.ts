@@ -31,8 +31,9 @@ export function collectionRoutes(app: ApiInstance, ctx: RouteContext): void {
         if (at !== undefined) view.assertSnapshot(at);
         return { page: view.list(collection, { after: cursor?.after ?? '', limit: query.limit, at }), seq: at ?? view.seq };
       });
-      const last = page.items[page.items.length - 1];
-      const next = page.more && last ? encodeCursor(at === undefined ? { after: last.id } : { after: last.id, at }) : null;
+      // A snapshot page may end on its scan budget before its last item, or with none: it resumes after `page.after`.
+      const resume = page.after ?? page.items[page.items.length - 1]?.id;
+      const next = page.more && resume !== undefined ? encodeCursor(at === undefined ? { after: resume } : { after: resume, at }) : null;
       const items = page.items.map((row) => `{"id":${JSON.stringify(row.id)},"rev":${row.rev},"data":${row.body}}`);
       reply.header('x-pinbase-seq', String(seq));
       return reply

@@ -131,6 +131,28 @@ describe('pages with a small budget', () => {
     expect(ids).toEqual([['o0:o0', 'o1:o1'], ['o2:o2', 'o3:o3'], ['o4:o4']]);
   });
 
+  it('ends a snapshot listing page on its scan budget, even empty, and resumes with `next`', async () => {
+    fx = await start();
+    await put('c/zzz', { old: true });
+    const at = 1;
+    // 5000 objects created after the snapshot, all sorting before the one it holds.
+    for (let t = 0; t < 5; t++) {
+      const ops = Array.from({ length: 1000 }, (_, i) => ({ op: 'put', collection: 'c', id: `a${t}-${String(i).padStart(4, '0')}`, data: { i } }));
+      expect((await fx.app.inject(jsonRequest('POST', `${U}/_tx`, { ops }))).statusCode).toBe(200);
+    }
+    const pages: ListPage[] = [];
+    let cursor = '';
+    for (let page = 0; page < 10; page++) {
+      const { data } = await get<ListPage>(`c?at=${at}&limit=10${cursor}`);
+      pages.push(data);
+      if (data.next === null) break;
+      cursor = `&cursor=${data.next}`;
+    }
+    expect(pages[0]).toMatchObject({ items: [], next: expect.any(String) });
+    expect(pages.flatMap((page) => page.items.map((item) => item.id))).toEqual(['zzz']);
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+  });
+
   it('never splits a commit across change-feed pages, and gives a commit larger than the budget a page of its own', async () => {
     fx = await start();
     await put('c/a', sized(4000, 'a'));

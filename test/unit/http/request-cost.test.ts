@@ -130,6 +130,7 @@ describe('the event loop with the largest inputs the limits allow', () => {
   it('stays responsive for the largest pages', async () => {
     for (let i = 0; i < 8; i++) await put(`pages/p${i}`, bigString(MiB - 100, String(i)));
     for (let i = 0; i < 8; i++) await put(`pages/p0`, bigString(MiB - 100, `v${i}`));
+    const beforeBulk = Number((await fx.app.inject({ method: 'GET', url: `${U}/_changes?limit=1` })).headers['x-pinbase-seq']);
     const bulk = Array.from({ length: 1000 }, (_, i) => ({ op: 'create', collection: 'small', data: { i } }));
     for (let t = 0; t < 10; t++) expect((await fx.app.inject(jsonRequest('POST', `${U}/_tx`, { ops: bulk }))).statusCode).toBe(200);
     await expectQuick('list 1000 of 1 MiB objects', { method: 'GET', url: `${U}/pages?limit=1000` }, 200);
@@ -137,5 +138,6 @@ describe('the event loop with the largest inputs the limits allow', () => {
     await expectQuick('changes with data over 1 MiB objects', { method: 'GET', url: `${U}/_changes?limit=10000&includeData=true` }, 200);
     await expectQuick('10000 changes without data', { method: 'GET', url: `${U}/_changes?limit=10000` }, 200);
     await expectQuick('list 1000 small objects', { method: 'GET', url: `${U}/small?limit=1000` }, 200);
+    await expectQuick('snapshot list before 10000 later objects', { method: 'GET', url: `${U}/small?at=${beforeBulk}&limit=1000` }, 200);
   });
 });
