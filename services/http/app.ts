@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FromSchema } from 'json-schema-to-ts';
 import { PinbaseError } from '../problem/pinbase-error.js';
-import { assertOneHost, clientErrorHandler, edgeServerOptions, type EdgeTimeouts } from './http-edge.js';
+import { assertOneHost, clientErrorHandler, edgeServerOptions, ignoreUnknownExpectations, type EdgeTimeouts } from './http-edge.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
 import { RequestSlots } from './request-slots.js';
@@ -77,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   }) as unknown as FastifyInstance;
 
+  ignoreUnknownExpectations(app.server);
   app.setValidatorCompiler(buildValidatorCompiler());
 
   const requestSlots = new RequestSlots(options.maxInFlight);

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import { clientErrorResponse } from '../problem/client-error.js';
@@ -89,4 +89,13 @@ export function assertOneHost(request: FastifyRequest): void {
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
   if (hosts > 1) throw new PinbaseError('invalid_header', 'the request has more than one Host header');
   if (hosts === 0 && request.raw.httpVersion !== '1.0') throw new PinbaseError('invalid_header', 'the request has no Host header');
+}
+
+/**
+ * Serves a request whose Expect header names something other than
+ * 100-continue as if it had none (RFC 9110 lets a server ignore an
+ * expectation it does not know), instead of Node's bare 417.
+ */
+export function ignoreUnknownExpectations(server: Server): void {
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => server.emit('request', request, response));
 }

@@ -107,6 +107,12 @@ describe('the worker\'s HTTP edge', () => {
     expect((await fx.app.inject({ method: 'GET', url: '/api/users/piped/c/a' })).statusCode).toBe(200);
   });
 
+  it('serves a request with an unknown Expect as if it had none (not a bare 417)', async () => {
+    const response = parseRaw(await sendRaw(url, 'GET /api/users/u/c/a HTTP/1.1\r\nHost: w\r\nExpect: foo\r\nConnection: close\r\n\r\n'));
+    expect(response.status).toBe(404);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
   it('answers a duplicate Host with 400 invalid_header and closes the connection', async () => {
     const text = await sendRaw(url, 'GET /api/users/u/c/a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n');
     expectRawProblem(text, 'invalid_header', 400);
