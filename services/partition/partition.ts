@@ -150,9 +150,12 @@ export class Partition {
     return objectHistory(this.sql, collection, id, { ...options, maxBytes: this.limits.maxPageBytes });
   }
 
-  /** Whole commits after `since` (see readChanges), of at most `limit` changes and maxPageBytes. */
-  changes(since: number, limit: number, includeBodies: boolean): Change[] {
-    return readChanges(this.sql, since, includeBodies, { limit, maxBytes: this.limits.maxPageBytes });
+  /**
+   * Whole commits after `since` (see readChanges), of at most `limit`
+   * changes and `maxBytes` of bodies (maxPageBytes by default, never more).
+   */
+  changes(since: number, limit: number, includeBodies: boolean, maxBytes = this.limits.maxPageBytes): Change[] {
+    return readChanges(this.sql, since, includeBodies, { limit, maxBytes: Math.min(maxBytes, this.limits.maxPageBytes) });
   }
 
   /**

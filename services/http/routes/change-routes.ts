@@ -9,8 +9,14 @@ import { changesQuery, errorResponses, userParams } from '../schemas.js';
 import type { StreamSlots } from '../stream-slots.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
-/** Changes a live stream reads per page (the store's page byte budget may end a page sooner). */
+/** Changes a live stream reads per page. */
 const PAGE = 500;
+/**
+ * Bytes of document bodies a live stream reads per page (at least one whole
+ * commit): what a stream whose client does not read holds while it waits
+ * for the socket to drain, so --max-streams of them stay within memory.
+ */
+const STREAM_PAGE_BYTES = 256 * 1024;
 
 /** How live streams are counted: a stream leaves its request slot for a stream slot. */
 export interface LiveStreamSlots {
@@ -132,7 +138,7 @@ async function streamChanges(
       do {
         again = false;
         for (;;) {
-          const changes = await ctx.store.read(userId, (view) => view.changes(position, PAGE, includeData));
+          const changes = await ctx.store.read(userId, (view) => view.changes(position, PAGE, includeData, STREAM_PAGE_BYTES));
           if (ended || changes.length === 0) break;
           for (const event of formatEvents(changes)) {
             if (ended) return;

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Change } from '../../../services/partition/object-reads.js';
 import { openSse } from '../../support/sse-client.js';
 import { TEST_LIMITS } from '../../support/test-store.js';
 import { body, jsonRequest, startHttpFixture, type HttpFixture } from './http-harness.js';
@@ -79,6 +80,27 @@ describe('pages of large objects with the default 4 MiB budget', () => {
     }
     expect(sizes).toEqual([4, 4, 2]);
     expect(tags).toEqual(Array.from({ length: 10 }, (_, i) => `v${9 - i}`));
+  });
+
+  it('reads a live stream\'s backlog in pages of at most 256 KiB of data (one commit when larger), whatever the page budget', async () => {
+    fx = await startHttpFixture();
+    for (let i = 0; i < 8; i++) await put(`c/s${i}`, sized(100_000, `s${i}`));
+    await put('c/big', sized(BIG, 'big'));
+    const pageBytes: number[] = [];
+    const read = fx.store.read.bind(fx.store);
+    vi.spyOn(fx.store, 'read').mockImplementation(async (userId, reader) => {
+      const result = await read(userId, reader);
+      if (Array.isArray(result)) pageBytes.push((result as Change[]).reduce((sum, change) => sum + (change.body?.length ?? 0), 0));
+      return result;
+    });
+    const url = await fx.app.listen({ host: '127.0.0.1', port: 0 });
+    const stream = await openSse(`${url}${U}/_changes?since=0&includeData=true`);
+    const events = await stream.waitFor(9, 10_000);
+    expect(events.map((event) => event.id)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    stream.close();
+    const pages = pageBytes.filter((bytes) => bytes > 0);
+    expect(pages.length).toBeGreaterThanOrEqual(4);
+    for (const bytes of pages) expect(bytes === BIG || bytes <= 256 * 1024, `a page of ${bytes} bytes`).toBe(true);
   });
 
   it('ends a change-feed page with data at the byte budget, with hasMore, at ?limit=10000', async () => {
