@@ -22,6 +22,9 @@ import { readSecret, readSecretLines } from './secret-file.js';
 /** Shortest HS256 secret and cluster secret accepted: 256 bits as base64url (RFC 7518 §3.2). */
 export const MIN_SECRET_LENGTH = 43;
 
+/** Most HS256 secrets in --auth-secret-file: a bad token is checked against each, so the work per request stays small. */
+export const MAX_TOKEN_SECRETS = 4;
+
 /** JWS algorithms a worker may be told to accept; `none` is never one of them. */
 export const TOKEN_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 export type TokenAlgorithm = (typeof TOKEN_ALGORITHMS)[number];
@@ -79,7 +82,8 @@ export const ROUTER_AUTH_FLAGS = {
 
 export const WORKER_AUTH_USAGE = `Authentication (see docs/SECURITY.md):
   --auth-secret-file FILE HS256 secrets for users' bearer tokens, one per line (the first signs
-                          \`pinbase token\`, every one verifies); at least ${MIN_SECRET_LENGTH} characters each
+                          \`pinbase token\`, every one verifies); at least ${MIN_SECRET_LENGTH} characters each,
+                          at most ${MAX_TOKEN_SECRETS} lines
   --jwks-file FILE        public keys (JWKS) for users' tokens
   --jwks-url URL          the same, fetched over HTTP(S) and cached
   --jwt-algorithms LIST   accepted algorithms (default HS256 with a secret file, RS256,ES256,EdDSA with a
@@ -126,7 +130,7 @@ export function parseWorkerAuth(values: WorkerAuthValues, host: string): AuthOpt
   if (jwksUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) throw new CliError(`--jwks-url must be an http(s) URL, got "${jwksUrl}"`);
   const tokens: TokenVerification | undefined = verifies
     ? {
-        secrets: secretFile === undefined ? [] : readSecretLines(secretFile, 'auth secret', MIN_SECRET_LENGTH),
+        secrets: secretFile === undefined ? [] : readTokenSecrets(secretFile),
         jwksFile,
         jwksUrl,
         algorithms: parseAlgorithms(values['jwt-algorithms'], secretFile !== undefined, jwksFile !== undefined || jwksUrl !== undefined),
@@ -157,6 +161,14 @@ export function parseRouterAuth(values: RouterAuthValues, host: string): AuthOpt
   };
   assertSafeToListen(host, auth.adminToken !== undefined && auth.clusterSecret !== undefined, values.insecure === true);
   return auth;
+}
+
+function readTokenSecrets(path: string): string[] {
+  const secrets = readSecretLines(path, 'auth secret', MIN_SECRET_LENGTH);
+  if (secrets.length > MAX_TOKEN_SECRETS) {
+    throw new CliError(`the auth secret file ${path} holds ${secrets.length} secrets; at most ${MAX_TOKEN_SECRETS} (the current one and those being rotated out)`);
+  }
+  return secrets;
 }
 
 function readClusterSecret(path: string | undefined): string | undefined {

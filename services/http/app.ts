@@ -2,6 +2,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FromSchema } from 'json-schema-to-ts';
+import { requireUserTokens } from '../auth/request-auth.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { assertOneHost, clientErrorHandler, edgeServerOptions, ignoreUnknownExpectations, type EdgeTimeouts } from './http-edge.js';
 import { registerJsonBodies } from './json-body.js';
@@ -53,6 +55,8 @@ export interface AppOptions extends RouteContext, SystemContext, StreamLimits {
   logger: FastifyServerOptions['loggerInstance'] | boolean;
   /** Serve OpenAPI and Swagger UI at /docs. */
   docs: boolean;
+  /** Verifies users' bearer tokens on /api/users/...; undefined serves anyone (loopback or --insecure only). */
+  tokens?: TokenVerifier | undefined;
 }
 
 /**
@@ -136,6 +140,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   systemRoutes(app.withTypeProvider<SchemaTypeProvider>(), options);
   await app.register(async (scope) => {
     const api: ApiInstance = scope.withTypeProvider<SchemaTypeProvider>();
+    // Before the ownership check and anything that reads the body or opens a partition.
+    if (options.tokens) requireUserTokens(scope, options.tokens);
     if (options.ownership) {
       const ownership = options.ownership;
       // Every route of this scope is under /api/users/:userId, validated by its schema.

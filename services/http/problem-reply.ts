@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { redactAccessToken } from '../auth/token-redaction.js';
 import { retryAfterSeconds, type ErrorCode } from '../problem/error-table.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../problem/problem-document.js';
@@ -15,7 +16,7 @@ export function sendProblem(reply: FastifyReply, error: PinbaseError, instance?:
   return reply
     .code(error.status)
     .type(PROBLEM_CONTENT_TYPE)
-    .send(JSON.stringify(problemDocument(error.code, error.detail, instance, error.extensions)));
+    .send(JSON.stringify(problemDocument(error.code, error.detail, instance && redactAccessToken(instance), error.extensions)));
 }
 
 /** Which problem code a schema validation failure of each field is. */
@@ -97,6 +98,6 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return sendProblem(reply, problem, request.url);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, new PinbaseError('route_not_found', `no route for ${request.method} ${request.url}`), request.url),
+    sendProblem(reply, new PinbaseError('route_not_found', `no route for ${request.method} ${redactAccessToken(request.url)}`), request.url),
   );
 }

@@ -75,6 +75,7 @@ export const ERROR_TABLE = {
   shutting_down: { status: 503, title: 'Worker is shutting down', retryable: true },
   no_worker_available: { status: 503, title: 'No live worker for this user', retryable: true },
   topology_changing: { status: 503, title: 'The cluster topology is changing', retryable: true },
+  token_keys_unavailable: { status: 503, title: 'The keys to check the bearer token cannot be fetched now', retryable: true },
   io_error: { status: 503, title: 'Storage I/O error; the outcome of a write is unknown', retryable: true },
   insufficient_storage: { status: 507, title: 'Insufficient storage', retryable: true, retryAfter: 5 },
   // 507 as WebDAV quotas use it (RFC 4331): retrying does not help until data is deleted.

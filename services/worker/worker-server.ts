@@ -4,6 +4,8 @@ import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { bearer } from '../auth/admin-token.js';
 import { HintVerifier } from '../auth/hint-signature.js';
+import { TOKEN_SAFE_LOGGING } from '../auth/token-redaction.js';
+import { TokenVerifier } from '../auth/token-verifier.js';
 import { CliError } from '../cli/command.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
@@ -34,7 +36,7 @@ class WorkerServer {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly config: WorkerConfig) {
-    this.log = pino({ name: 'pinbase-worker', level: config.logLevel, base: { worker: config.id, pid: process.pid } });
+    this.log = pino({ name: 'pinbase-worker', level: config.logLevel, base: { worker: config.id, pid: process.pid }, ...TOKEN_SAFE_LOGGING });
     mkdirSync(config.dataDir, { recursive: true });
     this.topology = this.watchTopology();
     this.ownership = this.topology && new Ownership(config.id, this.topology.current, hintVerifier(config.auth.clusterSecret));
@@ -172,6 +174,7 @@ class WorkerServer {
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       releasePartition: (userId) => store.release(userId),
       adminToken: config.auth.adminToken,
+      tokens: config.auth.tokens && TokenVerifier.fromOptions(config.auth.tokens),
     });
   }
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { TokenVerifier } from '../../services/auth/token-verifier.js';
 import { buildApp, type OwnershipCheck } from '../../services/http/app.js';
 import type { EdgeTimeouts } from '../../services/http/http-edge.js';
 import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
@@ -68,6 +69,10 @@ export async function buildTestApp(
     maxStreamsPerUser?: number;
     timeouts?: Partial<EdgeTimeouts>;
     adminToken?: string;
+    /** Check users' bearer tokens (default: none, as a worker on loopback without auth). */
+    tokens?: TokenVerifier;
+    /** Serve /docs (default false). */
+    docs?: boolean;
   } = {},
 ): Promise<TestApp> {
   const store = openTestStore(dataDir, options.store);
@@ -89,12 +94,13 @@ export async function buildTestApp(
       ...options.timeouts,
     },
     logger: false,
-    docs: false,
+    docs: options.docs ?? false,
     notReadyReason: () => undefined,
     status: () => ({ worker: 'w-test' }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     releasePartition: (userId) => store.release(userId),
     adminToken: options.adminToken,
+    tokens: options.tokens,
   });
   return {
     app,

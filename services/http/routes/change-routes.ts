@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Change } from '../../partition/object-reads.js';
+import { accessTokenQueryProperty } from '../../auth/request-auth.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { problemDocument } from '../../problem/problem-document.js';
 import { toPinbaseError } from '../problem-reply.js';
@@ -37,10 +38,12 @@ export function changeRoutes(app: ApiInstance, ctx: RouteContext, slots: LiveStr
         summary: 'The change feed (JSON page, or a live SSE stream with Accept: text/event-stream)',
         tags: ['changes'],
         params: userParams,
-        querystring: changesQuery,
+        querystring: { ...changesQuery, properties: { ...changesQuery.properties, ...accessTokenQueryProperty } },
         headers: { type: 'object', properties: { 'last-event-id': { type: 'string', pattern: '^[0-9]{1,16}$' } } },
         response: errorResponses,
       },
+      // EventSource cannot send an Authorization header (services/auth/request-auth.ts).
+      config: { acceptsQueryToken: true },
     },
     async (request, reply) => {
       const { userId } = request.params;

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { isAuthorized } from '../../auth/admin-token.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { userParams } from '../schemas.js';
@@ -10,13 +11,29 @@ export interface SystemContext {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Hand the user's partition over: end its streams, close it, release the lease. */
   releasePartition(userId: string): Promise<void>;
-  /** Required on POST /_worker/...; undefined leaves those endpoints open. */
+  /** Required on every /_worker/... endpoint; undefined leaves them open (loopback or --insecure only). */
   adminToken: string | undefined;
 }
 
-/** Liveness, readiness, metrics, and the worker's own admin endpoints under /_worker. */
+/**
+ * Liveness, readiness, metrics, and the worker's own admin endpoints under
+ * /_worker. /healthz, /readyz, /metrics and /docs are open: they show no
+ * user id and no data (counts, the worker's id, pid and topology version).
+ * /_worker/... need the cluster admin token once one is configured, from
+ * the Authorization header only (never a query, a form or a body), compared
+ * in constant time; a user's token is never one. Requests a browser sent
+ * from a web page (an Origin, or Sec-Fetch-Site other than "none") are
+ * refused even without a token configured, so that a page an operator
+ * visits cannot make a worker hand its users over (CSRF).
+ */
 export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
   const hidden = { schema: { hide: true } };
+  const requireAdmin = async (request: FastifyRequest): Promise<void> => {
+    if (fromWebPage(request)) throw new PinbaseError('forbidden', 'the worker\'s admin endpoints take no requests from web pages');
+    if (!isAuthorized(request.headers.authorization, ctx.adminToken)) {
+      throw new PinbaseError('unauthorized', 'the worker\'s admin endpoints need the cluster admin token (Authorization: Bearer ...)');
+    }
+  };
   app.get('/healthz', hidden, async (_request, reply) => reply.send({ status: 'ok' }));
 
   app.get('/readyz', hidden, async () => {
@@ -30,17 +47,13 @@ export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
     return reply.type(contentType).send(body);
   });
 
-  app.get('/_worker/status', hidden, async () => ctx.status());
+  app.get('/_worker/status', { ...hidden, onRequest: requireAdmin }, async () => ctx.status());
 
   app.post(
     '/_worker/partitions/:userId/release',
     {
       schema: { hide: true, params: userParams },
-      onRequest: async (request) => {
-        if (!isAuthorized(request.headers.authorization, ctx.adminToken)) {
-          throw new PinbaseError('unauthorized', 'handover requests need the cluster admin token');
-        }
-      },
+      onRequest: requireAdmin,
     },
     async (request) => {
       const { userId } = request.params;
@@ -48,4 +61,10 @@ export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
       return { released: true, userId };
     },
   );
+}
+
+/** Whether a browser sent this request on behalf of a web page (as opposed to curl, a worker, or the address bar). */
+function fromWebPage(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  return request.headers.origin !== undefined || (site !== undefined && site !== 'none');
 }

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isLoopbackHost, parseRouterAuth, parseWorkerAuth } from '../../../services/auth/auth-options.js';
+import { isLoopbackHost, MAX_TOKEN_SECRETS, parseRouterAuth, parseWorkerAuth } from '../../../services/auth/auth-options.js';
 import { generateSecret } from '../../../services/auth/secret-file.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
@@ -28,6 +28,12 @@ describe('authentication flags', () => {
     expect(auth.tokens?.scopeClaim).toBe('scope');
     expect(auth.adminToken).toHaveLength(43);
     expect(auth.clusterSecret).toHaveLength(43);
+  });
+
+  it('refuses more than a few HS256 secrets (each is tried on a bad token)', () => {
+    writeFileSync(secret, Array.from({ length: MAX_TOKEN_SECRETS + 1 }, () => generateSecret()).join('\n'));
+    const base = { 'auth-secret-file': secret, 'admin-token-file': admin, 'cluster-secret-file': cluster };
+    expect(() => parseWorkerAuth(base, '127.0.0.1')).toThrow(`the auth secret file ${secret} holds ${MAX_TOKEN_SECRETS + 1} secrets; at most ${MAX_TOKEN_SECRETS}`);
   });
 
   it('refuses a worker that checks tokens without the admin token or the cluster secret', () => {

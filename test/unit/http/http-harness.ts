@@ -1,7 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import type { TokenVerifier } from '../../../services/auth/token-verifier.js';
 import type { OwnershipCheck } from '../../../services/http/app.js';
 import type { EdgeTimeouts } from '../../../services/http/http-edge.js';
 import type { PartitionStore, StoreOptions } from '../../../services/partition/partition-store.js';
@@ -29,6 +29,9 @@ export interface FixtureOptions {
   maxStreamsPerUser?: number;
   timeouts?: Partial<EdgeTimeouts>;
   store?: Partial<StoreOptions>;
+  tokens?: TokenVerifier;
+  adminToken?: string;
+  docs?: boolean;
 }
 
 /** Starts the app over `<fresh temp dir>/data`, recording the pool's events. */
@@ -85,20 +88,7 @@ export async function historyLength(app: FastifyInstance, userId: string, path: 
   return body<{ versions: unknown[] }>(response).versions.length;
 }
 
-/** Every file and directory under `dir`, as sorted paths relative to it ([] if `dir` does not exist). */
-export function listTree(dir: string): string[] {
-  const out: string[] = [];
-  if (!existsSync(dir)) return out;
-  const walk = (current: string): void => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const path = join(current, entry.name);
-      out.push(relative(dir, path) + (entry.isDirectory() ? '/' : ''));
-      if (entry.isDirectory()) walk(path);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+export { listTree } from '../../support/file-tree.js';
 
 /** JSON request options for inject(). */
 export function jsonRequest(
