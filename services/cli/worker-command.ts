@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseWorkerAuth, WORKER_AUTH_FLAGS, WORKER_AUTH_USAGE } from '../auth/auth-options.js';
+import { parseCorsOrigins } from '../http/cors.js';
 import { WORKER_ID_PATTERN } from '../ids/id-patterns.js';
 import { parseDuration } from '../worker/durations.js';
 import { DAY_MS, WORKER_DEFAULTS, defaultMaxOpen, type WorkerConfig } from '../worker/worker-config.js';
@@ -41,6 +42,8 @@ Options:
   --log-level LEVEL       ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
 
 ${WORKER_AUTH_USAGE}
+  --cors-origin ORIGIN    let browser apps on ORIGIN call the API (CORS; repeatable or comma-separated;
+                          * = any origin); none: no CORS headers
 
 Durations: 500ms, 30s, 15m, 24h, 7d.`;
 
@@ -67,6 +70,7 @@ const OPTIONS = {
   'commit-delay': { type: 'string' },
   'log-level': { type: 'string' },
   ...WORKER_AUTH_FLAGS,
+  'cors-origin': { type: 'string', multiple: true },
 } as const;
 
 function durationOption(value: string | undefined, name: string, fallback: number, min: number): number {
@@ -122,6 +126,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
     cacheKiB: WORKER_DEFAULTS.cacheKiB,
     auth: parseWorkerAuth(values, host),
+    corsOrigins: parseCorsOrigins(values['cors-origin'] ?? []),
     logLevel,
   };
 }

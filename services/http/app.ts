@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -8,6 +9,7 @@ import { PinbaseError } from '../problem/pinbase-error.js';
 import { assertOneHost, clientErrorHandler, edgeServerOptions, ignoreUnknownExpectations, type EdgeTimeouts } from './http-edge.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
+import { corsOptions } from './cors.js';
 import { RequestSlots } from './request-slots.js';
 import { changeRoutes } from './routes/change-routes.js';
 import { collectionRoutes } from './routes/collection-routes.js';
@@ -57,6 +59,8 @@ export interface AppOptions extends RouteContext, SystemContext, StreamLimits {
   docs: boolean;
   /** Verifies users' bearer tokens on /api/users/...; undefined serves anyone (loopback or --insecure only). */
   tokens?: TokenVerifier | undefined;
+  /** Origins browser apps may call the API from (CORS); none: no CORS headers. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -103,6 +107,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.header('connection', 'close');
       return sendProblem(reply, new PinbaseError('shutting_down', 'the worker is shutting down'), request.url);
     }
+  });
+  // CORS headers on every answer (even a 503 or a 401 must be readable by the page); preflights end here.
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) await app.register(cors, corsOptions(options.corsOrigins));
+
+  app.addHook('onRequest', async (request, reply) => {
     if (!requestSlots.enter(request, reply)) {
       return sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
     }

@@ -38,6 +38,8 @@ export interface WorkerConfig {
   logLevel: LogLevel;
   /** Users' tokens, the admin token (POST /_worker/..., handover requests) and the router's hint key. */
   auth: AuthOptions;
+  /** Origins browser apps may call the API from (--cors-origin); empty: no CORS headers. */
+  corsOrigins: readonly string[];
 }
 
 export const DAY_MS = 86_400_000;

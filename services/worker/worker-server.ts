@@ -175,6 +175,7 @@ class WorkerServer {
       releasePartition: (userId) => store.release(userId),
       adminToken: config.auth.adminToken,
       tokens: config.auth.tokens && TokenVerifier.fromOptions(config.auth.tokens),
+      corsOrigins: config.corsOrigins,
     });
   }
 

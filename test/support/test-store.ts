@@ -71,6 +71,7 @@ export async function buildTestApp(
     adminToken?: string;
     /** Check users' bearer tokens (default: none, as a worker on loopback without auth). */
     tokens?: TokenVerifier;
+    corsOrigins?: readonly string[];
     /** Serve /docs (default false). */
     docs?: boolean;
   } = {},
@@ -101,6 +102,7 @@ export async function buildTestApp(
     releasePartition: (userId) => store.release(userId),
     adminToken: options.adminToken,
     tokens: options.tokens,
+    corsOrigins: options.corsOrigins,
   });
   return {
     app,

@@ -30,6 +30,7 @@ export interface FixtureOptions {
   timeouts?: Partial<EdgeTimeouts>;
   store?: Partial<StoreOptions>;
   tokens?: TokenVerifier;
+  corsOrigins?: readonly string[];
   adminToken?: string;
   docs?: boolean;
 }
