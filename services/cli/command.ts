@@ -22,6 +22,15 @@ export function parseCommandArgs<T extends Options>(argv: string[], options: T) 
   }
 }
 
+/** Like parseCommandArgs, for a command that also takes positional arguments. */
+export function parseCommandLine<T extends Options>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+}
+
 /** Parses an integer option within [min, max]; `name` is the flag for messages. */
 export function integerOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;

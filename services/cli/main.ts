@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   worker: { summary: 'run one worker that serves users\' SQLite partitions', load: () => import('./worker-command.js') },
   router: { summary: 'run the path-hashing router in front of the workers', load: () => import('./router-command.js') },
   status: { summary: 'print the cluster as a table, from the router\'s admin API', load: () => import('./status-command.js') },
+  token: { summary: 'print a bearer token (JWT) for a user, signed with the cluster\'s secret', load: () => import('./token-command.js') },
 };
 
 function mainUsage(): string {

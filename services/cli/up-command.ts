@@ -1,8 +1,10 @@
 /**
  * `pinbase up` (what `npm start` runs): a whole cluster on this machine.
- * Writes <data>/topology.json, starts N workers and the router as child
- * processes, restarts any that crash (with backoff), and on Ctrl-C/SIGTERM
- * stops the router first, then the workers, each gracefully.
+ * Writes <data>/topology.json, creates (first run) or reuses the cluster's
+ * secrets in <data>/secrets/, starts N workers and the router as child
+ * processes with authentication on, restarts any that crash (with backoff),
+ * and on Ctrl-C/SIGTERM stops the router first, then the workers, each
+ * gracefully.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +12,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ensureLocalSecrets, type LocalSecrets } from '../auth/local-secrets.js';
+import { parseCorsOrigins } from '../http/cors.js';
 import { parseTopology, serializeTopology, type Topology } from '../topology/topology.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
 
@@ -17,14 +21,18 @@ export const usage = `Usage: pinbase up [--workers 2] [--port 8080] [--data ./da
 
 Runs a local cluster: the router on --port and N workers on --worker-port,
 --worker-port+1, ..., all on 127.0.0.1, with every user's SQLite file under
---data. Ctrl-C stops it gracefully (no acknowledged write is lost).
+--data. Every request needs a bearer token: \`pinbase token <userId>\` prints
+one. Ctrl-C stops it gracefully (no acknowledged write is lost).
 
 Options:
-  --workers N         number of workers (default 2)
-  --port P            router port (default 8080)
-  --worker-port P     first worker port (default 3601)
-  --data DIR          data directory (default ./data); the topology is written to DIR/topology.json
-  --processes N       router processes (default 1)`;
+  --workers N           number of workers (default 2)
+  --port P              router port (default 8080)
+  --worker-port P       first worker port (default 3601)
+  --data DIR            data directory (default ./data); the topology is written to DIR/topology.json,
+                        the secrets (created on first run, 0600) to DIR/secrets/: auth-secret (users'
+                        tokens), admin-token (admin endpoints), cluster-secret (the router's hints)
+  --processes N         router processes (default 1)
+  --cors-origin ORIGIN  let browser apps on ORIGIN call the API (repeatable or comma-separated)`;
 
 export async function run(argv: string[]): Promise<void> {
   const v = parseCommandArgs(argv, {
@@ -33,25 +41,31 @@ export async function run(argv: string[]): Promise<void> {
     'worker-port': { type: 'string' },
     data: { type: 'string' },
     processes: { type: 'string' },
+    'cors-origin': { type: 'string', multiple: true },
   });
   const workers = integerOption(v.workers, 'workers', 2, 1, 64);
   const port = integerOption(v.port, 'port', 8080, 1, 65535);
   const workerPort = integerOption(v['worker-port'], 'worker-port', 3601, 1, 65535 - workers);
   const processes = integerOption(v.processes, 'processes', 1, 1, 64);
+  const corsOrigins = parseCorsOrigins(v['cors-origin'] ?? []);
   const dataDir = resolve(v.data ?? './data');
   const ports = [port, ...Array.from({ length: workers }, (_, i) => workerPort + i)];
   if (new Set(ports).size !== ports.length) throw new CliError(`--port ${port} overlaps the worker ports ${workerPort}-${workerPort + workers - 1}`);
   for (const p of ports) await assertPortFree(p);
 
   mkdirSync(dataDir, { recursive: true });
+  const secrets = ensureLocalSecrets(dataDir);
   const topologyPath = join(dataDir, 'topology.json');
   const topology = writeTopology(topologyPath, workers, workerPort);
 
+  // Every process gets the admin token and the cluster secret; the workers also check users' tokens.
+  const clusterArgs = ['--admin-token-file', secrets.adminTokenFile, '--cluster-secret-file', secrets.clusterSecretFile];
+  const workerAuthArgs = ['--auth-secret-file', secrets.authSecretFile, ...clusterArgs, ...corsOrigins.flatMap((o) => ['--cors-origin', o])];
   const children = topology.workers.map(
     (w, i) =>
-      new SupervisedProcess(w.id, ['worker', '--id', w.id, '--port', String(workerPort + i), '--data', dataDir, '--topology', topologyPath]),
+      new SupervisedProcess(w.id, ['worker', '--id', w.id, '--port', String(workerPort + i), '--data', dataDir, '--topology', topologyPath, ...workerAuthArgs]),
   );
-  const routerArgs = ['router', '--port', String(port), '--topology', topologyPath, ...(processes > 1 ? ['--processes', String(processes)] : [])];
+  const routerArgs = ['router', '--port', String(port), '--topology', topologyPath, ...clusterArgs, ...(processes > 1 ? ['--processes', String(processes)] : [])];
   const router = new SupervisedProcess('router', routerArgs);
   for (const child of children) child.start();
   router.start();
@@ -64,20 +78,23 @@ export async function run(argv: string[]): Promise<void> {
     for (const child of [router, ...children]) child.kill();
     throw new CliError((error as Error).message);
   }
-  process.stdout.write(banner(routerUrl, topology, dataDir));
+  process.stdout.write(banner(routerUrl, topology, dataDir, secrets, v.data));
 }
 
-function banner(url: string, topology: Topology, dataDir: string): string {
+function banner(url: string, topology: Topology, dataDir: string, secrets: LocalSecrets, dataFlag: string | undefined): string {
   const workers = topology.workers.map((w) => `${w.id} ${w.url}`).join(', ');
+  const data = dataFlag === undefined ? '' : ` --data ${/^[\w./-]+$/.test(dataFlag) ? dataFlag : `'${dataFlag.replace(/'/g, "'\\''")}'`}`;
   return [
     '',
     `Pinbase is up: router on ${url}, ${topology.workers.length} worker(s) (${workers}), data in ${dataDir}`,
+    `Secrets in ${secrets.dir}${secrets.created.length > 0 ? ' (created now)' : ''}; the admin token is ${secrets.adminTokenFile}`,
     '',
-    'Try:',
-    `  curl -X PUT ${url}/api/users/alice/notes/first -H 'content-type: application/json' -d '{"text":"hello"}'`,
-    `  curl ${url}/api/users/alice/notes/first`,
+    'Try (every request needs a bearer token; `pinbase token` signs one with the cluster\'s secret):',
+    `  TOKEN=$(npx pinbase token alice${data})`,
+    `  curl -X PUT ${url}/api/users/alice/notes/first -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"text":"hello"}'`,
+    `  curl ${url}/api/users/alice/notes/first -H "authorization: Bearer $TOKEN"`,
     '',
-    `Cluster: npx pinbase status --router ${url}   dashboard: ${url}/_router/   metrics: ${url}/metrics`,
+    `Cluster: npx pinbase status --router ${url}${data}   dashboard: ${url}/_router/ (asks for the admin token)   metrics: ${url}/metrics`,
     'Ctrl-C stops everything gracefully.',
     '',
   ].join('\n');

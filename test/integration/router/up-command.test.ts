@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -44,7 +44,13 @@ describe('pinbase up', () => {
     const workerPort = await freePortRange(2);
     const first = up(port, workerPort);
     await first.waitFor(/Pinbase is up: router on http:\/\/127\.0\.0\.1:\d+/);
-    expect(first.stdout).toContain(`curl -X PUT http://127.0.0.1:${port}/api/users/alice/notes/first`);
+    expect(first.stdout).toContain(`TOKEN=$(npx pinbase token alice --data ${dir})`);
+    expect(first.stdout).toContain(`curl -X PUT http://127.0.0.1:${port}/api/users/alice/notes/first -H "authorization: Bearer $TOKEN"`);
+    expect(first.stdout).toContain(`Secrets in ${join(dir, 'secrets')} (created now)`);
+    const secretFiles = ['auth-secret', 'admin-token', 'cluster-secret'].map((name) => join(dir, 'secrets', name));
+    expect(statSync(join(dir, 'secrets')).mode & 0o777).toBe(0o700);
+    for (const file of secretFiles) expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    const secrets = secretFiles.map((file) => readFileSync(file, 'utf8'));
     expect(JSON.parse(readFileSync(join(dir, 'topology.json'), 'utf8'))).toEqual({
       version: 1,
       workers: [
@@ -53,9 +59,14 @@ describe('pinbase up', () => {
       ],
     });
     const url = `http://127.0.0.1:${port}`;
+    // Authentication is on: without a token nothing is served; a service token from `pinbase token` serves every user.
+    const anonymous = await send(url, '/api/users/user0/notes/first', { method: 'PUT', json: { i: 0 } });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.header('www-authenticate')).toBe('Bearer realm="pinbase"');
+    const auth = { authorization: `Bearer ${await pinbaseToken('writer', '--service')}` };
     const acked: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const reply = await send(url, `/api/users/user${i}/notes/first`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: `{"i":${i}}` });
+      const reply = await send(url, `/api/users/user${i}/notes/first`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: `{"i":${i}}` });
       expect(reply.status).toBe(201);
       acked.push(`user${i}`);
     }
@@ -70,7 +81,7 @@ describe('pinbase up', () => {
       await sleep(100);
     }
 
-    const status = new CliProcess(['status', '--router', url]);
+    const status = new CliProcess(['status', '--router', url, '--data', dir]);
     expect(await status.exited).toEqual({ code: 0, signal: null });
     expect(status.stdout).toMatch(/^w1\s+http:\/\/127\.0\.0\.1:\d+\s+(up|down)/m);
     expect(status.stdout).toMatch(/^w2\s+http:\/\/127\.0\.0\.1:\d+\s+up/m);
@@ -84,8 +95,11 @@ describe('pinbase up', () => {
 
     const second = up(port, workerPort);
     await second.waitFor(/Pinbase is up/);
+    // The same secrets, so the tokens signed before the restart still work.
+    expect(second.stdout).not.toContain('(created now)');
+    expect(secretFiles.map((file) => readFileSync(file, 'utf8'))).toEqual(secrets);
     for (const [i, user] of acked.entries()) {
-      const reply = await send(url, `/api/users/${user}/notes/first`);
+      const reply = await send(url, `/api/users/${user}/notes/first`, { headers: auth });
       expect(reply.status).toBe(200);
       expect(reply.json()).toEqual({ i });
     }
@@ -106,6 +120,13 @@ describe('pinbase up', () => {
     expect(p.stderr).toBe('pinbase: --workers must be an integer, got "many"\n');
   });
 });
+
+/** `pinbase token <args>` for the cluster in `dir`, as a user would get it. */
+async function pinbaseToken(...args: string[]): Promise<string> {
+  const p = new CliProcess(['token', ...args, '--data', dir]);
+  expect(await p.exited, p.stderr).toEqual({ code: 0, signal: null });
+  return p.stdout.trim();
+}
 
 /** The pid of the `pinbase worker` process started with `--port port`, from /proc. */
 function workerPid(port: number): number | undefined {
