@@ -141,6 +141,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           { name: 'transactions', description: 'All-or-nothing optimistic transactions' },
           { name: 'changes', description: 'The change feed (JSON and SSE)' },
         ],
+        // Only the /api/users routes are documented (the others are hidden): each needs the user's token.
+        ...(options.tokens === undefined
+          ? {}
+          : {
+              components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+              security: [{ bearerAuth: [] }],
+            }),
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });

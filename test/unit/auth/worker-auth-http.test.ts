@@ -122,13 +122,17 @@ describe('a worker that checks users\' tokens', () => {
     }
   });
 
-  it('keeps /docs open', async () => {
+  it('keeps /docs open, and documents that the API takes a bearer token', async () => {
     const docs = await startHttpFixture({ tokens: verifier(), docs: true });
     try {
       const response = await docs.app.inject({ method: 'GET', url: '/docs/json' });
       expect(response.statusCode).toBe(200);
       const query = body<{ paths: Record<string, { get: { parameters: { name: string }[] } }> }>(response).paths['/api/users/{userId}/_changes']!.get.parameters;
       expect(query.map((p) => p.name)).toContain('access_token');
+      expect(body(response)).toMatchObject({
+        components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+        security: [{ bearerAuth: [] }],
+      });
     } finally {
       await docs.close();
     }
