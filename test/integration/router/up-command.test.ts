@@ -33,7 +33,7 @@ async function isFree(port: number): Promise<boolean> {
 }
 
 function up(port: number, workerPort: number): CliProcess {
-  const p = new CliProcess(['up', '--workers', '2', '--port', String(port), '--worker-port', String(workerPort), '--data', dir]);
+  const p = new CliProcess(['up', '--workers', '2', '--port', String(port), '--worker-port', String(workerPort), '--data', dir, '--cors-origin', 'http://app.test']);
   running.push(p);
   return p;
 }
@@ -63,6 +63,13 @@ describe('pinbase up', () => {
     const anonymous = await send(url, '/api/users/user0/notes/first', { method: 'PUT', json: { i: 0 } });
     expect(anonymous.status).toBe(401);
     expect(anonymous.header('www-authenticate')).toBe('Bearer realm="pinbase"');
+    // --cors-origin reaches the workers: a browser app's preflight is answered through the router, without a token.
+    const preflight = await send(url, '/api/users/user0/notes/first', {
+      method: 'OPTIONS',
+      headers: { origin: 'http://app.test', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.header('access-control-allow-origin')).toBe('http://app.test');
     const auth = { authorization: `Bearer ${await pinbaseToken('writer', '--service')}` };
     const acked: string[] = [];
     for (let i = 0; i < 20; i++) {
