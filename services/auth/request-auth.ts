@@ -58,12 +58,14 @@ export function requestToken(request: FastifyRequest): string | undefined {
 /**
  * The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1);
  * undefined for an empty header or another scheme; invalid_token when the
- * credential is not one token68 word.
+ * credential is not one token68 word. Linear in the header's length (no
+ * backtracking pattern: an unauthenticated client chooses this string).
  */
 export function bearerToken(header: string): string | undefined {
-  const match = /^\s*(\S+)(?:\s+(.*?))?\s*$/.exec(header);
-  if (match === null || match[1]!.toLowerCase() !== 'bearer' || match[2] === undefined || match[2] === '') return undefined;
-  const credential = match[2];
+  const trimmed = header.trim();
+  const space = trimmed.search(/\s/);
+  if (space === -1 || trimmed.slice(0, space).toLowerCase() !== 'bearer') return undefined;
+  const credential = trimmed.slice(space).trimStart();
   if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(credential)) throw new PinbaseError('invalid_token', 'the bearer credential is not a single token');
   return credential;
 }

@@ -20,6 +20,14 @@ describe('the bearer credential of an Authorization header', () => {
       expect(() => bearerToken(header), header).toThrow(PinbaseError);
     }
   });
+
+  it('reads a long header of spaces in linear time (an unauthenticated client chooses it)', () => {
+    // 32 KiB: twice Node's default header limit. A backtracking pattern took seconds on this one.
+    const header = `Bearer x${' '.repeat(32 * 1024)}x`;
+    const started = performance.now();
+    expect(() => bearerToken(header)).toThrow(PinbaseError);
+    expect(performance.now() - started).toBeLessThan(200);
+  });
 });
 
 describe('what a verified token may do', () => {
