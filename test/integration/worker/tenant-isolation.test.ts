@@ -31,6 +31,29 @@ describe('tenant isolation, directly at a worker (in process, over HTTP)', () =>
     dir.remove();
   });
 
+  it('covers every user route the worker serves (a route added later must join the matrix)', async () => {
+    const docs = await buildTestApp(join(dir.path, 'docs-data'), { docs: true });
+    try {
+      const spec = JSON.parse((await docs.app.inject({ method: 'GET', url: '/docs/json' })).body) as { paths: Record<string, object> };
+      const served = Object.entries(spec.paths)
+        .filter(([path]) => path.startsWith('/api/users/'))
+        .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`));
+      expect(served.length).toBeGreaterThan(0);
+      // The most specific template first (fewest parameters), as the router of fastify picks it.
+      const templates = Object.keys(spec.paths).sort((a, b) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0));
+      const covered = new Set(
+        MATRIX_ROUTES.map((route) => {
+          const path = route.path('alice', 's0').split('?')[0]!;
+          const template = templates.find((t) => new RegExp(`^${t.replace(/\{\*\}/g, '.+').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path));
+          return `${route.method} ${template}`;
+        }),
+      );
+      expect(served.filter((operation) => !covered.has(operation))).toEqual([]);
+    } finally {
+      await docs.close();
+    }
+  });
+
   it('answers every route × credential as the matrix says, and a refusal writes and creates nothing', async () => {
     const rows = await checkTenantIsolation({ url, dataDir: join(dir.path, 'data') }, keys);
     expect(rows.length).toBeGreaterThanOrEqual(MATRIX_ROUTES.length * MATRIX_CREDENTIALS.length);
