@@ -3,7 +3,7 @@
  * `pinbase worker` processes from dist/, on loopback, with a topology file
  * and a data directory in a temporary folder. `stop()` ends every process.
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +28,8 @@ export class RealCluster {
   router!: CliProcess;
   url = '';
   version = 1;
+  /** The router's admin token, when it was given `--admin-token-file` (sent on /_router/status). */
+  adminToken: string | undefined;
 
   /** `workerArgs`: more flags for every worker process. */
   private constructor(private readonly workerArgs: readonly string[]) {}
@@ -40,6 +42,8 @@ export class RealCluster {
   static async start(workerCount: number, routerArgs: string[] = [], workerArgs: string[] = []): Promise<RealCluster> {
     assertBuilt();
     const cluster = new RealCluster(workerArgs);
+    const tokenFile = routerArgs.indexOf('--admin-token-file');
+    if (tokenFile >= 0) cluster.adminToken = readFileSync(routerArgs[tokenFile + 1]!, 'utf8').trim();
     try {
       for (let i = 1; i <= workerCount; i++) cluster.workers.push({ id: `w${i}`, port: await freePort(), process: undefined });
       cluster.writeTopology();
@@ -105,7 +109,8 @@ export class RealCluster {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        const status = await send(this.url, '/_router/status');
+        const headers: Record<string, string> = this.adminToken === undefined ? {} : { authorization: `Bearer ${this.adminToken}` };
+        const status = await send(this.url, '/_router/status', { headers });
         if (status.status === 200 && (status.json().workers as WorkerStatus[]).filter((w) => w.routable).length === count) return;
       } catch {
         // router not listening yet
