@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ERROR_TABLE, retryAfterSeconds, type ErrorCode } from '../services/problem/error-table.js';
+import { rawProblemResponse } from '../services/problem/client-error.js';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../services/problem/problem-document.js';
 
 /**
@@ -67,12 +68,5 @@ export function replyRawProblem(socket: Socket, code: ErrorCode, detail: string)
     socket.destroy();
     return;
   }
-  const row = ERROR_TABLE[code];
-  const body = JSON.stringify(problemDocument(code, detail));
-  const retryAfter = retryAfterSeconds(code);
-  socket.end(
-    `HTTP/1.1 ${row.status} ${row.title}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\n` +
-      (retryAfter === undefined ? '' : `retry-after: ${retryAfter}\r\n`) +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  socket.end(rawProblemResponse(code, detail));
 }

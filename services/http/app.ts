@@ -6,7 +6,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { requireUserTokens } from '../auth/request-auth.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
-import { assertOneHost, clientErrorHandler, edgeServerOptions, ignoreUnknownExpectations, type EdgeTimeouts } from './http-edge.js';
+import { assertOneHost, clientErrorHandler, edgeServerOptions, ignoreUnknownExpectations, refuseConnect, type EdgeTimeouts } from './http-edge.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
 import { corsOptions } from './cors.js';
@@ -86,6 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
 
   ignoreUnknownExpectations(app.server);
+  refuseConnect(app.server, options.workerId);
   app.setValidatorCompiler(buildValidatorCompiler());
 
   const requestSlots = new RequestSlots(options.maxInFlight);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
-import { clientErrorResponse } from '../problem/client-error.js';
+import { clientErrorResponse, rawProblemResponse } from '../problem/client-error.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 
 /**
@@ -86,8 +86,15 @@ export function clientErrorHandler(workerId: string): (error: NodeJS.ErrnoExcept
 export function assertOneHost(request: FastifyRequest): void {
   const raw = request.raw.rawHeaders;
   let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  let authorizations = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    else if (name.length === 13 && name.toLowerCase() === 'authorization') authorizations++;
+  }
   if (hosts > 1) throw new PinbaseError('invalid_header', 'the request has more than one Host header');
+  // Node keeps the first of several Authorization headers; a proxy in front may have looked at another.
+  if (authorizations > 1) throw new PinbaseError('invalid_header', 'the request has more than one Authorization header');
   if (hosts === 0 && request.raw.httpVersion !== '1.0') throw new PinbaseError('invalid_header', 'the request has no Host header');
 }
 
@@ -98,4 +105,12 @@ export function assertOneHost(request: FastifyRequest): void {
  */
 export function ignoreUnknownExpectations(server: Server): void {
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => server.emit('request', request, response));
+}
+
+/** Answers CONNECT (Node would close the connection without a word) with 400 problem+json: a worker is not a forward proxy. */
+export function refuseConnect(server: Server, workerId: string): void {
+  server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+    if (!socket.writable) socket.destroy();
+    else socket.end(rawProblemResponse('invalid_request', 'CONNECT is not supported: this is not a forward proxy', { 'x-pinbase-worker': workerId }));
+  });
 }

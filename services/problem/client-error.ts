@@ -31,9 +31,18 @@ export function clientErrorCode(error: NodeJS.ErrnoException): ErrorCode {
  * trusted. `headers` are added as given (lower-case names).
  */
 export function clientErrorResponse(error: NodeJS.ErrnoException, headers: Record<string, string> = {}): string {
-  const code = clientErrorCode(error);
+  return rawProblemResponse(clientErrorCode(error), `the request could not be read (${error.code ?? 'parse error'})`, headers);
+}
+
+/**
+ * A whole HTTP/1.1 response carrying the problem `code`, to be written
+ * straight to a socket where no response object exists (a parse error, a
+ * timeout, CONNECT), closing the connection. `headers` are added as given
+ * (lower-case names).
+ */
+export function rawProblemResponse(code: ErrorCode, detail: string, headers: Record<string, string> = {}): string {
   const row = ERROR_TABLE[code];
-  const body = JSON.stringify(problemDocument(code, `the request could not be read (${error.code ?? 'parse error'})`));
+  const body = JSON.stringify(problemDocument(code, detail));
   const retryAfter = retryAfterSeconds(code);
   const lines = [
     `HTTP/1.1 ${row.status} ${row.title}`,

@@ -29,7 +29,7 @@ export interface SystemContext {
 export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
   const hidden = { schema: { hide: true } };
   const requireAdmin = async (request: FastifyRequest): Promise<void> => {
-    if (fromWebPage(request)) throw new PinbaseError('forbidden', 'the worker\'s admin endpoints take no requests from web pages');
+    if (fromWebPage(request)) throw new PinbaseError('cross_site_request', 'the worker\'s admin endpoints take no requests from web pages');
     if (!isAuthorized(request.headers.authorization, ctx.adminToken)) {
       throw new PinbaseError('unauthorized', 'the worker\'s admin endpoints need the cluster admin token (Authorization: Bearer ...)');
     }

@@ -102,7 +102,7 @@ describe('a worker that checks users\' tokens', () => {
         headers: { ...headers, authorization: `Bearer ${ADMIN}`, 'content-type': 'text/plain' },
         payload: `authorization=Bearer ${ADMIN}`,
       });
-      expectProblem(response, 'forbidden', 403);
+      expectProblem(response, 'cross_site_request', 403);
     }
     const form = await fx.app.inject({
       method: 'POST',

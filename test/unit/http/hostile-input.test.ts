@@ -78,6 +78,15 @@ const CASES: Case[] = [
   ['array PATCH', 'invalid_body', 400, raw('PATCH', `${V}/c/a`, '[]', 'application/json')],
   ['array nested 100 000 deep', 'invalid_body', 400, putJson(`${M}/c/a`, `{"y":${deepArray}}`)],
   ['array nested 100 000 deep beside a \\u escape', 'invalid_body', 400, putJson(`${M}/c/a`, `{"x":"\\u0041","y":${deepArray}}`)],
+  // Bodies are UTF-8 I-JSON (RFC 7493): what could not be stored and read back as sent is refused, never altered.
+  ['charset=utf-7', 'unsupported_media_type', 415, putJson(`${M}/c/a`, '{"a":1}', { 'content-type': 'application/json; charset=utf-7' })],
+  ['charset=utf-16 (quoted)', 'unsupported_media_type', 415, putJson(`${M}/c/a`, '{"a":1}', { 'content-type': 'application/json; charset="UTF-16"' })],
+  ['Content-Encoding: gzip', 'unsupported_media_type', 415, putJson(`${M}/c/a`, '{"a":1}', { 'content-encoding': 'gzip' })],
+  ['bytes that are not UTF-8', 'invalid_json', 400, { method: 'PUT', url: `${M}/c/a`, headers: { 'content-type': 'application/json' }, payload: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]) }],
+  ['an unpaired surrogate escape', 'invalid_body', 400, putJson(`${M}/c/a`, '{"a":"x\\ud800y"}')],
+  ['an unpaired surrogate escape in a key', 'invalid_body', 400, putJson(`${M}/c/a`, '{"\\udfff":1}')],
+  ['a number beyond a double (10 000 digits)', 'invalid_body', 400, putJson(`${M}/c/a`, `{"n":${'9'.repeat(10_000)}}`)],
+  ['a number beyond a double (1e400)', 'invalid_body', 400, putJson(`${M}/c/a`, '{"n":[1,{"m":-1e400}]}')],
   ['transaction without ops', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"reads":[]}', 'application/json')],
   ['transaction with an unknown op', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"drop","collection":"c","id":"a"}]}', 'application/json')],
   ['transaction on collection "_x"', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"put","collection":"_x","id":"a","data":{}}]}', 'application/json')],
@@ -171,6 +180,13 @@ describe('hostile input', () => {
     expectProblem(response, code, status);
     expect(await latestSeq(fx.app, VICTIM)).toBe(seqBefore);
     expect(footprint()).toEqual(filesBefore);
+  });
+
+  it('stores a surrogate pair, a large finite number and an explicit charset=utf-8 as sent', async () => {
+    const body = '{"emoji":"\\ud83d\\ude00","big":1e308,"e":"e123"}';
+    const put = await fx.app.inject(putJson(`${V}/c/unicode`, body, { 'content-type': 'application/json; charset=UTF-8' }));
+    expect(put.statusCode).toBe(201);
+    expect((await fx.app.inject(get(`${V}/c/unicode`))).json()).toEqual({ emoji: '😀', big: 1e308, e: 'e123' });
   });
 
   it('leaves no partition file behind for a rejected read of a user that was never written', async () => {
