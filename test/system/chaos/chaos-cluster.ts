@@ -4,6 +4,10 @@
  * in a temporary folder, with a small supervisor that restarts a worker
  * that dies (same id, port and data) unless it was retired.
  *
+ * Authentication is on, as in production: the workers check every user's
+ * bearer token (HS256, from a secret made for the run), the router and the
+ * workers share an admin token and a cluster secret (signed hints).
+ *
  * Every process this module starts is stopped by pid: `stop()` gracefully,
  * `destroy()` (also run at process exit) with SIGCONT + SIGKILL.
  */
@@ -11,6 +15,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { generateSecret } from '../../../services/auth/secret-file.js';
+import { signUserToken } from '../../../services/auth/token-signer.js';
 import { assertBuilt, CliProcess, describeExit, OutputTail } from '../../support/cli-process.js';
 import { freePort } from '../../support/free-port.js';
 import { send } from '../../support/http-client.js';
@@ -50,13 +56,27 @@ export class ChaosCluster {
   members: string[] = [];
   version = 0;
   routerUrl = '';
+  /** The run's secrets (files under dir/secrets, mode 0600). */
+  readonly secrets = { auth: generateSecret(), admin: generateSecret(), cluster: generateSecret() };
+  private readonly secretFiles = { auth: '', admin: '', cluster: '' };
   private router: CliProcess | undefined;
   private nextWorker = 1;
   private destroyed = false;
 
   private constructor() {
     mkdirSync(this.dataDir);
+    const secretsDir = join(this.dir, 'secrets');
+    mkdirSync(secretsDir, { mode: 0o700 });
+    for (const name of ['auth', 'admin', 'cluster'] as const) {
+      this.secretFiles[name] = join(secretsDir, name);
+      writeFileSync(this.secretFiles[name], `${this.secrets[name]}\n`, { mode: 0o600 });
+    }
     liveClusters.add(this);
+  }
+
+  /** A bearer token for `userId` (read and write on that user only), valid for an hour. */
+  tokenFor(userId: string): Promise<string> {
+    return signUserToken(this.secrets.auth, { userId, scopes: [], ttlSeconds: 3600 });
   }
 
   /** Starts `workers` workers and the router; resolves once the router routes to all of them. */
@@ -70,7 +90,7 @@ export class ChaosCluster {
       await Promise.all(ids.map((id) => cluster.waitReady(id)));
       const port = await freePort();
       cluster.routerUrl = `http://127.0.0.1:${port}`;
-      const args = ['router', '--port', String(port), '--topology', cluster.topologyPath, '--log-level', 'warn'];
+      const args = ['router', '--port', String(port), '--topology', cluster.topologyPath, '--log-level', 'warn', ...cluster.sharedSecretArgs()];
       cluster.router = new CliProcess(args, { outputLimit: OUTPUT_LIMIT });
       await cluster.waitRoutable(20_000);
       return cluster;
@@ -212,6 +232,11 @@ export class ChaosCluster {
     return id;
   }
 
+  /** The flags giving a process the admin token and the cluster secret. */
+  private sharedSecretArgs(): string[] {
+    return ['--admin-token-file', this.secretFiles.admin, '--cluster-secret-file', this.secretFiles.cluster];
+  }
+
   /** Starts the worker's process; when it dies while supervised, starts it again. */
   private runWorker(slot: WorkerSlot): void {
     const worker = spawnWorkerProcess({
@@ -221,6 +246,7 @@ export class ChaosCluster {
       topologyFile: this.topologyPath,
       outputLimit: OUTPUT_LIMIT,
       onOutput: (chunk) => slot.output.add(chunk),
+      args: ['--auth-secret-file', this.secretFiles.auth, ...this.sharedSecretArgs()],
     });
     slot.worker = worker;
     slot.ready = false;
@@ -275,7 +301,7 @@ export class ChaosCluster {
   private async waitRoutable(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const status = await routerStatus(this.routerUrl);
+      const status = await routerStatus(this.routerUrl, this.secrets.admin);
       const routable = status?.workers.filter((w) => w.routable).map((w) => w.id).sort() ?? [];
       if (status?.topologyVersion === this.version && routable.join() === [...this.members].sort().join()) return;
       if (Date.now() > deadline) {
@@ -303,9 +329,9 @@ interface RouterStatus {
   workers: { id: string; routable: boolean }[];
 }
 
-async function routerStatus(url: string): Promise<RouterStatus | undefined> {
+async function routerStatus(url: string, adminToken: string): Promise<RouterStatus | undefined> {
   try {
-    const reply = await send(url, '/_router/status', { timeoutMs: 2000 });
+    const reply = await send(url, '/_router/status', { timeoutMs: 2000, headers: { authorization: `Bearer ${adminToken}` } });
     return reply.status === 200 ? (reply.json() as RouterStatus) : undefined;
   } catch {
     return undefined;

@@ -5,6 +5,9 @@
  *   1. linearizability of every register (per key, info = maybe applied);
  *   2. counters: exact count of applied increments, none twice, none lost;
  *   3. leases while idle, leases after a graceful stop, integrity_check;
+ *   4. authentication: no request with its user's valid token was refused
+ *      401/403 through kills, pauses and handovers, and the cluster still
+ *      refuses a request without a token or with another user's;
  * and, on the way: no write answered with a "nothing was applied" refusal
  * turns out applied, every user answers once the cluster is calm, and no
  * worker process dies other than by the nemesis' kill -9.
@@ -15,6 +18,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { send } from '../../support/http-client.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { verifyCounters } from './counter-check.js';
 import { checkLinearizability } from './linearizability.js';
@@ -70,6 +74,7 @@ export interface ChaosReport {
 const CHECK_NAMES = [
   'refusals applied nothing',
   'nemesis',
+  'authentication',
   'leases while idle',
   'availability after the faults',
   'counters',
@@ -105,7 +110,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const random = new SeededRandom(seed);
   log(`chaos: seed ${seed}, ${options.seconds} s, ${clients} clients, ${users} users`);
   const cluster = await ChaosCluster.start(options.workers ?? 3);
-  const client = new RouterClient(cluster.routerUrl, options.requestTimeoutMs ?? 3000);
+  const tokens = new Map<string, string>();
+  for (let i = 0; i < users; i++) tokens.set(userName(i), await cluster.tokenFor(userName(i)));
+  const client = new RouterClient(cluster.routerUrl, options.requestTimeoutMs ?? 3000, tokens);
   const checks: CheckOutcome[] = [];
   const run: Run = {
     options,
@@ -178,6 +185,20 @@ async function runUnderFaults({ options, workload, nemesis, record }: Run): Prom
 /** Once every member is up and routed to: leases while idle, then every user's register and counter. */
 async function checkCalmCluster({ users, cluster, client, workload, record }: Run): Promise<void> {
   await cluster.waitCalm(30_000);
+  const victim = `/api/users/${userName(0)}/_changes?limit=1`;
+  const anonymous = await send(cluster.routerUrl, victim);
+  const intruder = await send(cluster.routerUrl, victim, { headers: { authorization: `Bearer ${await cluster.tokenFor(userName(1))}` } });
+  const refusedTokens = [...workload.tally.responses].filter(([label]) => / 40[13]( |$)/.test(label));
+  record({
+    name: 'authentication',
+    ok: refusedTokens.length === 0 && anonymous.status === 401 && intruder.status === 403,
+    detail: 'no request with its user\'s valid token was answered 401 or 403; none without a token or with another user\'s was served',
+    problems: [
+      ...refusedTokens.map(([label, count]) => `${count} × ${label}`),
+      ...(anonymous.status === 401 ? [] : [`a read without a token answered ${anonymous.status}`]),
+      ...(intruder.status === 403 ? [] : [`a read with another user's token answered ${intruder.status}`]),
+    ],
+  });
   await sleep(LEASE_STALE_MS + 1000);
   const leases = checkLeases(cluster.dataDir, cluster.livePids(), LEASE_STALE_MS);
   record({

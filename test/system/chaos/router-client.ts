@@ -2,7 +2,8 @@
  * The chaos clients' HTTP access to the router: the tests' HTTP client on
  * its own keep-alive connections, every request bounded by a client
  * timeout, every result (a response, a timeout, a reset) turned into an
- * Attempt. Never throws for a request.
+ * Attempt. Never throws for a request. Each request carries the bearer
+ * token of the user in its path.
  */
 import { HttpClient } from '../../support/http-client.js';
 import type { Attempt } from './attempt-outcome.js';
@@ -17,9 +18,14 @@ export interface SendOptions {
 export class RouterClient {
   private readonly http: HttpClient;
 
+  /**
+   * `tokens`: each user's bearer token, by user id; a request for a user
+   * without one is sent without a token (and refused).
+   */
   constructor(
     readonly url: string,
     private readonly timeoutMs: number,
+    private readonly tokens: ReadonlyMap<string, string>,
     connections = 64,
   ) {
     this.http = new HttpClient(url, { connections, keepAliveTimeoutMs: 10_000 });
@@ -27,6 +33,8 @@ export class RouterClient {
 
   async send(method: string, path: string, options: SendOptions = {}): Promise<Attempt> {
     const headers: Record<string, string> = { ...options.headers };
+    const token = this.tokens.get(/^\/api\/users\/([^/?]+)/.exec(path)?.[1] ?? '');
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     try {
       const reply = await this.http.send(path, { method, headers, body: options.body, timeoutMs: options.timeoutMs ?? this.timeoutMs });
