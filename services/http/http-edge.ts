@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { clientErrorResponse, rawProblemResponse } from '../problem/client-error.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 
@@ -53,8 +53,10 @@ export function edgeServerOptions(timeouts: EdgeTimeouts): Partial<FastifyServer
  * request's own, answered at once unless its response has started. A reset connection, or one whose response is already being sent,
  * is just closed.
  */
-export function clientErrorHandler(workerId: string): (error: NodeJS.ErrnoException, socket: Socket) => void {
-  return (error, socket) => {
+export function clientErrorHandler(workerId: string): (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket) => void {
+  return function (this: FastifyInstance, error, socket) {
+    // The code only: the error's raw bytes may carry a token (services/auth/token-redaction.ts).
+    this.log.debug({ code: error.code }, 'client error');
     if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
       socket.destroy();
       return;

@@ -12,11 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUserToken } from '../../../services/auth/token-signer.js';
 import { Placement } from '../../../services/topology/placement.js';
 import { freePort } from '../../support/free-port.js';
 import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
-import { signTestToken } from '../../support/test-token.js';
 import { putWithRetry, unreadableWrites, WriteLoad, type UserAuthorization, type Write } from '../../support/write-load.js';
 import { assertInstalled, describeRun, runPlaybook, type AnsibleRun } from './ansible-runner.js';
 import { commandLine, isRunning, readPidfiles, stopAll, waitUntilGone } from './deployed-processes.js';
@@ -55,7 +55,7 @@ function authSecrets(): string[] {
 /** Every user's Authorization header, each with a token signed with `secret`. */
 async function bearerTokens(secret: string): Promise<UserAuthorization> {
   const tokens = new Map<string, string>();
-  for (const user of USERS) tokens.set(user, `Bearer ${await signTestToken(secret, user)}`);
+  for (const user of USERS) tokens.set(user, `Bearer ${await signUserToken(secret, { userId: user, scopes: [], ttlSeconds: 3600 })}`);
   return (user) => tokens.get(user) ?? '';
 }
 
@@ -202,7 +202,7 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     const path = firsts.get(user)!.path;
     const owner = servedBy.get(user)!;
     const worker = `http://127.0.0.1:${owner === `node1-${ports.a}` ? ports.a : ports.b}`;
-    const forged = `Bearer ${await signTestToken(randomBytes(32).toString('base64url'), user)}`;
+    const forged = `Bearer ${await signUserToken(randomBytes(32).toString('base64url'), { userId: user, scopes: [], ttlSeconds: 3600 })}`;
     for (const origin of [router, worker]) {
       const missing = await send(origin, path);
       expect(missing.status, `${origin}: ${missing.body}`).toBe(401);
