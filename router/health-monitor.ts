@@ -6,9 +6,13 @@
  *   next one), each bounded by a timeout. `fall` consecutive failures take a
  *   live worker down; `rise` consecutive successes bring it back.
  * - A worker that is new (router start, or added by a topology reload) is
- *   down until its first good probe, and that probe must report a topology
- *   version at least the router's: users move to it only once it answers
- *   and agrees on who owns what (else it would answer 421).
+ *   "not probed yet" (not routable) until its first good probe, and that
+ *   probe must report a topology version at least the router's: users move
+ *   to it only once it answers and agrees on who owns what (else it would
+ *   answer 421). Its first round ends with that good probe, or with `fall`
+ *   consecutive failed ones (a version behind the router's counts as one);
+ *   one failed probe is not enough to call a worker down at start, when it
+ *   may still be starting (see firstRound).
  * - Passive: a refused connection takes the worker down at once; other
  *   connection errors trigger an immediate probe.
  */
@@ -91,7 +95,11 @@ export class HealthMonitor {
     return state && publicHealth(state);
   }
 
-  /** Resolves once every current worker has had one probe answer (or timeout). */
+  /**
+   * Resolves once every current worker's first round has ended: it is up,
+   * or `fall` consecutive probes failed. Bounded: at most
+   * (fall - 1) × interval + timeout after the worker was first seen.
+   */
   async firstRound(): Promise<void> {
     await Promise.all([...this.states.values()].map((state) => state.probed));
   }
@@ -103,6 +111,7 @@ export class HealthMonitor {
     state.successes = 0;
     state.failures = Math.max(state.failures, this.options.fall);
     this.transition(state, false, reason);
+    state.resolveProbed();
   }
 
   /** Passive suspicion (a connection broke): probe now rather than at the next tick. */
@@ -171,18 +180,18 @@ export class HealthMonitor {
     if (this.closed) return;
     if (failure === undefined) this.succeeded(state, version);
     else this.failed(state, failure);
-    state.resolveProbed();
+    if (state.up || state.failures >= this.options.fall) state.resolveProbed();
   }
 
   private succeeded(state: ProbeState, version: number | undefined): void {
     state.topologyVersion = version;
+    if (!state.up && state.joining && version !== undefined && version < this.topologyVersion) {
+      this.failed(state, `worker is on topology version ${version}, the router on ${this.topologyVersion}`);
+      return;
+    }
     state.failures = 0;
     state.successes++;
     if (state.up) return;
-    if (state.joining && version !== undefined && version < this.topologyVersion) {
-      state.reason = `worker is on topology version ${version}, the router on ${this.topologyVersion}`;
-      return;
-    }
     if (state.joining || state.successes >= this.options.rise) this.transition(state, true, undefined);
   }
 

@@ -47,7 +47,11 @@ export class LocalControl implements RouterControl {
     return this.compute();
   }
 
-  /** Resolves once every worker has been probed once: before that, all are down. */
+  /**
+   * Resolves once every worker's first probe round has ended (up, or `fall`
+   * failed probes; HealthMonitor.firstRound): before that a worker is "not
+   * probed yet", and routing would send its users to their next-ranked worker.
+   */
   async ready(): Promise<void> {
     await this.health.firstRound();
   }

@@ -56,6 +56,35 @@ describe('HealthMonitor', () => {
     await vi.waitFor(() => expect(m.get('w1')?.up).toBe(true), { timeout: 2000, interval: 10 });
   });
 
+  it('does not end a new worker\'s first round on one failed probe: it comes up on the next good one', async () => {
+    const worker = await readyzServer();
+    worker.status.code = 503;
+    const { m, transitions } = monitor({ intervalMs: 100, fall: 3 });
+    m.setWorkers([{ id: 'w1', url: worker.url }], 1);
+    let roundEnded = false;
+    const round = m.firstRound().then(() => (roundEnded = true));
+    await vi.waitFor(() => expect(worker.hits()).toBe(1), { timeout: 2000, interval: 5 });
+    await sleep(30);
+    expect(roundEnded).toBe(false);
+    expect(m.get('w1')).toMatchObject({ up: false, reason: '/readyz answered 503' });
+    worker.status.code = 200;
+    await round;
+    expect(m.get('w1')?.up).toBe(true);
+    expect(transitions.map((t) => t.up)).toEqual([true]);
+  });
+
+  it('ends a new worker\'s first round as down after `fall` failed probes', async () => {
+    const worker = await readyzServer();
+    worker.status.code = 503;
+    const { m } = monitor({ intervalMs: 50, fall: 3 });
+    m.setWorkers([{ id: 'w1', url: worker.url }], 1);
+    const started = Date.now();
+    await m.firstRound();
+    expect(worker.hits()).toBe(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    expect(m.get('w1')).toMatchObject({ up: false, reason: '/readyz answered 503' });
+  });
+
   it('takes a worker down after `fall` failed probes and up again after `rise` good ones', async () => {
     const worker = await readyzServer();
     const { m, transitions } = monitor();
