@@ -42,6 +42,9 @@ Options:
   --log-level LEVEL       ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
 
 ${WORKER_AUTH_USAGE}
+  --allow-unsafe-storage  start even if --data is on storage that can break the single-writer
+                          guarantees (GlusterFS or NFS without the required options, or a
+                          file system not known to be local); logs a warning instead of exiting
   --cors-origin ORIGIN    let browser apps on ORIGIN call the API (CORS; repeatable or comma-separated;
                           * = any origin); none: no CORS headers
 
@@ -71,6 +74,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   ...WORKER_AUTH_FLAGS,
   'cors-origin': { type: 'string', multiple: true },
+  'allow-unsafe-storage': { type: 'boolean' },
 } as const;
 
 function durationOption(value: string | undefined, name: string, fallback: number, min: number): number {
@@ -127,6 +131,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     cacheKiB: WORKER_DEFAULTS.cacheKiB,
     auth: parseWorkerAuth(values, host),
     corsOrigins: parseCorsOrigins(values['cors-origin'] ?? []),
+    allowUnsafeStorage: values['allow-unsafe-storage'] === true,
     logLevel,
   };
 }

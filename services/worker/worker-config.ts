@@ -40,6 +40,8 @@ export interface WorkerConfig {
   auth: AuthOptions;
   /** Origins browser apps may call the API from (--cors-origin); empty: no CORS headers. */
   corsOrigins: readonly string[];
+  /** Start even on storage the check finds unsafe (--allow-unsafe-storage), with a warning. */
+  allowUnsafeStorage?: boolean;
 }
 
 export const DAY_MS = 86_400_000;

@@ -10,6 +10,7 @@ import { CliError } from '../cli/command.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
 import { PartitionStore } from '../partition/partition-store.js';
+import { checkStorage, describeUnsafeStorage, type StorageVerdict } from '../storage/storage-check.js';
 import { TopologySource } from '../topology/topology-source.js';
 import { Ownership } from './ownership.js';
 import { WORKER_DEFAULTS, type WorkerConfig } from './worker-config.js';
@@ -34,10 +35,12 @@ class WorkerServer {
   private readonly topology: TopologySource | undefined;
   private readonly ownership: Ownership | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly storage: StorageVerdict;
 
   constructor(private readonly config: WorkerConfig) {
     this.log = pino({ name: 'pinbase-worker', level: config.logLevel, base: { worker: config.id, pid: process.pid }, ...TOKEN_SAFE_LOGGING });
     mkdirSync(config.dataDir, { recursive: true });
+    this.storage = this.checkStorage();
     this.topology = this.watchTopology();
     this.ownership = this.topology && new Ownership(config.id, this.topology.current, hintVerifier(config.auth.clusterSecret));
     this.metrics = new WorkerMetrics({ openPartitions: () => this.store.pool.openCount, liveStreams: () => this.store.subscriberCount });
@@ -118,6 +121,22 @@ class WorkerServer {
     await response.body.dump();
   }
 
+  /**
+   * The storage check (services/storage): unsafe storage is a one-line
+   * CliError (exit 2), or with --allow-unsafe-storage a warning.
+   */
+  private checkStorage(): StorageVerdict {
+    const verdict = checkStorage(this.config.dataDir);
+    if (verdict.safe) {
+      this.log.debug({ storage: verdict }, 'storage checked');
+      return verdict;
+    }
+    const line = describeUnsafeStorage(verdict);
+    if (!this.config.allowUnsafeStorage) throw new CliError(`${line}. Mount it with the options above, or start with --allow-unsafe-storage to run anyway`);
+    this.log.warn({ storage: verdict }, `${line}; starting anyway (--allow-unsafe-storage)`);
+    return verdict;
+  }
+
   async start(): Promise<RunningWorker> {
     const app = await this.buildApp();
     try {
@@ -171,6 +190,7 @@ class WorkerServer {
         liveStreams: store.subscriberCount,
         durability: config.durability,
       }),
+      adminStatus: () => ({ storage: this.storage }),
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       releasePartition: (userId) => store.release(userId),
       adminToken: config.auth.adminToken,

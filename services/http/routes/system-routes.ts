@@ -8,6 +8,8 @@ export interface SystemContext {
   /** Why the worker is not ready, or undefined when it serves. */
   notReadyReason(): string | undefined;
   status(): Record<string, unknown>;
+  /** More for the admin status only (/_worker/status), e.g. the storage verdict: it names paths and mounts. */
+  adminStatus?(): Record<string, unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Hand the user's partition over: end its streams, close it, release the lease. */
   releasePartition(userId: string): Promise<void>;
@@ -47,7 +49,7 @@ export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
     return reply.type(contentType).send(body);
   });
 
-  app.get('/_worker/status', { ...hidden, onRequest: requireAdmin }, async () => ctx.status());
+  app.get('/_worker/status', { ...hidden, onRequest: requireAdmin }, async () => ({ ...ctx.status(), ...ctx.adminStatus?.() }));
 
   app.post(
     '/_worker/partitions/:userId/release',
