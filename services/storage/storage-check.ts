@@ -21,7 +21,8 @@ import { mountFor, parseMountinfo, type MountEntry } from './mountinfo.js';
 /** File systems whose files live on this machine only: locks and metadata are exact. */
 const LOCAL_FILE_SYSTEMS = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'zfs', 'f2fs', 'bcachefs', 'jfs', 'reiserfs', 'tmpfs', 'ramfs', 'overlay']);
 
-export type StorageKind = 'local' | 'glusterfs' | 'nfs' | 'unknown';
+/** `unchecked`: the platform has no /proc/self/mountinfo (not Linux): nothing could be checked. */
+export type StorageKind = 'local' | 'glusterfs' | 'nfs' | 'unknown' | 'unchecked';
 
 /** What the check found; `/_worker/status` shows it as is. */
 export interface StorageVerdict {
@@ -34,7 +35,7 @@ export interface StorageVerdict {
   readonly safe: boolean;
   /** What makes it unsafe: each a required option missing (`actimeo=0`) or a forbidden one present (`nolock`). Empty when safe. */
   readonly problems: readonly string[];
-  /** Why, in one sentence, when unsafe. */
+  /** Why, in one sentence, when unsafe or unchecked. */
   readonly reason: string | undefined;
 }
 
@@ -44,12 +45,14 @@ export interface StorageSources {
   /** The glusterfs client's arguments for one of these mount points (glusterClientArgs). */
   readonly glusterClientArgs: (mountPoints: readonly string[]) => string[] | undefined;
   readonly realpath: (path: string) => string;
+  readonly platform: NodeJS.Platform;
 }
 
 export const SYSTEM_STORAGE_SOURCES: StorageSources = {
   mountinfo: () => readFileSync('/proc/self/mountinfo', 'utf8'),
   glusterClientArgs: (mountPoints) => glusterClientArgs(mountPoints),
   realpath: (path) => realpathSync(path),
+  platform: process.platform,
 };
 
 /** Inspects the file system `dataDir` (which must exist) is on. Never throws for an unsafe one: see `safe`. */
@@ -59,7 +62,12 @@ export function checkStorage(dataDir: string, sources: StorageSources = SYSTEM_S
   try {
     entries = parseMountinfo(sources.mountinfo());
   } catch (error) {
-    return unknownMount(path, `cannot read /proc/self/mountinfo (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    // Production runs on Linux; a laptop on another OS has no mountinfo to read, and its disk is its own.
+    if (code === 'ENOENT' && sources.platform !== 'linux') {
+      return { path, mountPoint: '', fsType: 'unknown', source: '', kind: 'unchecked', safe: true, problems: [], reason: `no /proc/self/mountinfo on ${sources.platform}: storage not checked` };
+    }
+    return unknownMount(path, `cannot read /proc/self/mountinfo (${code})`);
   }
   const mount = mountFor(entries, path);
   if (mount === undefined) return unknownMount(path, 'no mount in /proc/self/mountinfo holds it');

@@ -128,7 +128,8 @@ class WorkerServer {
   private checkStorage(): StorageVerdict {
     const verdict = checkStorage(this.config.dataDir);
     if (verdict.safe) {
-      this.log.debug({ storage: verdict }, 'storage checked');
+      if (verdict.kind === 'unchecked') this.log.warn({ storage: verdict }, verdict.reason);
+      else this.log.debug({ storage: verdict }, 'storage checked');
       return verdict;
     }
     const line = describeUnsafeStorage(verdict);

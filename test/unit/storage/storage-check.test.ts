@@ -8,7 +8,7 @@ import { parseMountinfo } from '../../../services/storage/mountinfo.js';
 import * as captured from './captured-mounts.js';
 
 function sources(mountinfo: string, clientArgs?: string[]): StorageSources {
-  return { mountinfo: () => mountinfo, glusterClientArgs: () => clientArgs, realpath: (path) => path };
+  return { mountinfo: () => mountinfo, glusterClientArgs: () => clientArgs, realpath: (path) => path, platform: 'linux' };
 }
 
 const GLUSTER_DATA = '/tmp/pinbase-gluster-VXbjAk/mount1/data';
@@ -59,6 +59,18 @@ describe('storage check', () => {
     const verdict = checkStorage('/srv/pinbase', { ...sources(bind), glusterClientArgs: (points) => ((asked = points), captured.GLUSTER_CLIENT_SAFE.slice(1)) });
     expect(asked).toEqual(['/tmp/pinbase-gluster-VXbjAk/mount1', '/srv/pinbase']);
     expect(verdict).toMatchObject({ kind: 'glusterfs', safe: true, mountPoint: '/srv/pinbase' });
+  });
+
+  it('refuses when mountinfo cannot be read on Linux, and only warns on a platform that has none', () => {
+    const missing = (): string => {
+      throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    };
+    expect(checkStorage('/srv/data', { ...sources(''), mountinfo: missing })).toMatchObject({ safe: false, kind: 'unknown', reason: 'cannot read /proc/self/mountinfo (ENOENT)' });
+    expect(checkStorage('/Users/me/data', { ...sources(''), mountinfo: missing, platform: 'darwin' })).toMatchObject({
+      safe: true,
+      kind: 'unchecked',
+      reason: 'no /proc/self/mountinfo on darwin: storage not checked',
+    });
   });
 
   it('refuses file systems it does not know to be local (CIFS)', () => {
