@@ -32,7 +32,10 @@ Options:
                         the secrets (created on first run, 0600) to DIR/secrets/: auth-secret (users'
                         tokens), admin-token (admin endpoints), cluster-secret (the router's hints)
   --processes N         router processes (default 1)
-  --cors-origin ORIGIN  let browser apps on ORIGIN call the API (repeatable or comma-separated)`;
+  --cors-origin ORIGIN  let browser apps on ORIGIN call the API (repeatable or comma-separated)
+  --allow-unsafe-storage
+                        start the workers even on a file system under --data that the storage check
+                        refuses (see \`pinbase worker --help\`)`;
 
 export async function run(argv: string[]): Promise<void> {
   const v = parseCommandArgs(argv, {
@@ -42,6 +45,7 @@ export async function run(argv: string[]): Promise<void> {
     data: { type: 'string' },
     processes: { type: 'string' },
     'cors-origin': { type: 'string', multiple: true },
+    'allow-unsafe-storage': { type: 'boolean' },
   });
   const workers = integerOption(v.workers, 'workers', 2, 1, 64);
   const port = integerOption(v.port, 'port', 8080, 1, 65535);
@@ -60,7 +64,13 @@ export async function run(argv: string[]): Promise<void> {
 
   // Every process gets the admin token and the cluster secret; the workers also check users' tokens.
   const clusterArgs = ['--admin-token-file', secrets.adminTokenFile, '--cluster-secret-file', secrets.clusterSecretFile];
-  const workerAuthArgs = ['--auth-secret-file', secrets.authSecretFile, ...clusterArgs, ...corsOrigins.flatMap((o) => ['--cors-origin', o])];
+  const workerAuthArgs = [
+    '--auth-secret-file',
+    secrets.authSecretFile,
+    ...clusterArgs,
+    ...corsOrigins.flatMap((o) => ['--cors-origin', o]),
+    ...(v['allow-unsafe-storage'] === true ? ['--allow-unsafe-storage'] : []),
+  ];
   const children = topology.workers.map(
     (w, i) =>
       new SupervisedProcess(w.id, ['worker', '--id', w.id, '--port', String(workerPort + i), '--data', dataDir, '--topology', topologyPath, ...workerAuthArgs]),
