@@ -50,6 +50,23 @@ export class LocalInventory {
     writeFileSync(this.groupVarsPath, text.replace(groupVarLine(name), () => `${name}: ${written}`));
   }
 
+  /**
+   * Adds settings to group_vars/all.yml (one `name: <JSON>` line each, JSON
+   * being YAML), as a person appending to the file would.
+   */
+  addGroupVars(vars: Record<string, unknown>): void {
+    const lines = Object.entries(vars).map(([name, value]) => `${name}: ${JSON.stringify(value)}\n`);
+    writeFileSync(this.groupVarsPath, `${readFileSync(this.groupVarsPath, 'utf8').trimEnd()}\n${lines.join('')}`);
+  }
+
+  /** Adds a group of hosts (no variables of their own) to hosts.yml, beside pinbase_routers and pinbase_workers. */
+  addGroup(name: string, hosts: string[]): void {
+    const text = readFileSync(this.path, 'utf8');
+    if (!/\n {4}pinbase_workers:\n/.test(text)) throw new Error(`no pinbase_workers group in ${this.path}; update the test`);
+    const group = `    ${name}:\n      hosts:\n${hosts.map((host) => `        ${host}: {}\n`).join('')}`;
+    writeFileSync(this.path, `${text.trimEnd()}\n${group}`);
+  }
+
   /** Rewrites `host`'s worker_ports line, as a person editing hosts.yml would. */
   setWorkerPorts(host: 'node1' | 'node2', ports: number[]): void {
     const text = readFileSync(this.path, 'utf8');
