@@ -11,7 +11,7 @@
  * pid), the mount, the volume, glusterd and the namespace.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUserToken } from '../../../services/auth/token-signer.js';
@@ -137,6 +137,24 @@ describe('ansible: site.yml with storage_type glusterfs mounts the volume with t
     for (const [option, value] of Object.entries(VOLUME_OPTIONS)) expect(volume!.option(option), option).not.toBe(value);
     expect(isMounted(mountPoint)).toBe(false);
   });
+
+  it('stops before starting a worker when the volume is already mounted without the client options, naming the missing ones', async () => {
+    // As a person would have mounted it by hand, with GlusterFS's defaults.
+    mkdirSync(mountPoint, { recursive: true });
+    const mounted = spawnSync('glusterfs', [`--volfile-server=${volume!.server}`, `--volfile-id=${volume!.name}`, mountPoint], { encoding: 'utf8' });
+    expect(mounted.status, mounted.stderr).toBe(0);
+    try {
+      const run = await site();
+      expect(run.code, describeRun(run)).not.toBe(0);
+      for (const node of ['node1', 'node2']) expect(run.recap.get(node)?.failed, `${node}: ${describeRun(run)}`).toBe(1);
+      expect(run.output).toContain(`mounted without ${CLIENT_OPTIONS.join(' ')}`);
+      expect([...pids().keys()].filter((name) => name.includes('/worker-'))).toEqual([]);
+    } finally {
+      const clients = fuseClientsOf(mountPoint);
+      expect(spawnSync('umount', [mountPoint]).status).toBe(0);
+      for (const pid of clients) expect(await waitUntilGone(pid, 10_000)).toBe(true);
+    }
+  }, 420_000);
 
   it('mounts the volume through the FUSE client with attribute-timeout=0, entry-timeout=0 and fopen-keep-cache=false, and runs the workers on it', async () => {
     const run = await site();
