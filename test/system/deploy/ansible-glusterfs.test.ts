@@ -38,7 +38,7 @@ const VOLUME_OPTIONS: Record<string, string> = {
   'server.keepalive-count': '3',
 };
 const USERS = Array.from({ length: 30 }, (_, i) => `gluster-user-${i}`);
-const HOSTS = ['gluster1', 'lb1', 'node1', 'node2'];
+const HOSTS = ['lb1', 'node1', 'node2'];
 
 let temp: ReturnType<typeof makeTempDir> | undefined;
 let root: string;
