@@ -1,0 +1,119 @@
+/**
+ * Several hosts on one GlusterFS volume (test/support/glusterfs): each
+ * worker's --data is its own mount of the volume, with the mount and volume
+ * options docs/ARCHITECTURE.md "Guarantees" requires; a host that is cut off
+ * lives in a network namespace. One file, run in order: the harness needs
+ * glusterd's port 24007, so one volume exists at a time.
+ *   1. handover: users moved between hosts hundreds of times under writes;
+ *   2. kill -9 of a worker: its users served from the other host (failover
+ *      time printed);
+ *   3. network partition of a host with writes in flight.
+ * The times printed are quoted in docs/ARCHITECTURE.md.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GlusterCluster } from '../../support/glusterfs/gluster-cluster.js';
+import { glusterUnavailable } from '../../support/glusterfs/gluster-volume.js';
+import { unreadableWrites, WriteLoad } from '../../support/write-load.js';
+import { runHandovers } from './handover-scenario.js';
+import { runPartition } from './partition-scenario.js';
+import { authorizationFor, formatMs, percentile } from './measure.js';
+
+const unavailable = glusterUnavailable();
+if (unavailable !== undefined) console.warn(`skipping the GlusterFS tests: ${unavailable}`);
+
+/** Drains and undrains (each a move of every user of w1). */
+const MOVES = Number(process.env.GLUSTER_MOVES ?? 100);
+
+describe.skipIf(unavailable !== undefined)('GlusterFS, two hosts: users handed over between them under writes', () => {
+  let cluster: GlusterCluster;
+  beforeAll(async () => {
+    cluster = await GlusterCluster.start({ workers: 2 });
+  }, 90_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    cluster?.teardown();
+  }, 60_000);
+
+  it(`moves users ${MOVES} times with no stale read, no lost or doubled write, and a larger fencing epoch at every move`, { timeout: 180_000 }, async () => {
+    const users = cluster.usersOwnedBy('w1', 4, 'mover');
+    const report = await runHandovers(cluster, users, MOVES);
+    console.log(
+      `GlusterFS handover: ${report.moves} moves of ${users.length} users, ${report.writes} acknowledged write+read+append rounds in ` +
+        `${formatMs(report.elapsedMs)}; from drain/undrain to the new host's first acknowledged write: ` +
+        `median ${formatMs(percentile(report.moveMs, 50))}, p99 ${formatMs(percentile(report.moveMs, 99))}, max ${formatMs(Math.max(...report.moveMs))}`,
+    );
+    expect(report.failures).toEqual([]);
+    expect(report.staleReads).toEqual([]);
+    expect(report.fencingProblems).toEqual([]);
+    expect(report.itemProblems).toEqual([]);
+    expect(report.writes).toBeGreaterThanOrEqual(MOVES);
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('GlusterFS, two hosts: kill -9 of a worker', () => {
+  let cluster: GlusterCluster;
+  beforeAll(async () => {
+    cluster = await GlusterCluster.start({ workers: 2 });
+  }, 90_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    cluster?.teardown();
+  }, 60_000);
+
+  it('serves the killed worker\'s users from the other host\'s mount, with every acknowledged write readable', { timeout: 90_000 }, async () => {
+    const victims = cluster.usersOwnedBy('w1', 6, 'victim');
+    const bystanders = cluster.usersOwnedBy('w2', 2, 'bystander');
+    const authorization = await authorizationFor(cluster, [...victims, ...bystanders]);
+    const load = new WriteLoad(cluster.routerUrl, [...victims, ...bystanders], { authorization, concurrency: 8 });
+    load.start();
+    await sleep(1500);
+    expect(load.acks.some((ack) => ack.worker === 'w1'), cluster.output()).toBe(true);
+    const killedAt = Date.now();
+    await cluster.slot('w1').worker!.stop('SIGKILL');
+    await sleep(8000);
+    await load.stop();
+
+    expect(load.failures, cluster.output()).toEqual([]);
+    const failover: number[] = [];
+    for (const user of victims) {
+      const ack = load.firstAckAfter(user, killedAt + 1);
+      expect(ack, `a write for ${user} after the kill`).toBeDefined();
+      expect(ack!.worker).toBe('w2');
+      failover.push(ack!.at - killedAt);
+    }
+    console.log(
+      `GlusterFS failover after kill -9 (first acknowledged write per user on the other host, ${victims.length} users): ` +
+        `median ${formatMs(percentile(failover, 50))}, max ${formatMs(Math.max(...failover))}`,
+    );
+    // Lease stale time (2 s) + the router's detection + retries: well under 10 s.
+    expect(Math.max(...failover)).toBeLessThan(10_000);
+    expect(await unreadableWrites(cluster.routerUrl, load.acks, authorization)).toEqual([]);
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('GlusterFS, two hosts: one cut off by a network partition with writes in flight', () => {
+  let cluster: GlusterCluster;
+  beforeAll(async () => {
+    cluster = await GlusterCluster.start({ workers: 2, isolated: [0] });
+  }, 90_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    cluster?.teardown();
+  }, 60_000);
+
+  it('moves the users to the other host, commits nothing the cut-off worker still tries, loses nothing acknowledged, and the cut-off worker closes its partitions', { timeout: 120_000 }, async () => {
+    const report = await runPartition(cluster);
+    console.log(
+      `GlusterFS partition: users served by the other host ${formatMs(percentile(report.recoveryMs, 50))} (median) / ` +
+        `${formatMs(Math.max(...report.recoveryMs))} (max) after the cut; the cut-off worker had closed its partitions ` +
+        `${formatMs(report.closedAfterHealMs)} after the heal; ${report.acks} writes acknowledged through the router; ` +
+        `writes sent to the cut-off worker: ${report.inside.map((w) => w.outcome).join(', ')}`,
+    );
+    expect(report.problems, cluster.output()).toEqual([]);
+    expect(report.closedAfterHealMs).toBeGreaterThanOrEqual(0);
+    expect(report.w1LeaseLostLines, cluster.output()).toBeGreaterThan(0);
+    expect(Math.max(...report.recoveryMs)).toBeLessThan(20_000);
+    expect(report.inside.length).toBe(8);
+  });
+});
