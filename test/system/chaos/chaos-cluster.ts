@@ -8,6 +8,11 @@
  * bearer token (HS256, from a secret made for the run), the router and the
  * workers share an admin token and a cluster secret (signed hints).
  *
+ * With `dataDirs` (several mounts of one shared volume, as several hosts
+ * see it: test/support/glusterfs), each worker's --data is one of them in
+ * turn (w1 the first, w2 the second, ...), and the checks read the files
+ * through the first.
+ *
  * Every process this module starts is stopped by pid: `stop()` gracefully,
  * `destroy()` (also run at process exit) with SIGCONT + SIGKILL.
  */
@@ -49,7 +54,10 @@ process.on('exit', () => {
 
 export class ChaosCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'pinbase-chaos-'));
-  readonly dataDir = join(this.dir, 'data');
+  /** Where the checks read the users' files. */
+  readonly dataDir: string;
+  /** Each worker's --data, in turn by worker number. */
+  readonly workerDataDirs: readonly string[];
   readonly topologyPath = join(this.dir, 'topology.json');
   readonly slots = new Map<string, WorkerSlot>();
   /** Worker ids in the current topology, in order. */
@@ -63,8 +71,14 @@ export class ChaosCluster {
   private nextWorker = 1;
   private destroyed = false;
 
-  private constructor() {
-    mkdirSync(this.dataDir);
+  private constructor(dataDirs: readonly string[] | undefined) {
+    if (dataDirs !== undefined && dataDirs.length > 0) {
+      this.workerDataDirs = dataDirs;
+    } else {
+      this.workerDataDirs = [join(this.dir, 'data')];
+      mkdirSync(this.workerDataDirs[0]!);
+    }
+    this.dataDir = this.workerDataDirs[0]!;
     const secretsDir = join(this.dir, 'secrets');
     mkdirSync(secretsDir, { mode: 0o700 });
     for (const name of ['auth', 'admin', 'cluster'] as const) {
@@ -79,10 +93,14 @@ export class ChaosCluster {
     return signUserToken(this.secrets.auth, { userId, scopes: [], ttlSeconds: 3600 });
   }
 
-  /** Starts `workers` workers and the router; resolves once the router routes to all of them. */
-  static async start(workers: number): Promise<ChaosCluster> {
+  /**
+   * Starts `workers` workers and the router; resolves once the router routes
+   * to all of them. `dataDirs`: the workers' data directories, in turn
+   * (default: one folder in the run's temporary folder).
+   */
+  static async start(workers: number, dataDirs?: readonly string[]): Promise<ChaosCluster> {
     assertBuilt();
-    const cluster = new ChaosCluster();
+    const cluster = new ChaosCluster(dataDirs);
     try {
       const ids: string[] = [];
       for (let i = 0; i < workers; i++) ids.push(await cluster.spawnNewWorker());
@@ -232,6 +250,12 @@ export class ChaosCluster {
     return id;
   }
 
+  /** w<n>'s data directory: the (n-1)th of workerDataDirs, in turn. */
+  private dataDirOf(id: string): string {
+    const n = Number(id.slice(1));
+    return this.workerDataDirs[(n - 1) % this.workerDataDirs.length]!;
+  }
+
   /** The flags giving a process the admin token and the cluster secret. */
   private sharedSecretArgs(): string[] {
     return ['--admin-token-file', this.secretFiles.admin, '--cluster-secret-file', this.secretFiles.cluster];
@@ -242,7 +266,7 @@ export class ChaosCluster {
     const worker = spawnWorkerProcess({
       id: slot.id,
       port: slot.port,
-      dataDir: this.dataDir,
+      dataDir: this.dataDirOf(slot.id),
       topologyFile: this.topologyPath,
       outputLimit: OUTPUT_LIMIT,
       onOutput: (chunk) => slot.output.add(chunk),

@@ -43,6 +43,11 @@ export interface ChaosOptions {
   healSeconds?: number;
   /** Wall-clock budget of the linearizability search. */
   checkerTimeoutMs?: number;
+  /**
+   * The workers' data directories, in turn by worker (several mounts of one
+   * shared volume); default one local folder.
+   */
+  dataDirs?: readonly string[];
   /** Keep the run's folder even when every check passes. */
   keepFiles?: boolean;
   log?: (line: string) => void;
@@ -109,7 +114,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const random = new SeededRandom(seed);
   log(`chaos: seed ${seed}, ${options.seconds} s, ${clients} clients, ${users} users`);
-  const cluster = await ChaosCluster.start(options.workers ?? 3);
+  const cluster = await ChaosCluster.start(options.workers ?? 3, options.dataDirs);
   const tokens = new Map<string, string>();
   for (let i = 0; i < users; i++) tokens.set(userName(i), await cluster.tokenFor(userName(i)));
   const client = new RouterClient(cluster.routerUrl, options.requestTimeoutMs ?? 3000, tokens);
