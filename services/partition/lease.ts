@@ -120,6 +120,8 @@ export class PartitionLease {
       // record or the new one (or, torn, neither: then it is not theirs).
       writeSync(fd, text, 0, 'utf8');
       if (length > OWNER_RECORD_BYTES) ftruncateSync(fd, OWNER_RECORD_BYTES);
+      const held = heldLocks.get(lockDirectoryPath(file));
+      if (held !== undefined) held.recordBytes = Buffer.from(text, 'utf8');
       return new PartitionLease(file, record, text, unlock);
     } catch (error) {
       void unlock().catch(() => undefined);
@@ -161,6 +163,7 @@ export class PartitionLease {
     if (this.released) return;
     this.released = true;
     const lockDirectory = lockDirectoryPath(this.file);
+    heldLocks.delete(lockDirectory);
     if (!this.isCurrent()) keepOnUnlock.add(lockDirectory);
     try {
       await this.unlock();
@@ -228,6 +231,62 @@ const acquiring = new Map<string, number>();
 /** Lock directories that an unlock must leave in place (they belong to a newer holder). */
 const keepOnUnlock = new Set<string>();
 
+/** What the refresh of a lock this process holds needs to know (see refreshStats). */
+interface HeldLock {
+  readonly staleMs: number;
+  /** The owner record this process wrote (empty until it is written). */
+  recordBytes: Buffer;
+  /** The mtime (as proper-lockfile sees it: a Date's milliseconds) this process last gave the lock directory, or found at acquisition. */
+  mtimeMs: number;
+  /** When that was, by this process's clock. */
+  refreshedAt: number;
+}
+/** The locks this process holds, by lock directory. */
+const heldLocks = new Map<string, HeldLock>();
+/** The mtime the latest stat of an acquisition in flight found, by lock directory. */
+const acquisitionMtimes = new Map<string, number>();
+
+/**
+ * A refresh that finds another mtime on its lock directory keeps the lease
+ * when nobody else can have taken the lock: its own last refresh is recent
+ * (less than stale minus this margin, which covers clock skew between hosts),
+ * so the lock never looked stale to anyone, and the owner record on storage
+ * is still the one it wrote. The other mtime then comes from a late refresh
+ * of a previous holder: one stopped between proper-lockfile's stat ("is the
+ * mtime still mine?") and its utimes, which resumed after this process had
+ * taken the stale lock over. Without this, the rightful holder would give
+ * its lease up and leave its lock behind.
+ */
+function skewMarginMs(staleMs: number): number {
+  return staleMs / 4;
+}
+
+/** `stats` of a held lock's directory as its refresh should see them (see skewMarginMs). */
+function refreshStats(path: string, stats: fs.Stats): fs.Stats {
+  const held = heldLocks.get(path);
+  if (held === undefined || stats.mtime.getTime() === held.mtimeMs) return stats;
+  if (Date.now() - held.refreshedAt >= held.staleMs - skewMarginMs(held.staleMs)) return stats;
+  if (!ownerRecordIs(path.slice(0, -'.lock'.length), held.recordBytes)) return stats;
+  // Still ours: let proper-lockfile see its own mtime, so that it sets it again.
+  return { mtime: new Date(held.mtimeMs) } as fs.Stats; // all proper-lockfile's refresh reads
+}
+
+/** Whether the owner record of `file` on storage is byte for byte `recordBytes`. */
+function ownerRecordIs(file: string, recordBytes: Buffer): boolean {
+  if (recordBytes.length === 0) return false;
+  try {
+    const fd = openSync(ownerRecordPath(file), 'r');
+    try {
+      const length = readSync(fd, verifyBuffer, 0, verifyBuffer.length, 0);
+      return length === recordBytes.length && verifyBuffer.compare(recordBytes, 0, length, 0, length) === 0;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The file system proper-lockfile works through. While a lock directory is
  * being acquired, its mkdir and stat (mtime check) run synchronously, as
@@ -242,11 +301,24 @@ const lockFs = {
   mkdir: (path: string, callback: (error: Error | null) => void) =>
     acquiring.has(path) ? callSync(() => fs.mkdirSync(path), callback) : fs.mkdir(path, callback),
   stat: (path: string, callback: (error: Error | null, stats?: fs.Stats) => void) =>
-    acquiring.has(path) ? callSync(() => fs.statSync(path), callback) : fs.stat(path, callback),
+    acquiring.has(path)
+      ? callSync(() => {
+          const stats = fs.statSync(path);
+          acquisitionMtimes.set(path, stats.mtime.getTime());
+          return stats;
+        }, callback)
+      : fs.stat(path, (error, stats) => (error ? callback(error) : callSync(() => refreshStats(path, stats), callback))),
   rmdir: (path: string, callback: (error: Error | null) => void) =>
     keepOnUnlock.has(path) ? callback(null) : fs.rmdir(path, callback),
   utimes: (path: string, atime: Date, mtime: Date, callback: (error: Error | null) => void) =>
-    fs.utimes(path, atime, mtime, callback),
+    fs.utimes(path, atime, mtime, (error) => {
+      const held = heldLocks.get(path);
+      if (!error && held !== undefined) {
+        held.mtimeMs = mtime.getTime();
+        held.refreshedAt = Date.now();
+      }
+      callback(error);
+    }),
   realpath: fs.realpath,
 };
 
@@ -272,9 +344,19 @@ function lockOnce(file: string, options: LeaseAcquireOptions): Promise<() => Pro
       realpath: false,
       retries: 0,
       fs: lockFs,
-      onCompromised: options.onCompromised,
+      onCompromised: (error) => {
+        heldLocks.delete(lockDirectory);
+        options.onCompromised(error);
+      },
+    })
+    .then((unlock) => {
+      // The mtime proper-lockfile now expects is the one its last stat of the acquisition found.
+      const mtimeMs = acquisitionMtimes.get(lockDirectory) ?? Number.NaN;
+      heldLocks.set(lockDirectory, { staleMs: options.timing.staleMs, recordBytes: Buffer.alloc(0), mtimeMs, refreshedAt: Date.now() });
+      return unlock;
     })
     .finally(() => {
+      acquisitionMtimes.delete(lockDirectory);
       const attempts = acquiring.get(lockDirectory)! - 1;
       if (attempts === 0) acquiring.delete(lockDirectory);
       else acquiring.set(lockDirectory, attempts);

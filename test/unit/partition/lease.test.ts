@@ -29,6 +29,31 @@ describe('partition lease', () => {
     expect(existsSync(`${file}.lock`)).toBe(false);
   });
 
+  it('keeps its lease when a late refresh of a previous holder moved its lock\'s mtime, and sets its own again', async () => {
+    const compromised: Error[] = [];
+    const lease = await PartitionLease.acquire(file, { workerId: 'w2', timing, onCompromised: (error) => compromised.push(error) });
+    // A previous holder, stopped between its stat and its utimes, resumes and touches the lock this worker now holds.
+    const foreign = new Date(Date.now() + 400);
+    utimesSync(`${file}.lock`, foreign, foreign);
+    await sleep(1300);
+    expect(compromised).toEqual([]);
+    expect(statSync(`${file}.lock`).mtimeMs).not.toBe(foreign.getTime());
+    lease.verify();
+    await lease.release();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it('gives its lease up when its lock\'s mtime moved and the owner record is no longer its own', async () => {
+    const compromised: Error[] = [];
+    const lease = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: (error) => compromised.push(error) });
+    writeFileSync(`${file}.owner`, JSON.stringify({ epoch: 99, worker: 'w2', nonce: 'x', pid: 1, host: 'h', acquiredAt: '' }).padEnd(512, ' '));
+    const foreign = new Date(Date.now() + 400);
+    utimesSync(`${file}.lock`, foreign, foreign);
+    await sleep(1300);
+    expect(compromised).toHaveLength(1);
+    await lease.release();
+  });
+
   it('makes a second acquirer wait, ask the holder once, then fail with retryable partition_busy', async () => {
     const held = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: noop });
     const asked: (string | undefined)[] = [];

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PartitionStore } from '../../../services/partition/partition-store.js';
@@ -102,9 +102,10 @@ describe('partition pool', () => {
     store = openTestStore(dir.path, { events, lease });
     const opening = store.write('u', doc).then(() => 'ok', (error: { code?: string }) => error.code);
     await sleep(1200);
-    // Meanwhile another worker takes the lease over (replacing the lock directory).
+    // Meanwhile another worker takes the lease over (replacing the lock directory, then the owner record).
     rmSync(`${file}.lock`, { recursive: true });
     mkdirSync(`${file}.lock`);
+    writeFileSync(`${file}.owner`, JSON.stringify({ epoch: 99, worker: 'w-other', nonce: 'n', pid: 1, host: 'h', acquiredAt: '' }).padEnd(512, ' '));
     await sleep(1300);
     previousOwner.close();
     expect(await opening).toBe('partition_lost');
