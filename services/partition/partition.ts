@@ -89,7 +89,8 @@ export const MAX_BATCH_WRITES = 32;
  */
 export class Partition {
   readonly sql: Statements;
-  private readonly objects: StoredObjects;
+  /** Writes' access to the objects (and the index generation new versions get). */
+  readonly objects: StoredObjects;
   private readonly pageSize: number;
   /** Seq of the last commit. */
   seq: number;

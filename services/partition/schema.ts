@@ -19,6 +19,11 @@ import type { Database } from 'better-sqlite3';
  * pruner deletes only superseded versions): so a vid is never reused and vid
  * order is commit order. Anything that deletes current versions must keep
  * that true.
+ *
+ * Since migration 3 a version row also says whether it is live (the current,
+ * undeleted version of its object) and the index generation it was written
+ * under; `indexes` is the catalog of secondary indexes (see
+ * services/query/index-sql.ts).
  */
 const MIGRATIONS: readonly string[] = [
   // 1: the MVCC object store, commit times, idempotency records.
@@ -112,6 +117,30 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX objects_by_rev ON objects (rev);
   DROP TABLE commits;
   INSERT INTO meta (key, value) VALUES ('pruned_vid', 0);
+  `,
+  // 3: secondary indexes. A version is `live` while it is the current,
+  //    undeleted version of its object (partial expression indexes cover
+  //    live versions only), and carries the index generation current when it
+  //    was written (`ixgen`: an index of generation g covers versions with
+  //    ixgen >= g, so that it can be built a batch at a time, see
+  //    services/query/index-sql.ts). `indexes` is the catalog.
+  `
+  ALTER TABLE versions ADD COLUMN live INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE versions ADD COLUMN ixgen INTEGER NOT NULL DEFAULT 0;
+  UPDATE versions SET live = 1 WHERE vid IN (SELECT vid FROM objects WHERE deleted = 0);
+  CREATE TABLE indexes (
+    collection TEXT NOT NULL,
+    name TEXT NOT NULL,
+    paths TEXT NOT NULL,
+    is_unique INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    built_through TEXT,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (collection, name)
+  ) WITHOUT ROWID;
+  INSERT INTO meta (key, value) VALUES ('index_generation', 0);
   `,
 ];
 

@@ -4,7 +4,17 @@ import type { Statements } from './statements.js';
 
 /** The objects of a partition's SQLite file, as writes see them (inside the batch's transaction). */
 export class StoredObjects implements ObjectAccess {
-  constructor(private readonly sql: Statements) {}
+  /**
+   * The index generation new versions are written under (meta
+   * `index_generation`): the newest index's, so that every index, built or
+   * being built, covers them. Whoever creates an index raises it.
+   */
+  indexGeneration: number;
+
+  constructor(private readonly sql: Statements) {
+    const row = sql.get("SELECT value FROM meta WHERE key = 'index_generation'").get() as { value: number } | undefined;
+    this.indexGeneration = Number(row?.value ?? 0);
+  }
 
   head(collection: string, id: string): VersionHead | undefined {
     return readHead(this.sql, collection, id);
@@ -19,12 +29,19 @@ export class StoredObjects implements ObjectAccess {
    * version, tombstone included, as just read), and points the object's head
    * at it. Each write request writes an object at most once (a transaction
    * folds its ops on one object into one version), at its own seq.
+   *
+   * The previous version stops being live before the new one is inserted:
+   * a unique index must not see both at once (an update that keeps a unique
+   * value would otherwise collide with itself). A unique index that the new
+   * version breaks makes the INSERT throw SQLITE_CONSTRAINT_UNIQUE; the
+   * caller runs the write in a savepoint when the collection has one.
    */
   append(collection: string, id: string, body: string | null, previous: VersionHead | undefined, seq: number, now: number): void {
     const deleted = body === null ? 1 : 0;
+    if (previous && !previous.deleted) this.sql.get('UPDATE versions SET live = 0 WHERE vid = ?').run(previous.vid);
     const vid = this.sql
-      .get('INSERT INTO versions (rev, collection, id, prev, deleted, committed_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(seq, collection, id, previous?.vid ?? null, deleted, now, body).lastInsertRowid;
+      .get('INSERT INTO versions (rev, collection, id, prev, deleted, committed_at, body, live, ixgen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(seq, collection, id, previous?.vid ?? null, deleted, now, body, 1 - deleted, this.indexGeneration).lastInsertRowid;
     if (previous) {
       this.sql.get('UPDATE objects SET vid = ?, rev = ?, deleted = ? WHERE collection = ? AND id = ?').run(vid, seq, deleted, collection, id);
     } else {

@@ -27,6 +27,14 @@ export const ERROR_TABLE = {
   invalid_request: { status: 400, title: 'Invalid request', retryable: false },
   invalid_path: { status: 400, title: 'Invalid request path', retryable: false },
   invalid_header: { status: 400, title: 'Invalid request header', retryable: false },
+  invalid_filter: { status: 400, title: 'Invalid query filter', retryable: false },
+  invalid_order: { status: 400, title: 'Invalid query order', retryable: false },
+  invalid_fields: { status: 400, title: 'Invalid field projection', retryable: false },
+  // An unindexed query that would have to examine more objects than one request may (see the query docs).
+  query_too_expensive: { status: 400, title: 'Query needs an index', retryable: false },
+  invalid_index: { status: 400, title: 'Invalid index definition', retryable: false },
+  invalid_patch: { status: 400, title: 'Invalid JSON Patch document', retryable: false },
+  invalid_import: { status: 400, title: 'Invalid import file', retryable: false },
   request_timeout: { status: 408, title: 'Request not received in time', retryable: true },
   headers_too_large: { status: 431, title: 'Request headers too large', retryable: false },
 
@@ -44,12 +52,25 @@ export const ERROR_TABLE = {
   worker_not_found: { status: 404, title: 'No such worker in the topology', retryable: false },
   object_not_found: { status: 404, title: 'Object not found', retryable: false },
   path_not_found: { status: 404, title: 'Path not found in object', retryable: false },
+  index_not_found: { status: 404, title: 'No such index', retryable: false },
   snapshot_pruned: { status: 410, title: 'Snapshot is older than the retention window', retryable: false },
+
+  // 406: no representation the client accepts.
+  not_acceptable: { status: 406, title: 'No acceptable representation', retryable: false },
 
   // 409 / 412 / 422: the request conflicts with the stored state.
   transaction_conflict: { status: 409, title: 'Transaction conflict', retryable: false },
   // Draining the worker would leave no routable worker: refused unless asked with ?force=true.
   last_worker: { status: 409, title: 'The last routable worker would be drained', retryable: false },
+  // A write would give two live objects of a collection the same values of a unique index; nothing was applied.
+  unique_violation: { status: 409, title: 'Unique index violated', retryable: false },
+  // An index of this name exists with another definition (PUT of the same definition is a no-op).
+  index_exists: { status: 409, title: 'An index of this name exists with another definition', retryable: false },
+  // A JSON Patch `test` op did not hold, or an op's path does not exist in the document; nothing was applied.
+  patch_test_failed: { status: 409, title: 'JSON Patch test failed', retryable: false },
+  patch_conflict: { status: 409, title: 'JSON Patch cannot be applied to this document', retryable: false },
+  // An import into a user that has data, without ?replace=true.
+  tenant_not_empty: { status: 409, title: 'The user already has data', retryable: false },
   precondition_failed: { status: 412, title: 'Precondition failed', retryable: false },
   idempotency_key_reused: {
     status: 422,
@@ -60,6 +81,7 @@ export const ERROR_TABLE = {
   // 413 / 415: the body cannot be accepted at all.
   body_too_large: { status: 413, title: 'Request body too large', retryable: false },
   transaction_too_large: { status: 413, title: 'Transaction touches more data than allowed', retryable: false },
+  import_too_large: { status: 413, title: 'Import file too large', retryable: false },
   unsupported_media_type: { status: 415, title: 'Unsupported content type', retryable: false },
 
   // 421: the request reached a worker that does not own the user.

@@ -87,6 +87,38 @@ describe('storage model', () => {
     });
   });
 
+  it('marks live exactly the current, undeleted version of each object: after a migration, puts, patches, deletes and re-creations', async () => {
+    writeVersionOneFile(partitionPath(dir.path, 'old'));
+    store = openTestStore(dir.path);
+    const live = () =>
+      store.read('old', (view) =>
+        (view as Partition).db
+          .prepare('SELECT collection, id, rev FROM versions WHERE live = 1 ORDER BY collection, id, rev')
+          .all()
+          .map((row) => {
+            const { id, rev } = row as { id: string; rev: number };
+            return `${id}@${rev}`;
+          }),
+      );
+    // Migrated: a@5 and c@2 are current; b is deleted.
+    expect(await live()).toEqual(['a@5', 'c@2']);
+    await store.write('old', put('a', 4));
+    await store.write('old', { op: 'patch', collection: 'c', id: 'c', patch: { w: 1 }, precondition: {} });
+    await store.write('old', { op: 'delete', collection: 'c', id: 'a', precondition: {} });
+    await store.write('old', put('b', 7));
+    expect(await live()).toEqual(['b@9', 'c@7']);
+    await store.write('old', {
+      op: 'tx',
+      reads: [],
+      ops: [
+        { op: 'put', collection: 'c', id: 'a', data: { v: 1 } },
+        { op: 'delete', collection: 'c', id: 'b' },
+        { op: 'patch', collection: 'c', id: 'c', patch: { w: 2 } },
+      ],
+    });
+    expect(await live()).toEqual(['a@10', 'c@10']);
+  });
+
   it('lists a collection at a snapshot past many objects created later, filling every page', async () => {
     store = openTestStore(dir.path);
     for (let i = 0; i < 10; i++) await store.write('u', put(`early${i}`, i));
