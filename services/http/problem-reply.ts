@@ -31,6 +31,7 @@ const FIELD_CODES: Record<string, ErrorCode> = {
   before: 'invalid_cursor',
   'idempotency-key': 'invalid_idempotency_key',
   'last-event-id': 'invalid_since',
+  name: 'invalid_index',
 };
 
 /**

@@ -1,4 +1,5 @@
 import { COLLECTION_PATTERN, OBJECT_ID_PATTERN, USER_ID_PATTERN } from '../ids/id-patterns.js';
+import { INDEX_NAME_PATTERN, MAX_INDEX_PATHS } from '../query/index-sql.js';
 import { IDEMPOTENCY_KEY_PATTERN } from './idempotency-key.js';
 
 /**
@@ -153,6 +154,49 @@ export const transactionBody = {
         ],
       },
     },
+  },
+} as const;
+
+export const indexListParams = userParams;
+
+export const indexParams = {
+  type: 'object',
+  required: ['userId', 'collection', 'name'],
+  properties: {
+    ...collectionParams.properties,
+    name: { type: 'string', pattern: INDEX_NAME_PATTERN.source, description: 'The index\'s name within its collection' },
+  },
+} as const;
+
+export const indexBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['paths'],
+  properties: {
+    paths: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_INDEX_PATHS,
+      description: 'The indexed fields in dot form (`status`, `address.city`), in order; no duplicates',
+      // 8 segments of 64 characters and their dots: a longer string cannot be a path.
+      items: { type: 'string', maxLength: 8 * 65 },
+    },
+    unique: { type: 'boolean', default: false, description: 'Refuse a write that gives two live objects the same values (409 unique_violation)' },
+  },
+} as const;
+
+/** An index as GET /_indexes shows it. */
+export const indexResponse = {
+  type: 'object',
+  properties: {
+    collection: { type: 'string' },
+    name: { type: 'string' },
+    paths: { type: 'array', items: { type: 'string' } },
+    unique: { type: 'boolean' },
+    state: { type: 'string', enum: ['building', 'ready', 'failed'], description: 'Queries use an index once it is ready' },
+    builtThrough: { type: 'string', description: 'While building: the id of the last object indexed (objects are indexed in id order)' },
+    error: { type: 'string', description: 'Why the build failed (state failed): delete the index, fix the data, create it again' },
+    createdAt: { type: 'string', format: 'date-time' },
   },
 } as const;
 

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { PinbaseError } from '../problem/pinbase-error.js';
+import { notFound as indexNotFound, type IndexPutOutcome } from '../query/index-builder.js';
+import type { IndexSpec } from '../query/index-catalog.js';
 import { CommitFeed, type CommitSubscriber } from './commit-feed.js';
 import { judgeOnEmptyPartition } from './object-writes.js';
 import { assertSnapshotWithin, type Partition, type PartitionLimits } from './partition.js';
@@ -11,7 +13,7 @@ import type { IdempotencyClaim, WriteOutcome, WriteRequest } from './write-reque
 /** The read-only face of a partition that read handlers get. */
 export type PartitionView = Pick<
   Partition,
-  'userId' | 'seq' | 'prunedThrough' | 'object' | 'list' | 'history' | 'changes' | 'assertSnapshot'
+  'userId' | 'seq' | 'prunedThrough' | 'object' | 'list' | 'history' | 'changes' | 'assertSnapshot' | 'indexes' | 'index'
 >;
 
 export interface StoreOptions extends Omit<PoolOptions, 'onCommit'> {
@@ -87,6 +89,30 @@ export class PartitionStore {
   }
 
   /**
+   * Creates the user's index `spec` (see IndexBuilder.put): a write, so it
+   * creates the user's file if there is none. Resolves once committed.
+   */
+  async putIndex(userId: string, spec: IndexSpec): Promise<IndexPutOutcome> {
+    const partition = await this.pool.acquire(userId);
+    try {
+      return await partition.indexBuilds.put(spec);
+    } finally {
+      this.pool.release(partition);
+    }
+  }
+
+  /** Drops the user's index; index_not_found if there is none (a user with no file has none, and keeps no file). */
+  async deleteIndex(userId: string, collection: string, name: string): Promise<void> {
+    if (!this.pool.isOpen(userId) && !existsSync(partitionPath(this.dataDir, userId))) throw indexNotFound(collection, name);
+    const partition = await this.pool.acquire(userId);
+    try {
+      await partition.indexBuilds.drop(collection, name);
+    } finally {
+      this.pool.release(partition);
+    }
+  }
+
+  /**
    * Follows the user's commits on this worker: `onCommit(seq)` after each
    * durable one, `onClose(reason)` once the user is released or the worker
    * shuts down. Closing an idle, evicted or broken partition ends none.
@@ -145,6 +171,8 @@ function emptyView(userId: string): PartitionView {
     history: () => ({ items: [], more: false }),
     changes: () => [],
     assertSnapshot: (at) => assertSnapshotWithin(at, 0, 0),
+    indexes: () => [],
+    index: () => undefined,
   };
 }
 

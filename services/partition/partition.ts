@@ -1,5 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { PinbaseError } from '../problem/pinbase-error.js';
+import { IndexBuilder } from '../query/index-builder.js';
+import { findIndex, hasUniqueIndex, listIndexes, uniqueViolationOf, type IndexEntry } from '../query/index-catalog.js';
 import type { PartitionLease } from './lease.js';
 import {
   listObjects,
@@ -91,6 +93,8 @@ export class Partition {
   readonly sql: Statements;
   /** Writes' access to the objects (and the index generation new versions get). */
   readonly objects: StoredObjects;
+  /** Creates, drops and builds this partition's secondary indexes (in the background, between writes). */
+  readonly indexBuilds: IndexBuilder;
   private readonly pageSize: number;
   /** Seq of the last commit. */
   seq: number;
@@ -129,6 +133,9 @@ export class Partition {
       .get() as { seq: number | null; pruned: number };
     this.seq = state.seq ?? 0;
     this.prunedThrough = Number(state.pruned);
+    this.indexBuilds = new IndexBuilder(this);
+    // A build the previous owner of the file did not finish goes on here.
+    this.indexBuilds.resume(this.sql);
   }
 
   private runInSavepoint(job: Job<unknown>, ctx: BatchContext): unknown {
@@ -144,6 +151,16 @@ export class Partition {
   /** A page of live objects in id order after `after` (see listObjects), of at most `limit` and maxPageBytes. */
   list(collection: string, options: { after: string; limit: number; at?: number | undefined }): Page<ListedObject> {
     return listObjects(this.sql, collection, { ...options, maxBytes: this.limits.maxPageBytes });
+  }
+
+  /** The user's secondary indexes, with their state. */
+  indexes(): IndexEntry[] {
+    return listIndexes(this.sql);
+  }
+
+  /** One index, or undefined. */
+  index(collection: string, name: string): IndexEntry | undefined {
+    return findIndex(this.sql, collection, name);
   }
 
   /** A page of an object's versions, newest first (see objectHistory), of at most `limit` and maxPageBytes. */
@@ -279,6 +296,15 @@ export class Partition {
    * One SQLite transaction for the whole batch. A job that fails with a
    * PinbaseError changes nothing (savepoint, or nothing written yet); any
    * other error aborts the whole batch.
+   *
+   * While the partition has a unique index, every job runs in a savepoint:
+   * a write learns that it breaks one only from the INSERT of a version
+   * (SQLITE_CONSTRAINT_UNIQUE), possibly after other versions of its
+   * transaction were appended; the savepoint takes them back and the error
+   * becomes unique_violation, a PinbaseError, so its neighbours in the batch
+   * commit. Whether there is one is read from the catalog at the start of a
+   * batch and after each maintenance job (the only jobs that change it): one
+   * lookup in a table of at most MAX_INDEXES rows.
    */
   private commitBatch(batch: Job<unknown>[]): Settled[] {
     const settled: Settled[] = [];
@@ -294,6 +320,7 @@ export class Partition {
         .run(this.lease.epoch, this.lease.record.worker);
     }
     const assertRoom = (bytes: number) => assertQuota(this.usedBytes(), bytes, this.limits.maxUserBytes);
+    let guardUnique = hasUniqueIndex(this.sql);
     for (const job of batch) {
       const jobStartSeq = this.seq;
       const ctx: BatchContext = {
@@ -304,14 +331,17 @@ export class Partition {
         commitSeq: () => (this.seq === jobStartSeq ? ++this.seq : this.seq),
         assertRoom,
       };
+      const savepoint = job.savepoint || guardUnique;
       try {
-        settled.push({ ok: true, value: job.savepoint ? this.runInSavepoint(job, ctx) : job.run(ctx) });
-      } catch (error) {
+        settled.push({ ok: true, value: savepoint ? this.runInSavepoint(job, ctx) : job.run(ctx) });
+      } catch (thrown) {
         this.seq = jobStartSeq;
-        if (!(error instanceof PinbaseError)) throw error;
+        const error = thrown instanceof PinbaseError ? thrown : savepoint ? uniqueViolationOf(thrown) : undefined;
+        if (error === undefined) throw thrown;
         error.seq = jobStartSeq;
         settled.push({ ok: false, error });
       }
+      if (job.savepoint) guardUnique = hasUniqueIndex(this.sql);
     }
   }
 
