@@ -104,7 +104,7 @@ export interface MatrixRoute {
   readonly contentType?: string;
   /** A live change feed (Accept: text/event-stream); `query`: the token goes in ?access_token=. */
   readonly sse?: 'header' | 'query';
-  /** An object (collection/id) the request needs, created with an owner token before an allowed request. */
+  /** What the request needs (an object `collection/id`, or an index `_indexes/collection/name`), created with an owner token before an allowed request. */
   readonly needs?: (slot: string) => string;
 }
 
@@ -136,6 +136,10 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
     path: (u) => `${U(u)}/_tx`,
     body: (slot) => ({ ops: [{ op: 'put', collection: 'notes', id: `tx-${slot}`, data: { tx: true } }] }),
   },
+  { name: 'GET _indexes', method: 'GET', path: (u) => `${U(u)}/_indexes` },
+  { name: 'GET one index', method: 'GET', path: (u) => `${U(u)}/_indexes/notes/by_title`, needs: () => '_indexes/notes/by_title' },
+  { name: 'PUT index', method: 'PUT', path: (u, slot) => `${U(u)}/_indexes/notes/ix_${slot}`, body: () => ({ paths: ['by'] }) },
+  { name: 'DELETE index', method: 'DELETE', path: (u, slot) => `${U(u)}/_indexes/notes/del_${slot}`, needs: (slot) => `_indexes/notes/del_${slot}` },
 ];
 
 /** What a request must get: a 2xx, or a refusal with its code and WWW-Authenticate error. */
@@ -369,6 +373,7 @@ export async function checkTenantIsolation(target: MatrixTarget, keys: MatrixKey
 }
 
 async function seed(baseUrl: string, token: string, objectPath: string, data: unknown): Promise<void> {
+  if (objectPath.startsWith('_indexes/')) data = { paths: ['doomed'] };
   const response = await request(new URL(`/api/users/${VICTIM}/${objectPath}`, baseUrl), {
     method: 'PUT',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

@@ -237,6 +237,25 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   add('a transaction whose read conflicts applies nothing', json('POST', `${V}/_tx`, tx([{ op: 'delete', collection: 'notes', id: 'n1' }], [{ collection: 'notes', id: 'n1', rev: 999 }])), P('transaction_conflict', 409));
   add('a transaction on a stranger that conflicts creates nothing', json('POST', `${S}/_tx`, tx([{ op: 'put', collection: 'notes', id: 'a', data: {} }], [{ collection: 'notes', id: 'b', rev: 3 }]), { auth: bearer(tokens.stranger) }), P('transaction_conflict', 409));
 
+  // --- Secondary indexes: names and paths are validated before anything is written; a refused PUT creates nothing.
+  const ix = (user: string, name: string, body: string, auth?: string | null) =>
+    json('PUT', `${user}/_indexes/notes/${name}`, body, auth === undefined ? {} : { auth });
+  add('an index named ../x', ix(V, '..%2Fx', '{"paths":["title"]}'), P('invalid_path', 400), { direct: P('invalid_index', 400) });
+  add('an index name with a quote', ix(V, "a'b", '{"paths":["title"]}'), P('invalid_index', 400));
+  add('an index name of 65 chars', ix(V, 'n'.repeat(65), '{"paths":["title"]}'), P('invalid_index', 400));
+  add('an index path with SQL in it', ix(V, 'x', `{"paths":["title') OR 1=1; DROP TABLE objects; --"]}`), P('invalid_index', 400));
+  add('an index path that is a JSON path', ix(V, 'x', '{"paths":["$.title"]}'), P('invalid_index', 400));
+  add('an index path with a double quote', ix(S, 'x', '{"paths":["a\\"b"]}', bearer(tokens.stranger)), P('invalid_index', 400));
+  add('an index of 9 paths', ix(S, 'x', JSON.stringify({ paths: Array.from({ length: 9 }, (_, i) => `f${i}`) }), bearer(tokens.stranger)), P('invalid_index', 400));
+  add('an index with a path twice', ix(V, 'x', '{"paths":["title","title"]}'), P('invalid_index', 400));
+  add('an index body that is an array', ix(V, 'x', '["title"]'), P('invalid_index', 400));
+  add('an index with unique as a string', ix(V, 'x', '{"paths":["title"],"unique":"true"}'), P('invalid_index', 400));
+  add('an index in collection "_x"', json('PUT', `${V}/_indexes/_x/y`, '{"paths":["title"]}'), P('invalid_collection', 400));
+  add('read-only token on PUT _indexes', ix(V, 'x', '{"paths":["title"]}', bearer(tokens.victimReadOnly)), P('insufficient_scope', 403));
+  add('read-only token on DELETE _indexes', request('DELETE', `${V}/_indexes/notes/x`, { auth: bearer(tokens.victimReadOnly) }), P('insufficient_scope', 403));
+  add('GET _indexes with another tenant\'s token', request('GET', `${V}/_indexes`, { auth: bearer(tokens.other) }), P('forbidden', 403));
+  add('DELETE of an index of a new user creates nothing', request('DELETE', `${S}/_indexes/notes/x`, { auth: bearer(tokens.stranger) }), P('index_not_found', 404));
+
   // --- Failed writes on a user with no file: refused, and no file appears.
   add('DELETE of a missing object of a new user', request('DELETE', `${S}/notes/a`, { auth: bearer(tokens.stranger) }), P('object_not_found', 404));
   add('PUT with If-Match on a new user', json('PUT', `${S}/notes/a`, '{}', { auth: bearer(tokens.stranger), headers: [['If-Match', '"3"']] }), P('precondition_failed', 412));
