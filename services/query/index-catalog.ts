@@ -134,15 +134,22 @@ export function buildIndexStep(
     .all(entry.collection, entry.builtThrough ?? '', batch) as { vid: number; id: string }[];
   const raise = sql.get('UPDATE versions SET ixgen = ? WHERE vid = ? AND ixgen < ?');
   for (const head of heads) {
-    try {
-      raise.run(entry.generation, head.vid, entry.generation);
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-      const detail = duplicateDetail(sql, entry, head);
-      if (onDuplicate === 'throw') throw uniqueViolation(entry.collection, entry.name, detail);
-      sql.db.exec(dropIndexSql(entry.collection, entry.name));
-      sql.get("UPDATE indexes SET state = 'failed', error = ? WHERE collection = ? AND name = ?").run(detail, entry.collection, entry.name);
-      return { ...entry, state: 'failed', error: detail };
+    for (;;) {
+      try {
+        raise.run(entry.generation, head.vid, entry.generation);
+        break;
+      } catch (error) {
+        // Raising ixgen also puts the version in every older index of the
+        // collection still building: the duplicate may be in one of those.
+        const violated = violatedIndex(sql, error);
+        if (violated === undefined) throw error;
+        const detail = duplicateDetail(sql, violated, head);
+        const own = violated.name === entry.name && violated.collection === entry.collection;
+        if (own && onDuplicate === 'throw') throw uniqueViolation(entry.collection, entry.name, detail);
+        sql.db.exec(dropIndexSql(violated.collection, violated.name));
+        sql.get("UPDATE indexes SET state = 'failed', error = ? WHERE collection = ? AND name = ?").run(detail, violated.collection, violated.name);
+        if (own) return { ...entry, state: 'failed', error: detail };
+      }
     }
   }
   const done = heads.length < batch;
@@ -179,6 +186,14 @@ export function uniqueViolationOf(error: unknown): PinbaseError | undefined {
 
 function uniqueViolation(collection: string, name: string, detail: string): PinbaseError {
   return new PinbaseError('unique_violation', `${detail}; nothing was applied`, { extensions: { collection, index: name } });
+}
+
+/** The catalog entry of the Pinbase index a SQLITE_CONSTRAINT_UNIQUE error names, if it is one. */
+function violatedIndex(sql: Statements, error: unknown): IndexEntry | undefined {
+  if (!isUniqueViolation(error)) return undefined;
+  const match = /index '([^']+)'/.exec((error as Error).message);
+  const index = match && parseIndexSqlName(match[1]!);
+  return index ? findIndex(sql, index.collection, index.name) : undefined;
 }
 
 /** Names the object that already holds the values `head` would add to the unique index, and the values. */

@@ -4,7 +4,7 @@ import type { Partition } from '../../../services/partition/partition.js';
 import type { PartitionStore } from '../../../services/partition/partition-store.js';
 import type { TxOperation } from '../../../services/partition/write-request.js';
 import { fieldValueSql } from '../../../services/query/field-path.js';
-import { INDEX_BUILD_BATCH, type IndexEntry } from '../../../services/query/index-catalog.js';
+import { buildIndexStep, createIndex, INDEX_BUILD_BATCH, type IndexEntry } from '../../../services/query/index-catalog.js';
 import { indexSqlName, readyTermSql } from '../../../services/query/index-sql.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { openTestStore } from '../../support/test-store.js';
@@ -156,5 +156,25 @@ describe('unique index builds', () => {
     await store.write(USER, { op: 'put', collection: 'users', id: 'dup', document: { email: 'u5@example.com' }, precondition: {} });
     await store.deleteIndex(USER, 'users', 'by_email');
     expect(partition.indexes()).toEqual([]);
+  });
+
+  it('fails the building unique index that holds a duplicate, not the newer index whose build put the object in it', async () => {
+    await fill('users', 2000, (i) => ({ n: i, email: i === 1700 ? 'u3@example.com' : `u${i}@example.com` }));
+    const partition = await partitionOf();
+    // Index A (older generation) has not been built; B's build raises each object's ixgen past A's, which puts it in A too.
+    const b = await partition.maintain((sql, now) => {
+      const a = createIndex(sql, { collection: 'users', name: 'a_email', paths: [['email']], unique: true }, now);
+      const created = createIndex(sql, { collection: 'users', name: 'b_n', paths: [['n']], unique: true }, now);
+      partition.objects.indexGeneration = created.generation;
+      expect(a.generation).toBeLessThan(created.generation);
+      let entry: IndexEntry = created;
+      while (entry.state === 'building') entry = buildIndexStep(sql, created)!;
+      return entry;
+    });
+    expect(b.state).toBe('ready');
+    expect(indexContent(partition, b)).toEqual({ rows: 2000, objects: 2000 });
+    const a = partition.index('users', 'a_email')!;
+    expect(a.state).toBe('failed');
+    expect(a.error).toContain('"i000003" and "i001700"');
   });
 });
