@@ -64,7 +64,8 @@ interface Job<T> {
    * Run in a savepoint of its own: needed when the job may fail after it has
    * written (maintenance). A write request checks everything before it
    * writes (applyWrite: a transaction works on copies and appends only once
-   * all its ops passed), so it runs without one.
+   * all its ops passed), so it runs without one, unless the partition has a
+   * unique index (see commitBatch).
    */
   savepoint: boolean;
   resolve(value: T): void;
