@@ -1,7 +1,17 @@
 import type { Statements } from '../partition/statements.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
-import { fieldValueSql, formatFieldPath, type FieldPath } from './field-path.js';
-import { createIndexSql, dropIndexSql, indexSqlName, parseIndexSqlName, type IndexDefinition, type IndexState } from './index-sql.js';
+import { COLLECTION_PATTERN } from '../ids/id-patterns.js';
+import { fieldValueSql, formatFieldPath, parseFieldPath, type FieldPath } from './field-path.js';
+import {
+  createIndexSql,
+  dropIndexSql,
+  INDEX_NAME_PATTERN,
+  indexSqlName,
+  MAX_INDEX_PATHS,
+  parseIndexSqlName,
+  type IndexDefinition,
+  type IndexState,
+} from './index-sql.js';
 
 /**
  * The index catalog of a partition (table `indexes`, migration 3) and the
@@ -198,12 +208,14 @@ function violatedIndex(sql: Statements, error: unknown): IndexEntry | undefined 
 
 /** Names the object that already holds the values `head` would add to the unique index, and the values. */
 function duplicateDetail(sql: Statements, entry: IndexEntry, head: { vid: number; id: string }): string {
+  // indexSqlName asserts that the collection is a validated identifier: it is written as a literal below.
+  const sqlName = indexSqlName(entry.collection, entry.name);
   const values = entry.paths.map((path) => fieldValueSql(undefined, path));
   const own = sql.db.prepare(`SELECT ${values.join(', ')} FROM versions WHERE vid = ?`).raw().get(head.vid) as unknown[];
   const match = values.map((value) => `${value} = ?`).join(' AND ');
   const other = sql.db
     .prepare(
-      `SELECT id FROM versions INDEXED BY "${indexSqlName(entry.collection, entry.name)}" ` +
+      `SELECT id FROM versions INDEXED BY "${sqlName}" ` +
         `WHERE collection = '${entry.collection}' AND live = 1 AND ixgen >= ${entry.generation} AND ${match} AND vid <> ? LIMIT 1`,
     )
     .pluck()
@@ -212,16 +224,33 @@ function duplicateDetail(sql: Statements, entry: IndexEntry, head: { vid: number
   return `objects "${other ?? '?'}" and "${head.id}" of "${entry.collection}" have the same values of unique index "${entry.name}" (${shown})`;
 }
 
+/**
+ * A catalog row as an entry. The file may come from elsewhere (an import):
+ * a row that is not what this module writes is shown as a failed index
+ * with no paths, which is never built, used or turned into SQL.
+ */
 function toEntry(row: CatalogRow): IndexEntry {
-  return {
-    collection: row.collection,
-    name: row.name,
-    paths: (JSON.parse(row.paths) as string[]).map((path) => path.split('.')),
+  const entry: IndexEntry = {
+    collection: String(row.collection),
+    name: String(row.name),
+    paths: [],
     unique: row.is_unique === 1,
-    generation: row.generation,
+    generation: Number(row.generation),
     state: row.state,
-    builtThrough: row.state === 'building' ? row.built_through : null,
-    error: row.error,
-    createdAt: row.created_at,
+    builtThrough: row.state === 'building' && typeof row.built_through === 'string' ? row.built_through : null,
+    error: typeof row.error === 'string' ? row.error : null,
+    createdAt: Number(row.created_at),
   };
+  try {
+    const paths = JSON.parse(String(row.paths)) as unknown;
+    if (!Array.isArray(paths) || paths.length < 1 || paths.length > MAX_INDEX_PATHS) throw new Error('bad paths');
+    entry.paths = paths.map((path) => parseFieldPath(String(path), 'invalid_index'));
+    if (!COLLECTION_PATTERN.test(entry.collection) || !INDEX_NAME_PATTERN.test(entry.name)) throw new Error('bad name');
+    if (!Number.isSafeInteger(entry.generation) || entry.generation < 1) throw new Error('bad generation');
+    if (!['building', 'ready', 'failed'].includes(entry.state)) throw new Error('bad state');
+    if (entry.state === 'building' && entry.builtThrough === null) throw new Error('bad progress');
+    return entry;
+  } catch {
+    return { ...entry, paths: [], state: 'failed', builtThrough: null, error: 'this catalog entry is not valid; delete the index' };
+  }
 }

@@ -126,6 +126,37 @@ describe('background index build', () => {
   });
 });
 
+describe('the catalog of a file from elsewhere', () => {
+  it('shows a catalog row this build would not write as a failed index, never building it or turning it into SQL', async () => {
+    await fill('items', 10);
+    const partition = await partitionOf();
+    await partition.maintain((sql) => {
+      const insert = sql.get(
+        "INSERT INTO indexes (collection, name, paths, is_unique, generation, state, built_through, error, created_at) VALUES (?, ?, ?, 0, ?, 'building', '', NULL, 0)",
+      );
+      insert.run('items', 'hostile', `["n') IS NULL; DROP TABLE objects; --"]`, 1);
+      insert.run("items'", 'quoted', '["n"]', 1);
+      insert.run('items', 'no_paths', '{}', 1);
+      insert.run('items', 'zero_generation', '["n"]', 0);
+    });
+    await store.release(USER);
+    const reopened = await partitionOf();
+    await reopened.indexBuilds.idle();
+    const entries = reopened.indexes();
+    expect(entries.map((entry) => [entry.name, entry.state, entry.paths])).toEqual([
+      ['hostile', 'failed', []],
+      ['no_paths', 'failed', []],
+      ['zero_generation', 'failed', []],
+      ['quoted', 'failed', []],
+    ]);
+    expect(entries[0]!.error).toContain('not valid');
+    await store.write(USER, { op: 'put', collection: 'items', id: 'after', document: { n: 1 }, precondition: {} });
+    expect(liveCount(reopened, 'items')).toBe(11);
+    await store.deleteIndex(USER, 'items', 'hostile');
+    expect(reopened.indexes()).toHaveLength(3);
+  });
+});
+
 describe('unique index builds', () => {
   it('refuses to create a unique index on a small collection that already breaks it (unique_violation, nothing created)', async () => {
     await fill('users', 10, (i) => ({ email: `u${i % 9}@example.com` }));
