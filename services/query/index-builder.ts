@@ -3,6 +3,7 @@ import type { Statements } from '../partition/statements.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import {
   buildIndexStep,
+  countIndexes,
   createIndex,
   dropIndex,
   findIndex,
@@ -15,9 +16,11 @@ import {
 /** What the builder needs of the partition it builds in (Partition). */
 export interface BuildHost {
   readonly state: string;
+  /** The partition's connection, for reads between batches. */
+  readonly sql: Statements;
   /** The pool closes a partition unused for a while; a build step counts as a use. */
   lastUsed: number;
-  readonly objects: { indexGeneration: number };
+  readonly objects: { indexGeneration: number; readonly indexedCollections: Set<string> };
   maintain<T>(task: (sql: Statements, now: number) => T): Promise<T>;
 }
 
@@ -72,8 +75,13 @@ export class IndexBuilder {
       }
       const previousGeneration = this.host.objects.indexGeneration;
       const entry = createIndex(sql, spec, now);
-      // Every version written from now on (this batch's later writes too) is covered by the new index.
+      // Every version written from now on (this batch's later writes too) is
+      // covered by the new index, and keeps `live` exact in its collection
+      // (StoredObjects.indexedCollections). Should the batch not commit, the
+      // collection stays in the set: that costs writes there an UPDATE each
+      // until the partition is reopened, and is never wrong.
       this.host.objects.indexGeneration = entry.generation;
+      this.host.objects.indexedCollections.add(spec.collection);
       try {
         return { entry: buildIndexStep(sql, entry, 'throw')!, created: true };
       } catch (error) {
@@ -91,6 +99,17 @@ export class IndexBuilder {
     await this.host.maintain((sql) => {
       if (!dropIndex(sql, collection, name)) throw notFound(collection, name);
     });
+    // Writes to a collection without an index need not keep `live` exact
+    // (StoredObjects.indexedCollections). Only once the drop has committed
+    // (a batch that does not commit leaves the index, which must keep seeing
+    // exact flags), and only if the collection has no index now: read here,
+    // between batches (they run synchronously), so that an index created
+    // since, which added the collection inside its own job, keeps it. A
+    // superseded version left live = 1 from now on has an `ixgen` below any
+    // later index's generation: no index sees it.
+    if (this.host.state === 'open' && countIndexes(this.host.sql, collection) === 0) {
+      this.host.objects.indexedCollections.delete(collection);
+    }
   }
 
   /** Resolves once no build is running (they finished, failed or stopped for a close). */

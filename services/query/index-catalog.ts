@@ -85,6 +85,11 @@ export function findIndex(sql: Statements, collection: string, name: string): In
   return row && toEntry(row);
 }
 
+/** How many indexes (in any state) the collection has. */
+export function countIndexes(sql: Statements, collection: string): number {
+  return sql.get('SELECT count(*) FROM indexes WHERE collection = ?').pluck().get(collection) as number;
+}
+
 /** Whether the partition has a unique index that writes must respect (building or ready). */
 export function hasUniqueIndex(sql: Statements): boolean {
   return sql.get("SELECT 1 FROM indexes WHERE is_unique = 1 AND state <> 'failed' LIMIT 1").get() !== undefined;

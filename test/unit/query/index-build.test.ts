@@ -126,6 +126,42 @@ describe('background index build', () => {
   });
 });
 
+describe('live flags and indexes', () => {
+  const put = (id: string, k: string) => store.write(USER, { op: 'put', collection: 'notes', id, document: { k }, precondition: {} });
+
+  it('keep live exact in a collection from its first index on, and no index ever sees a version superseded without one', async () => {
+    await put('a', 'x');
+    await put('a', 'y'); // no index yet: version 'x' keeps live = 1
+    const spec = { collection: 'notes', name: 'by_k', paths: [['k']], unique: true };
+    expect((await store.putIndex(USER, spec)).entry.state).toBe('ready');
+    const partition = await partitionOf();
+    expect(partition.objects.indexedCollections.has('notes')).toBe(true);
+    await put('b', 'x'); // the stale 'x' is not in the index
+    await put('a', 'z'); // 'y' leaves the index
+    await put('c', 'y');
+
+    await store.deleteIndex(USER, 'notes', 'by_k');
+    expect(partition.objects.indexedCollections.has('notes')).toBe(false);
+    await put('a', 'w'); // no index: version 'z' keeps live = 1
+    expect((await store.putIndex(USER, spec)).entry.state).toBe('ready');
+    await put('d', 'z');
+    await expect(put('e', 'w')).rejects.toMatchObject({ code: 'unique_violation' });
+    const ready = partition.index('notes', 'by_k')!;
+    expect(indexContent(partition, ready)).toEqual({ rows: 4, objects: 4 });
+  });
+
+  it('keep a collection marked while another of its indexes remains', async () => {
+    await put('a', 'x');
+    await store.putIndex(USER, { collection: 'notes', name: 'one', paths: [['k']], unique: false });
+    await store.putIndex(USER, { collection: 'notes', name: 'two', paths: [['k']], unique: true });
+    await store.deleteIndex(USER, 'notes', 'one');
+    const partition = await partitionOf();
+    expect(partition.objects.indexedCollections.has('notes')).toBe(true);
+    await put('a', 'y');
+    await put('b', 'x');
+  });
+});
+
 describe('the catalog of a file from elsewhere', () => {
   it('shows a catalog row this build would not write as a failed index, never building it or turning it into SQL', async () => {
     await fill('items', 10);
