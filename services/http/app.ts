@@ -16,6 +16,7 @@ import { collectionRoutes } from './routes/collection-routes.js';
 import { objectRoutes } from './routes/object-routes.js';
 import type { ApiInstance, RouteContext, SchemaTypeProvider } from './routes/route-context.js';
 import { systemRoutes, type SystemContext } from './routes/system-routes.js';
+import { tenantRoutes } from './routes/tenant-routes.js';
 import { transactionRoutes } from './routes/transaction-routes.js';
 import type { userParams } from './schemas.js';
 import { StreamSlots, type StreamLimits } from './stream-slots.js';
@@ -141,6 +142,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           { name: 'collections', description: 'Listing and creating' },
           { name: 'transactions', description: 'All-or-nothing optimistic transactions' },
           { name: 'changes', description: 'The change feed (JSON and SSE)' },
+          { name: 'tenant', description: 'Whole-tenant operations: revert, erase' },
         ],
         // Only the /api/users routes are documented (the others are hidden): each needs the user's token.
         ...(options.tokens === undefined
@@ -170,6 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     collectionRoutes(api, options);
     changeRoutes(api, options, { streams, requestSlots });
     transactionRoutes(api, options);
+    tenantRoutes(api, options);
   });
   return app;
 }

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { CommitFeed, type CommitSubscriber } from './commit-feed.js';
-import { judgeOnEmptyPartition } from './object-writes.js';
-import { assertSnapshotWithin, type Partition, type PartitionLimits } from './partition.js';
+import { assertSnapshotWithin, judgeOnEmptyPartition } from './object-writes.js';
+import type { Partition, PartitionLimits } from './partition.js';
 import { PartitionPool, type PoolOptions } from './partition-pool.js';
 import { Pruner, type RetentionOptions } from './pruner.js';
 import { partitionPath } from './user-id.js';
@@ -72,7 +72,9 @@ export class PartitionStore {
   async write(userId: string, request: WriteRequest, claim?: IdempotencyClaim): Promise<WriteOutcome> {
     if (!this.pool.isOpen(userId) && !existsSync(partitionPath(this.dataDir, userId))) {
       try {
-        judgeOnEmptyPartition(request, this.limits, this.limits.maxUserBytes);
+        const judged = judgeOnEmptyPartition(request, this.limits, this.limits.maxUserBytes);
+        // A write that commits nothing there (a revert of a user with no file) needs no file.
+        if (judged.seq === 0) return { result: judged, replayed: false };
       } catch (error) {
         if (error instanceof PinbaseError) error.seq = 0;
         throw error;

@@ -11,7 +11,7 @@ import {
   type Page,
   type StoredVersion,
 } from './object-reads.js';
-import { applyWrite, assertQuota, type WriteContext, type WriteLimits } from './object-writes.js';
+import { applyWrite, assertQuota, assertSnapshotWithin, type WriteContext, type WriteLimits } from './object-writes.js';
 import { Statements } from './statements.js';
 import { StoredObjects } from './stored-objects.js';
 import { classifyStorageError } from './storage-errors.js';
@@ -301,6 +301,8 @@ export class Partition {
         objects: this.objects,
         now,
         limits: this.limits,
+        lastSeq: jobStartSeq,
+        assertSnapshot: (at) => assertSnapshotWithin(at, jobStartSeq, this.prunedThrough),
         commitSeq: () => (this.seq === jobStartSeq ? ++this.seq : this.seq),
         assertRoom,
       };
@@ -363,17 +365,6 @@ export class Partition {
   }
 }
 
-/** See Partition.assertSnapshot. */
-export function assertSnapshotWithin(at: number, seq: number, prunedThrough: number): void {
-  if (at > seq) {
-    throw new PinbaseError('snapshot_in_future', `the latest commit is ${seq}`, { extensions: { seq } });
-  }
-  if (at < prunedThrough) {
-    throw new PinbaseError('snapshot_pruned', `the oldest snapshot kept is ${prunedThrough}`, {
-      extensions: { oldest: prunedThrough },
-    });
-  }
-}
 
 function notWritable(state: Partition['state']): PinbaseError {
   return state === 'broken'

@@ -1,4 +1,5 @@
-import { readHead, type VersionHead } from './object-reads.js';
+import { chainAt, readHead, type VersionHead } from './object-reads.js';
+import type { ChangedObject } from './revert-write.js';
 import type { ObjectAccess } from './object-writes.js';
 import type { Statements } from './statements.js';
 
@@ -22,6 +23,29 @@ export class StoredObjects implements ObjectAccess {
 
   body(head: VersionHead): string {
     return (this.sql.get('SELECT body FROM versions WHERE vid = ?').get(head.vid) as { body: string }).body;
+  }
+
+  /**
+   * Objects with a version after `at`, by the objects index on rev (heads
+   * not changed since are never read), each walked back to `at`.
+   */
+  *changedSince(at: number, collection: string | undefined): Iterable<ChangedObject> {
+    const rows = (
+      collection === undefined
+        ? this.sql.get('SELECT collection, id, vid, rev, deleted FROM objects WHERE rev > ?').iterate(at)
+        : this.sql.get('SELECT collection, id, vid, rev, deleted FROM objects WHERE collection = ? AND rev > ?').iterate(collection, at)
+    ) as IterableIterator<{ collection: string; id: string; vid: number; rev: number; deleted: number }>;
+    const version = this.sql.get('SELECT rev, deleted FROM versions WHERE vid = ?');
+    for (const row of rows) {
+      const thenVid = chainAt(this.sql, row.vid, row.rev, at);
+      const then = thenVid === undefined ? undefined : (version.get(thenVid) as { rev: number; deleted: number } | undefined);
+      yield {
+        collection: row.collection,
+        id: row.id,
+        current: { vid: row.vid, rev: row.rev, deleted: row.deleted === 1 },
+        then: then && { vid: thenVid!, rev: then.rev, deleted: then.deleted === 1 },
+      };
+    }
   }
 
   /**

@@ -1,0 +1,37 @@
+import { idempotencyClaim } from '../idempotency-key.js';
+import { errorResponses, revertBody, revertResponse, userParams, writeHeaders } from '../schemas.js';
+import { sendWriteOutcome } from '../write-reply.js';
+import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
+
+/** Whole-tenant operations: POST /_revert (roll back to a commit) and DELETE of the user (erase). */
+export function tenantRoutes(app: ApiInstance, ctx: RouteContext): void {
+  app.post(
+    `${USER_BASE}/_revert`,
+    {
+      schema: {
+        summary: 'Revert the user (or one collection) to its state at a commit, in one new commit',
+        description:
+          'Every object that differs from its version at `to` gets a new version with that body; one absent or deleted ' +
+          'then and live now gets a tombstone; one live then and deleted now is re-created. History stays, so a revert ' +
+          'is itself revertible. Nothing to change: no commit, `reverted` 0 and the latest seq. 410 `snapshot_pruned` ' +
+          'before the retention horizon, 400 `snapshot_in_future` beyond the latest commit, 413 `transaction_too_large` ' +
+          'beyond 100,000 objects changed (revert by collection). Honours Idempotency-Key.',
+        tags: ['tenant'],
+        params: userParams,
+        headers: writeHeaders,
+        body: revertBody,
+        response: { 200: revertResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = request.params;
+      const { to, collection } = request.body;
+      const outcome = await ctx.store.write(
+        userId,
+        collection === undefined ? { op: 'revert', to } : { op: 'revert', to, collection },
+        idempotencyClaim(request),
+      );
+      return sendWriteOutcome(reply, userId, outcome);
+    },
+  );
+}
