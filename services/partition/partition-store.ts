@@ -3,7 +3,7 @@ import { PinbaseError } from '../problem/pinbase-error.js';
 import { CommitFeed, type CommitSubscriber } from './commit-feed.js';
 import { assertSnapshotWithin, judgeOnEmptyPartition } from './object-writes.js';
 import type { Partition, PartitionLimits } from './partition.js';
-import { PartitionPool, type PoolOptions } from './partition-pool.js';
+import { ErasedMeanwhile, PartitionPool, type PoolOptions } from './partition-pool.js';
 import { Pruner, type RetentionOptions } from './pruner.js';
 import { partitionPath } from './user-id.js';
 import type { IdempotencyClaim, WriteOutcome, WriteRequest } from './write-request.js';
@@ -48,7 +48,8 @@ export class PartitionStore {
    */
   async read<T>(userId: string, fn: (view: PartitionView) => T): Promise<T> {
     if (!this.pool.isOpen(userId) && !existsSync(partitionPath(this.dataDir, userId))) return fn(emptyView(userId));
-    const partition = await this.pool.acquire(userId);
+    const partition = await this.acquire(userId);
+    if (partition === undefined) return this.read(userId, fn);
     try {
       const wait = partition.whenReadable();
       if (wait) await wait;
@@ -80,12 +81,36 @@ export class PartitionStore {
         throw error;
       }
     }
-    const partition = await this.pool.acquire(userId);
+    const partition = await this.acquire(userId);
+    if (partition === undefined) return this.write(userId, request, claim);
     try {
       return await partition.write(request, claim);
     } finally {
       this.pool.release(partition);
     }
+  }
+
+  /** The user's partition; undefined when the user was erased meanwhile (the caller starts over: its file is gone). */
+  private async acquire(userId: string): Promise<Partition | undefined> {
+    try {
+      return await this.pool.acquire(userId);
+    } catch (error) {
+      if (error instanceof ErasedMeanwhile) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Erases the user (GDPR Art. 17): ends its live change streams, then
+   * deletes its file, history, idempotency records and lease files (see
+   * PartitionPool.erase). A write acknowledged before this resolves is
+   * gone with the rest; one still queued is committed first, one arriving
+   * meanwhile fails (retryable) or waits and then writes to a new, empty
+   * user. Idempotent: erasing a user with no file succeeds.
+   */
+  erase(userId: string): Promise<void> {
+    this.feed.close(userId, 'erased');
+    return this.pool.erase(userId);
   }
 
   /**

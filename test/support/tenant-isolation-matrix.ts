@@ -136,6 +136,10 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
     path: (u) => `${U(u)}/_tx`,
     body: (slot) => ({ ops: [{ op: 'put', collection: 'notes', id: `tx-${slot}`, data: { tx: true } }] }),
   },
+  // A revert of a collection the victim never wrote: allowed, it changes nothing (reverted 0, no commit).
+  { name: 'POST _revert', method: 'POST', path: (u) => `${U(u)}/_revert`, body: () => ({ to: 0, collection: 'untouched' }) },
+  // Last: an allowed erase deletes the victim (the rows after it find no data, which they do not need).
+  { name: 'DELETE user (erase)', method: 'DELETE', path: (u) => U(u) },
 ];
 
 /** What a request must get: a 2xx, or a refusal with its code and WWW-Authenticate error. */

@@ -3,7 +3,7 @@ import { errorResponses, revertBody, revertResponse, userParams, writeHeaders } 
 import { sendWriteOutcome } from '../write-reply.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
-/** Whole-tenant operations: POST /_revert (roll back to a commit) and DELETE of the user (erase). */
+/** Whole-tenant operations: POST /_revert (roll back to a commit) and DELETE /api/users/:userId (erase). */
 export function tenantRoutes(app: ApiInstance, ctx: RouteContext): void {
   app.post(
     `${USER_BASE}/_revert`,
@@ -32,6 +32,27 @@ export function tenantRoutes(app: ApiInstance, ctx: RouteContext): void {
         idempotencyClaim(request),
       );
       return sendWriteOutcome(reply, userId, outcome);
+    },
+  );
+
+  app.delete(
+    USER_BASE,
+    {
+      schema: {
+        summary: 'Erase the user (GDPR Art. 17): its file, history, idempotency records and lease',
+        description:
+          'Answers 204 once every file of the user is deleted from storage; afterwards the user reads as never written ' +
+          '(404, empty listings, seq 0) and a write creates a new, empty user. A write acknowledged before the erase is ' +
+          'erased with the rest; one arriving during it fails (503, retryable) or waits and then writes to the new user. ' +
+          'Erasing a user with no data is 204 too. Needs a read-write token.',
+        tags: ['tenant'],
+        params: userParams,
+        response: { 204: { description: 'Erased', type: 'null' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await ctx.store.erase(request.params.userId);
+      return reply.header('x-pinbase-seq', '0').code(204).send();
     },
   );
 }
