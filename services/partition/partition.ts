@@ -81,6 +81,15 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 export const MAX_BATCH_WRITES = 32;
 
 /**
+ * A batch that held the event loop at least this long checks the lease
+ * again before it commits: the check before the batch vouches only for a
+ * short one (a lease can be lost silently while the event loop is blocked,
+ * DESIGN.md invariant 1, and a large revert holds it for seconds). Far
+ * below the shortest stale time proper-lockfile allows (2 s).
+ */
+export const RECHECK_LEASE_AFTER_MS = 200;
+
+/**
  * One open user file. Reads run synchronously on the connection; writes go
  * through the group-commit queue: every write that arrives before the queue
  * is flushed (the next turn of the event loop, or --commit-delay) joins one
@@ -254,7 +263,7 @@ export class Partition {
       this.seq = startSeq;
       const classified = classifyStorageError(error);
       rejectAll(batch, classified.error);
-      if (classified.fatal) this.observer.onBroken(this, classified.error);
+      if (classified.fatal || classified.error.code === 'partition_lost') this.observer.onBroken(this, classified.error);
       return;
     }
     this.epochRecorded = true;
@@ -288,6 +297,7 @@ export class Partition {
   }
 
   private applyBatch(batch: Job<unknown>[], now: number, settled: Settled[]): void {
+    const started = performance.now();
     if (!this.epochRecorded) {
       this.sql
         .get("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_epoch', ?), ('owner_worker', ?)")
@@ -315,6 +325,8 @@ export class Partition {
         settled.push({ ok: false, error });
       }
     }
+    // Throwing here rolls the whole batch back; the partition is then closed as lost.
+    if (performance.now() - started >= RECHECK_LEASE_AFTER_MS) this.lease.verify();
   }
 
   /**

@@ -10,31 +10,43 @@ export interface ChangedObject {
   /** Its current version, tombstones included. */
   current: VersionHead;
   /** Its version at the commit (a tombstone included); undefined when it had none then. */
-  then: VersionHead | undefined;
+  then: PastVersion | undefined;
+}
+
+/** A version an object had at an earlier commit, as a revert needs to judge it. */
+export interface PastVersion extends VersionHead {
+  /** Bytes of its body (0 for a tombstone). */
+  bytes: number;
+  /** Whether its body is the current version's, byte for byte. */
+  sameBody: boolean;
 }
 
 /**
  * Most objects one revert may change (each gets one new version in the
- * revert's commit). Beyond it: 413 transaction_too_large, nothing applied.
- * At this bound a revert held the event loop for the times in
- * docs/ARCHITECTURE.md ("Revert"); a larger one is done collection by
- * collection.
+ * revert's commit). Beyond it: 413 transaction_too_large, nothing applied;
+ * a larger revert is done collection by collection. A revert runs inside
+ * one commit batch and holds the event loop throughout: measured (see
+ * docs/ARCHITECTURE.md, "Revert") 0.65 s for 10,000 objects and 5 s for
+ * 100,000 on a loaded 2-core machine. A block longer than the lease's
+ * stale time (2 s by default) makes proper-lockfile give up every lease
+ * this worker holds, so the bound stays well under it.
  */
-export const MAX_REVERT_OBJECTS = 100_000;
+export const MAX_REVERT_OBJECTS = 10_000;
 
 /**
  * Most objects changed after `to` one revert walks (those that end up
  * unchanged included: changed and changed back, or created and deleted
- * since): bounds its CPU and the plan it keeps in memory (one small entry
- * per object to change, none per object walked).
+ * since): bounds its CPU (a walked object costs about half of a changed
+ * one) and the plan it keeps in memory (one small entry per object to
+ * change, none per object walked).
  */
-export const MAX_REVERT_WALK = 4 * MAX_REVERT_OBJECTS;
+export const MAX_REVERT_WALK = 2 * MAX_REVERT_OBJECTS;
 
 /** What the revert writes for one object: its body at `to`, or null (a tombstone). */
 interface RevertStep {
   object: ChangedObject;
   /** The version whose body is restored; undefined: the object is deleted. */
-  restore: VersionHead | undefined;
+  restore: PastVersion | undefined;
 }
 
 /**
@@ -48,8 +60,8 @@ interface RevertStep {
  * Cost: only objects with a version after `to` are walked (the objects
  * index by rev), each with one chain walk back to `to` (one row read per
  * version written since) and, when it was live both then and now under
- * another version, one comparison of the two bodies; then each object to
- * change gets one append, its old body read once more. Bounded by
+ * another version, one comparison of the two bodies (in SQLite, one row
+ * read); then each object to change gets one append, its old body read. Bounded by
  * MAX_REVERT_WALK objects walked and MAX_REVERT_OBJECTS changed (413
  * transaction_too_large), and the restored bytes count against the quota
  * (507 quota_exceeded). Everything is checked before anything is appended.
@@ -61,10 +73,10 @@ export function applyRevert(ctx: WriteContext, to: number, collection: string | 
   let bytes = 0;
   for (const object of ctx.objects.changedSince(to, collection)) {
     if (++walked > MAX_REVERT_WALK) throw tooLarge(`walks more than ${MAX_REVERT_WALK} objects changed since ${to}`);
-    const step = revertStep(ctx, object);
+    const step = revertStep(object);
     if (step === undefined) continue;
     if (steps.length >= MAX_REVERT_OBJECTS) throw tooLarge(`changes more than ${MAX_REVERT_OBJECTS} objects`);
-    if (step.restore) bytes += Buffer.byteLength(ctx.objects.body(step.restore));
+    bytes += step.restore?.bytes ?? 0;
     steps.push(step);
   }
   if (steps.length === 0) return { kind: 'revert', seq: ctx.lastSeq, reverted: 0 };
@@ -77,13 +89,13 @@ export function applyRevert(ctx: WriteContext, to: number, collection: string | 
   return { kind: 'revert', seq, reverted: steps.length };
 }
 
-function revertStep(ctx: WriteContext, object: ChangedObject): RevertStep | undefined {
+function revertStep(object: ChangedObject): RevertStep | undefined {
   const { current, then } = object;
   const liveThen = then !== undefined && !then.deleted;
   const liveNow = !current.deleted;
   if (!liveThen) return liveNow ? { object, restore: undefined } : undefined;
   if (!liveNow) return { object, restore: then };
-  if (then.vid === current.vid || ctx.objects.body(then) === ctx.objects.body(current)) return undefined;
+  if (then.vid === current.vid || then.sameBody) return undefined;
   return { object, restore: then };
 }
 

@@ -1,3 +1,4 @@
+import { MAX_REVERT_OBJECTS } from '../../partition/revert-write.js';
 import { idempotencyClaim } from '../idempotency-key.js';
 import { errorResponses, revertBody, revertResponse, userParams, writeHeaders } from '../schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
@@ -15,7 +16,7 @@ export function tenantRoutes(app: ApiInstance, ctx: RouteContext): void {
           'then and live now gets a tombstone; one live then and deleted now is re-created. History stays, so a revert ' +
           'is itself revertible. Nothing to change: no commit, `reverted` 0 and the latest seq. 410 `snapshot_pruned` ' +
           'before the retention horizon, 400 `snapshot_in_future` beyond the latest commit, 413 `transaction_too_large` ' +
-          'beyond 100,000 objects changed (revert by collection). Honours Idempotency-Key.',
+          `beyond ${MAX_REVERT_OBJECTS} objects changed (revert by collection). Honours Idempotency-Key.`,
         tags: ['tenant'],
         params: userParams,
         headers: writeHeaders,
