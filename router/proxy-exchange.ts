@@ -23,6 +23,15 @@
  * "nothing was applied", which is no longer known. The client gets
  * 502 upstream_failed (outcome unknown) instead; a retry with the same
  * Idempotency-Key tells.
+ * Tenant imports (`POST /api/users/<id>/_import`) are the exception to
+ * buffering: their body streams to the owner as it arrives (back-pressure
+ * kept: the client is read only as fast as the worker takes it), up to
+ * maxImportBytes counted as it streams (413 import_too_large beyond: the
+ * upstream request is aborted, so the worker's all-or-nothing import
+ * applies nothing), with importTimeoutMs for the worker's answer, and is
+ * never re-sent: a refused connection is 503 no_worker_available (nothing
+ * was sent), a 421 is 503 topology_changing, a broken one 502
+ * upstream_failed; the client retries the import.
  * Responses (SSE included) are streamed with back-pressure, never buffered.
  * A request that asks for an event stream (Accept: text/event-stream) is a
  * stream: it counts against the stream caps, not the request slots, from
@@ -31,12 +40,14 @@
  * included. Nothing escapes the accounting once its headers are sent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { DOWN_HEADER, HINT_HEADER, type HintSigner } from '../services/auth/hint-signature.js';
 import type { ErrorCode } from '../services/problem/error-table.js';
 import { clientKey } from './client-address.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type RequestFacts, type ResponseFacts } from './forward-headers.js';
 import { replyProblem } from './problem-reply.js';
+import { isImportTarget } from './request-target.js';
 import type { RetryReason, RouterErrorKind, RouterMetrics } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
 import type { RouterControl } from './router-state.js';
@@ -46,7 +57,7 @@ import type { RouteTable, WorkerRoute } from './route-table.js';
 export interface ExchangeHost {
   /** The route table in use now. */
   readonly table: RouteTable;
-  readonly options: Pick<RouterOptions, 'bodyLimitBytes' | 'bodyTimeoutMs' | 'maxAttempts'>;
+  readonly options: Pick<RouterOptions, 'bodyLimitBytes' | 'bodyTimeoutMs' | 'maxAttempts' | 'maxImportBytes' | 'importTimeoutMs'>;
   /**
    * Passive health reports, and the topology re-read after a 421 (it
    * resolves when the table reflects the file).
@@ -96,6 +107,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly clientKey: string;
   /** The request body once read (null: none, or not yet whole). */
   private body: Buffer | null = null;
+  /** An import: its body streams to the worker (see the module comment) instead of being read first. */
+  private readonly streamsBody: boolean;
+  /** The streamed body, once sending has begun (its bytes are then gone: no re-send). */
+  private bodyStream: Readable | undefined;
+  /** Bytes of the streamed body read so far. */
+  private streamedBytes = 0;
+  /** The streamed body went over maxImportBytes: the upstream request was aborted for it. */
+  private streamedOverLimit = false;
   private attempts = 0;
   private excluded: WorkerRoute[] | undefined;
   private misdirectedRetried = false;
@@ -137,6 +156,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.isStream = requestFacts.wantsEventStream;
     this.hostCount = requestFacts.hosts;
     this.clientKey = this.isStream ? clientKey(req.socket.remoteAddress) : '';
+    this.streamsBody = userId !== '' && req.method === 'POST' && isImportTarget(req.url!, userId.length);
+    // An import is never re-sent: a first 421 is answered as a second one would be.
+    if (this.streamsBody) this.misdirectedRetried = true;
   }
 
   /** The worker the request is for now. */
@@ -152,6 +174,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   start(): void {
     (this.res as ExchangeResponse)[EXCHANGE] = this;
     this.res.on('close', onResponseClose);
+    if (this.streamsBody) {
+      this.startStreamed();
+      return;
+    }
     const limit = this.host.options.bodyLimitBytes;
     if (this.contentLength > limit) {
       this.refuseOversizeBody(0);
@@ -188,6 +214,38 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
   }
 
+  /**
+   * Sends an import with its body streamed from the client: undici pulls
+   * it chunk by chunk, and the generator counts the bytes against
+   * maxImportBytes. Memory: the chunks in flight in the two sockets'
+   * buffers, whatever the body's size.
+   */
+  private startStreamed(): void {
+    const limit = this.host.options.maxImportBytes;
+    if (this.contentLength > limit) {
+      this.refuseOversizeBody(0, limit, 'import_too_large');
+      return;
+    }
+    if (this.contentLength <= 0 && !this.chunked) {
+      this.send();
+      return;
+    }
+    const req = this.req;
+    const chunks = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+    const counted = async function* (this: ProxyExchange): AsyncGenerator<Buffer> {
+      for await (const chunk of chunks) {
+        this.streamedBytes += chunk.length;
+        if (this.streamedBytes > limit) {
+          this.streamedOverLimit = true;
+          throw new Error(`import body over ${limit} bytes`);
+        }
+        yield chunk;
+      }
+    };
+    this.bodyStream = Readable.from(counted.call(this), { objectMode: false });
+    this.send();
+  }
+
   /** Sends the request once its body was read: in `body` if it came in one piece, else in `parts`. */
   private sendBody(parts: Buffer[] | undefined, size: number): void {
     if (parts !== undefined) this.body = Buffer.concat(parts, size);
@@ -205,9 +263,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
    * (RFC 9112 §9.6). If the body was read to its end the connection stays
    * open; otherwise it is closed after the answer.
    */
-  private refuseOversizeBody(alreadyRead: number): void {
+  private refuseOversizeBody(alreadyRead: number, limit = this.host.options.bodyLimitBytes, code: 'body_too_large' | 'import_too_large' = 'body_too_large'): void {
     const req = this.req;
-    const limit = this.host.options.bodyLimitBytes;
     let read = alreadyRead;
     let answered = false;
     const answer = () => {
@@ -215,7 +272,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       answered = true;
       clearTimeout(timer);
       req.off('data', onData);
-      this.fail('body_too_large', `the body limit is ${limit} bytes`, 'body_too_large', !req.complete);
+      const detail = code === 'import_too_large' ? `imports are limited to ${limit} bytes` : `the body limit is ${limit} bytes`;
+      this.fail(code, detail, 'body_too_large', !req.complete);
     };
     const onData = (chunk: Buffer) => {
       read += chunk.length;
@@ -265,8 +323,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         path: this.req.url!,
         method: this.req.method!,
         headers: down === undefined ? this.headers : this.withDownList(down),
-        body: this.body,
+        body: this.bodyStream ?? this.body,
         bodyTimeout: this.isStream ? 0 : this.host.options.bodyTimeoutMs,
+        // An import's upload counts in the wait for its answer (undici starts that clock when it sends).
+        ...(this.streamsBody ? { headersTimeout: this.host.options.importTimeoutMs } : {}),
       },
       this,
     );
@@ -371,11 +431,32 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (this.streamsBody) {
+      this.streamedFailed(code, error);
+      return;
+    }
     if (NOTHING_SENT.has(code)) this.refused(code);
     else if (POOL_GONE.has(code)) this.retry('refused', this.host.table.owner(this.userId));
     else if (code === 'UND_ERR_INVALID_ARG') this.fail('invalid_header', error.message, 'invalid_header');
     else if (code === 'UND_ERR_HEADERS_TIMEOUT') this.fail('upstream_timeout', `worker ${this.route.id} did not answer in time`, 'timeout');
     else this.broken(code || error.message);
+  }
+
+  /** A streamed import failed before its answer: never re-sent (its body is gone), answered at once. */
+  private streamedFailed(code: string, error: Error): void {
+    if (this.streamedOverLimit) {
+      this.refuseOversizeBody(this.streamedBytes, this.host.options.maxImportBytes, 'import_too_large');
+      return;
+    }
+    if (NOTHING_SENT.has(code)) {
+      this.host.control.reportRefused(this.route.id, `connection refused (${code})`);
+      this.fail('no_worker_available', `worker ${this.route.id} refused the connection; nothing was sent, retry the import`, 'refused', !this.req.complete);
+    } else if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      this.fail('upstream_timeout', `worker ${this.route.id} did not answer the import in time`, 'timeout', true);
+    } else {
+      this.host.control.reportBroken(this.route.id);
+      this.fail('upstream_failed', `the import to worker ${this.route.id} broke off (${code || error.message}); retry it`, 'connection', true);
+    }
   }
 
   /** Nothing was sent: the worker is down for this request and reported; try the next-ranked one. */

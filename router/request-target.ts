@@ -44,6 +44,20 @@ export function userIdOf(url: string): string | PathRejection {
   return restIsClean(url, end) ? url.slice(start, end) : INVALID_PATH;
 }
 
+const IMPORT_SUFFIX = '/_import';
+
+/**
+ * Whether `url` (whose user id, as userIdOf read it, is `userIdLength`
+ * characters long) is the user's import: `/api/users/<id>/_import`, with or
+ * without a query string. No allocation.
+ */
+export function isImportTarget(url: string, userIdLength: number): boolean {
+  const at = USER_PATH_PREFIX.length + userIdLength;
+  if (!url.startsWith(IMPORT_SUFFIX, at)) return false;
+  const end = at + IMPORT_SUFFIX.length;
+  return url.length === end || url.charCodeAt(end) === 63; /* ? */
+}
+
 /** Checks the path after the user id, up to the query string. */
 function restIsClean(url: string, from: number): boolean {
   const length = url.length;

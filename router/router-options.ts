@@ -12,8 +12,16 @@ export interface RouterOptions {
   readonly topologyPath: string;
   /** How often the topology file is polled for changes, in ms. */
   readonly topologyPollMs: number;
-  /** Largest request body accepted, in bytes (413 beyond). */
+  /** Largest request body accepted, in bytes (413 beyond); imports have their own limit. */
   readonly bodyLimitBytes: number;
+  /**
+   * Largest tenant import (`POST /api/users/<id>/_import`) body, in bytes
+   * (413 import_too_large beyond, counted as it streams). Imports are
+   * streamed to the worker, never buffered or re-sent.
+   */
+  readonly maxImportBytes: number;
+  /** How long the worker may take to answer an import, its upload included, in ms (504 beyond). */
+  readonly importTimeoutMs: number;
   /** In-flight requests per worker before the router answers 503 overloaded. */
   readonly maxInFlightPerWorker: number;
   /** In-flight requests per user before the router answers 429. */
@@ -55,6 +63,8 @@ export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
   topologyPath: '',
   topologyPollMs: 500,
   bodyLimitBytes: 1024 * 1024,
+  maxImportBytes: 1024 * 1024 * 1024,
+  importTimeoutMs: 3_600_000,
   maxInFlightPerWorker: 1024,
   maxInFlightPerUser: 64,
   maxStreamsPerWorker: 4096,

@@ -27,6 +27,10 @@ Options:
   --host ADDR                     listen address (default ${D.host})
   --processes N                   router processes sharing the port (default 1)
   --body-limit BYTES              largest request body (default ${D.bodyLimitBytes}); 413 beyond
+  --max-import-bytes BYTES        largest tenant import (POST /api/users/<id>/_import), streamed to the
+                                  worker, never buffered (default ${D.maxImportBytes}); 413 import_too_large beyond
+  --import-timeout MS             wait for the worker's answer to an import, its upload included (default
+                                  ${D.importTimeoutMs}); 504 beyond. The upload is also bounded by --request-timeout
   --max-in-flight-per-worker N    default ${D.maxInFlightPerWorker}; beyond it 503 + Retry-After
   --max-in-flight-per-user N      default ${D.maxInFlightPerUser}; beyond it 429 + Retry-After
   --max-streams-per-worker N      open event streams (SSE) per worker, counted apart from the
@@ -58,6 +62,8 @@ const FLAGS = {
   host: { type: 'string' },
   processes: { type: 'string' },
   'body-limit': { type: 'string' },
+  'max-import-bytes': { type: 'string' },
+  'import-timeout': { type: 'string' },
   'max-in-flight-per-worker': { type: 'string' },
   'max-in-flight-per-user': { type: 'string' },
   'max-streams-per-worker': { type: 'string' },
@@ -91,6 +97,8 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     host,
     port: integerOption(v.port, 'port', D.port, 0, 65535),
     bodyLimitBytes: integerOption(v['body-limit'], 'body-limit', D.bodyLimitBytes, 1, 1024 ** 3),
+    maxImportBytes: integerOption(v['max-import-bytes'], 'max-import-bytes', D.maxImportBytes, 1, 64 * 1024 ** 3),
+    importTimeoutMs: integerOption(v['import-timeout'], 'import-timeout', D.importTimeoutMs, 100, 24 * 3_600_000),
     maxInFlightPerWorker: integerOption(v['max-in-flight-per-worker'], 'max-in-flight-per-worker', D.maxInFlightPerWorker, 1, 1_000_000),
     maxInFlightPerUser: integerOption(v['max-in-flight-per-user'], 'max-in-flight-per-user', D.maxInFlightPerUser, 1, 1_000_000),
     maxStreamsPerWorker: integerOption(v['max-streams-per-worker'], 'max-streams-per-worker', D.maxStreamsPerWorker, 1, 1_000_000),

@@ -17,6 +17,7 @@ import { indexRoutes } from './routes/index-routes.js';
 import { objectRoutes } from './routes/object-routes.js';
 import type { ApiInstance, RouteContext, SchemaTypeProvider } from './routes/route-context.js';
 import { systemRoutes, type SystemContext } from './routes/system-routes.js';
+import { tenantRoutes } from './routes/tenant-routes.js';
 import { transactionRoutes } from './routes/transaction-routes.js';
 import type { userParams } from './schemas.js';
 import { StreamSlots, type StreamLimits } from './stream-slots.js';
@@ -143,6 +144,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           { name: 'transactions', description: 'All-or-nothing optimistic transactions' },
           { name: 'changes', description: 'The change feed (JSON and SSE)' },
           { name: 'indexes', description: 'Secondary indexes on JSON fields' },
+          { name: 'tenant', description: 'Whole-tenant operations: revert, erase' },
         ],
         // Only the /api/users routes are documented (the others are hidden): each needs the user's token.
         ...(options.tokens === undefined
@@ -173,6 +175,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     changeRoutes(api, options, { streams, requestSlots });
     transactionRoutes(api, options);
     indexRoutes(api, options);
+    tenantRoutes(api, options);
   });
   return app;
 }

@@ -200,6 +200,22 @@ export const indexResponse = {
   },
 } as const;
 
+export const revertBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['to'],
+  properties: {
+    to: { ...seq, description: 'The commit to restore: every object gets the state it had then' },
+    collection: { type: 'string', pattern: COLLECTION_PATTERN.source, description: 'Only this collection (default: every collection)' },
+  },
+} as const;
+
+export const revertResponse = {
+  description: 'The revert\'s commit, and how many objects it changed (0: nothing to change, no commit, seq is the latest commit)',
+  type: 'object',
+  properties: { seq, reverted: { type: 'integer', minimum: 0 } },
+} as const;
+
 const problemResponse = {
   description: 'An RFC 9457 problem (application/problem+json) with a stable `code`',
   type: 'object',

@@ -14,6 +14,9 @@ export function sendWriteOutcome(reply: FastifyReply, userId: string, outcome: W
   if (result.kind === 'tx') {
     return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify({ seq: result.seq, results: result.results }));
   }
+  if (result.kind === 'revert') {
+    return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify({ seq: result.seq, reverted: result.reverted }));
+  }
   reply.header('etag', entityTag(result.rev));
   const body: Record<string, unknown> = { collection: result.collection, id: result.id, rev: result.rev };
   if (result.outcome === 'deleted') body.deleted = true;

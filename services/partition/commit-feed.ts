@@ -1,9 +1,10 @@
 /**
  * Why a subscription ended: the user's partition was handed over (another
- * worker serves the user now), or this worker is shutting down. Either way
- * no further commit of the user will be published here.
+ * worker serves the user now), the user was erased, or this worker is
+ * shutting down. Either way no further commit of the user (as it was) will
+ * be published here.
  */
-export type FeedCloseReason = 'released' | 'shutdown';
+export type FeedCloseReason = 'released' | 'erased' | 'shutdown';
 
 /** A live follower of one user's commits (an SSE change stream). Implementations must not throw. */
 export interface CommitSubscriber {
@@ -17,7 +18,7 @@ export interface CommitSubscriber {
  * The live subscribers to users' commits on this worker, by user: the one
  * registry of change streams. Subscribers read the changes themselves (from
  * the partition), so a slow subscriber never holds commits or memory here.
- * Only a release (handover) or shutdown ends subscriptions. A partition
+ * Only a release (handover), an erase or shutdown ends subscriptions. A partition
  * closed while idle, evicted, or broken (lease lost, storage in doubt) keeps
  * its subscribers: if this worker still serves the user, the next commit
  * reopens it and is published as usual.

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import fs, { closeSync, constants, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import fs, { closeSync, constants, ftruncateSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -171,6 +171,27 @@ export class PartitionLease {
       // A compromised lock is already gone from proper-lockfile's books.
     } finally {
       keepOnUnlock.delete(lockDirectory);
+    }
+  }
+
+  /**
+   * Ends the lease of an erased partition: deletes the owner record, then
+   * releases the lock and removes its directory, leaving nothing of the
+   * user beside the file. Throws partition_lost (deleting nothing) unless
+   * the owner record is still this lease's. Safe for fencing: a previous
+   * holder's verify() compares its own record byte for byte (its nonce
+   * included), so it refuses to commit whether it finds no record or the
+   * record of a later acquisition (whose epoch restarts at 1).
+   */
+  async erase(): Promise<void> {
+    this.verify();
+    rmSync(ownerRecordPath(this.file), { force: true });
+    this.released = true;
+    heldLocks.delete(lockDirectoryPath(this.file));
+    try {
+      await this.unlock();
+    } catch {
+      // A compromised lock is already gone from proper-lockfile's books.
     }
   }
 

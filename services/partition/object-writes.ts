@@ -3,6 +3,7 @@ import { assertNodeCount, DOCUMENT_STRUCTURE, scanJsonStructure } from './json-s
 import { mergePatchInPlace } from './merge-patch.js';
 import { newObjectId } from './object-id.js';
 import type { VersionHead } from './object-reads.js';
+import { applyRevert, type ChangedObject } from './revert-write.js';
 import type {
   JsonObject,
   Precondition,
@@ -25,6 +26,12 @@ export interface ObjectAccess {
    * returned it).
    */
   append(collection: string, id: string, body: string | null, previous: VersionHead | undefined, seq: number, now: number): void;
+  /**
+   * Every object (of `collection`, or all) with a version after commit
+   * `at`, tombstones included, with its version at `at`. Read lazily: the
+   * caller may stop early; it appends only once done iterating.
+   */
+  changedSince(at: number, collection: string | undefined): Iterable<ChangedObject>;
 }
 
 /** What one write may cost. */
@@ -54,6 +61,10 @@ export interface WriteContext {
   readonly objects: ObjectAccess;
   readonly now: number;
   readonly limits: WriteLimits;
+  /** The last commit before this write: what a write that changes nothing answers with. */
+  readonly lastSeq: number;
+  /** Throws snapshot_in_future beyond lastSeq, snapshot_pruned before the retention horizon. */
+  assertSnapshot(at: number): void;
   /** The seq of the commit this write request becomes; allocated on first call, then the same. */
   commitSeq(): number;
   /**
@@ -106,6 +117,8 @@ export function applyWrite(ctx: WriteContext, request: WriteRequest): WriteResul
     }
     case 'tx':
       return applyTransaction(ctx, request.reads, request.ops);
+    case 'revert':
+      return applyRevert(ctx, request.to, request.collection);
   }
 }
 
@@ -116,6 +129,7 @@ const NO_OBJECTS: ObjectAccess = {
     throw new Error('a user with no file has no bodies');
   },
   append: () => undefined,
+  changedSince: () => [],
 };
 
 /**
@@ -130,23 +144,39 @@ export const NEW_PARTITION_BYTES = 32 * 1024;
  * it would get there (a precondition, patch or delete of a missing object, a
  * transaction read set naming a rev, a limit), or returns when it would
  * commit. Pure: no I/O. This is how a write that fails creates no file.
+ * Returns what the write would answer there: a result whose seq is 0 (a
+ * revert, which has nothing to change) commits nothing and needs no file.
  */
 export function judgeOnEmptyPartition(
   request: WriteRequest,
   limits: WriteLimits,
   maxUserBytes: number,
   now = Date.now(),
-): void {
-  applyWrite(
+): WriteResult {
+  return applyWrite(
     {
       objects: NO_OBJECTS,
       now,
       limits,
+      lastSeq: 0,
+      assertSnapshot: (at) => assertSnapshotWithin(at, 0, 0),
       commitSeq: () => 1,
       assertRoom: (bytes) => assertQuota(NEW_PARTITION_BYTES, bytes, maxUserBytes),
     },
     request,
   );
+}
+
+/** See WriteContext.assertSnapshot: `at` must lie in [prunedThrough, seq]. */
+export function assertSnapshotWithin(at: number, seq: number, prunedThrough: number): void {
+  if (at > seq) {
+    throw new PinbaseError('snapshot_in_future', `the latest commit is ${seq}`, { extensions: { seq } });
+  }
+  if (at < prunedThrough) {
+    throw new PinbaseError('snapshot_pruned', `the oldest snapshot kept is ${prunedThrough}`, {
+      extensions: { oldest: prunedThrough },
+    });
+  }
 }
 
 /** Throws quota_exceeded when `bytes` more on `usedBytes` would exceed `maxUserBytes` (0: no quota). */

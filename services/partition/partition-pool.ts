@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { closeSync, fsyncSync, openSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PinbaseError } from '../problem/pinbase-error.js';
@@ -12,7 +13,25 @@ import { WalSync } from './wal-sync.js';
 /** The lease watchdog checks this fraction of the open partitions per tick, one sweep per lease period. */
 const LEASE_CHECK_SLICES = 5;
 
-export type CloseReason = 'idle' | 'evicted' | 'released' | 'broken' | 'shutdown';
+export type CloseReason = 'idle' | 'evicted' | 'released' | 'erased' | 'broken' | 'shutdown';
+
+/**
+ * Thrown by acquire() to a caller that waited for the user's erase: the
+ * user's file is gone (or the erase failed and it is still there), so the
+ * caller starts over as it would for a user it sees for the first time
+ * (a read of a user with no file creates none).
+ */
+export class ErasedMeanwhile extends Error {
+  override name = 'ErasedMeanwhile';
+}
+
+/**
+ * The files of a user's partition an erase deletes, in that order: the
+ * journals first, so that a crash midway never leaves a WAL beside a
+ * missing database (SQLite would rebuild pages of the erased user from it
+ * into the next file of that name).
+ */
+const ERASED_SUFFIXES = ['-wal', '-shm', '-journal', ''] as const;
 
 /** What the pool reports, for metrics and logs. Implementations must not throw. */
 export interface PoolEvents {
@@ -59,6 +78,8 @@ export class PartitionPool {
   private readonly leaseWatchdog: NodeJS.Timeout;
   private leaseCheckCursor = 0;
   private shuttingDown = false;
+  /** Users being erased, with the erase: their acquisitions wait for it (then ErasedMeanwhile). */
+  private readonly erasing = new Map<string, Promise<void>>();
   private readonly observer: PartitionObserver;
 
   constructor(private readonly options: PoolOptions) {
@@ -94,10 +115,16 @@ export class PartitionPool {
   /**
    * The user's open partition, opening it (lease first) if needed; the caller
    * must call release() when done. Throws partition_busy when another worker
-   * keeps the lease, overloaded when every slot is in use, shutting_down.
+   * keeps the lease, overloaded when every slot is in use, shutting_down;
+   * ErasedMeanwhile after waiting for an erase of the user.
    */
   async acquire(userId: string): Promise<Partition> {
     for (;;) {
+      const erasing = this.erasing.get(userId);
+      if (erasing) {
+        await erasing.catch(() => undefined);
+        throw new ErasedMeanwhile(`${userId} was erased meanwhile`);
+      }
       const entry = this.entries.get(userId);
       const partition = entry?.partition;
       if (partition?.state === 'open') {
@@ -284,6 +311,60 @@ export class PartitionPool {
     return entry.closing;
   }
 
+  /**
+   * Erases the user: its SQLite file with its WAL, -shm and -journal (and so
+   * its history and idempotency records), its owner record and lock. From
+   * the call on, new acquisitions of the user wait for the erase to end; the
+   * partition, if open here, is closed once its in-flight requests have
+   * ended, its queued writes committed first (they complete before the
+   * erase; a write that arrives at a closing partition fails with the
+   * retryable partition_lost). Then the lease is taken (so no other worker
+   * has the file open: partition_busy like any write if one keeps it) and
+   * the files are deleted under it, and the directory synced. Idempotent:
+   * a user with no file is erased at once; concurrent erases share one.
+   */
+  erase(userId: string): Promise<void> {
+    if (this.shuttingDown) return Promise.reject(new PinbaseError('shutting_down'));
+    let erasing = this.erasing.get(userId);
+    if (!erasing) {
+      erasing = this.eraseFiles(userId).finally(() => this.erasing.delete(userId));
+      this.erasing.set(userId, erasing);
+    }
+    return erasing;
+  }
+
+  private async eraseFiles(userId: string): Promise<void> {
+    await this.close(userId, 'erased');
+    const file = partitionPath(this.options.dataDir, userId);
+    let lease: PartitionLease;
+    try {
+      lease = await PartitionLease.acquire(file, {
+        workerId: this.options.workerId,
+        timing: this.options.lease,
+        // The files are deleted right after the lease is taken, synchronously, checked by verify() first.
+        onCompromised: () => undefined,
+        onBusy: async (holder) => {
+          this.options.events.lease('busy', userId, holder?.worker);
+          await this.options.requestHandover?.(userId, holder);
+        },
+      });
+    } catch (error) {
+      // No fan-out directory: the user never had a file.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw classifyStorageError(error).error;
+    }
+    try {
+      lease.verify();
+      for (const suffix of ERASED_SUFFIXES) rmSync(`${file}${suffix}`, { force: true });
+      syncDirectory(dirname(file));
+      await lease.erase();
+    } catch (error) {
+      await lease.release();
+      throw error instanceof PinbaseError ? error : classifyStorageError(error).error;
+    }
+    this.options.events.lease('released', userId, 'erased');
+  }
+
   /** Stops opening partitions and closes every open one (graceful shutdown). */
   async closeAll(): Promise<void> {
     this.shuttingDown = true;
@@ -292,5 +373,15 @@ export class PartitionPool {
     const pending: Promise<void>[] = [];
     for (const userId of [...this.entries.keys()]) pending.push(this.close(userId, 'shutdown'));
     await Promise.all(pending);
+  }
+}
+
+/** Makes the deletions in `directory` durable (a crash must not bring an erased user's file back). */
+function syncDirectory(directory: string): void {
+  const fd = openSync(directory, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -3,9 +3,9 @@ import { PinbaseError } from '../problem/pinbase-error.js';
 import { notFound as indexNotFound, type IndexPutOutcome } from '../query/index-builder.js';
 import type { IndexSpec } from '../query/index-catalog.js';
 import { CommitFeed, type CommitSubscriber } from './commit-feed.js';
-import { judgeOnEmptyPartition } from './object-writes.js';
-import { assertSnapshotWithin, type Partition, type PartitionLimits } from './partition.js';
-import { PartitionPool, type PoolOptions } from './partition-pool.js';
+import { assertSnapshotWithin, judgeOnEmptyPartition } from './object-writes.js';
+import type { Partition, PartitionLimits } from './partition.js';
+import { ErasedMeanwhile, PartitionPool, type PoolOptions } from './partition-pool.js';
 import { Pruner, type RetentionOptions } from './pruner.js';
 import { partitionPath } from './user-id.js';
 import type { IdempotencyClaim, WriteOutcome, WriteRequest } from './write-request.js';
@@ -50,7 +50,8 @@ export class PartitionStore {
    */
   async read<T>(userId: string, fn: (view: PartitionView) => T): Promise<T> {
     if (!this.pool.isOpen(userId) && !existsSync(partitionPath(this.dataDir, userId))) return fn(emptyView(userId));
-    const partition = await this.pool.acquire(userId);
+    const partition = await this.acquire(userId);
+    if (partition === undefined) return this.read(userId, fn);
     try {
       const wait = partition.whenReadable();
       if (wait) await wait;
@@ -74,18 +75,44 @@ export class PartitionStore {
   async write(userId: string, request: WriteRequest, claim?: IdempotencyClaim): Promise<WriteOutcome> {
     if (!this.pool.isOpen(userId) && !existsSync(partitionPath(this.dataDir, userId))) {
       try {
-        judgeOnEmptyPartition(request, this.limits, this.limits.maxUserBytes);
+        const judged = judgeOnEmptyPartition(request, this.limits, this.limits.maxUserBytes);
+        // A write that commits nothing there (a revert of a user with no file) needs no file.
+        if (judged.seq === 0) return { result: judged, replayed: false };
       } catch (error) {
         if (error instanceof PinbaseError) error.seq = 0;
         throw error;
       }
     }
-    const partition = await this.pool.acquire(userId);
+    const partition = await this.acquire(userId);
+    if (partition === undefined) return this.write(userId, request, claim);
     try {
       return await partition.write(request, claim);
     } finally {
       this.pool.release(partition);
     }
+  }
+
+  /** The user's partition; undefined when the user was erased meanwhile (the caller starts over: its file is gone). */
+  private async acquire(userId: string): Promise<Partition | undefined> {
+    try {
+      return await this.pool.acquire(userId);
+    } catch (error) {
+      if (error instanceof ErasedMeanwhile) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Erases the user (GDPR Art. 17): ends its live change streams, then
+   * deletes its file, history, idempotency records and lease files (see
+   * PartitionPool.erase). A write acknowledged before this resolves is
+   * gone with the rest; one still queued is committed first, one arriving
+   * meanwhile fails (retryable) or waits and then writes to a new, empty
+   * user. Idempotent: erasing a user with no file succeeds.
+   */
+  erase(userId: string): Promise<void> {
+    this.feed.close(userId, 'erased');
+    return this.pool.erase(userId);
   }
 
   /**

@@ -13,7 +13,7 @@ import {
   type Page,
   type StoredVersion,
 } from './object-reads.js';
-import { applyWrite, assertQuota, type WriteContext, type WriteLimits } from './object-writes.js';
+import { applyWrite, assertQuota, assertSnapshotWithin, type WriteContext, type WriteLimits } from './object-writes.js';
 import { Statements } from './statements.js';
 import { StoredObjects } from './stored-objects.js';
 import { classifyStorageError } from './storage-errors.js';
@@ -82,6 +82,15 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
  * partition this measured ~20% more durable throughput than one batch.
  */
 export const MAX_BATCH_WRITES = 32;
+
+/**
+ * A batch that held the event loop at least this long checks the lease
+ * again before it commits: the check before the batch vouches only for a
+ * short one (a lease can be lost silently while the event loop is blocked,
+ * DESIGN.md invariant 1, and a large revert holds it for seconds). Far
+ * below the shortest stale time proper-lockfile allows (2 s).
+ */
+export const RECHECK_LEASE_AFTER_MS = 200;
 
 /**
  * One open user file. Reads run synchronously on the connection; writes go
@@ -272,7 +281,7 @@ export class Partition {
       this.seq = startSeq;
       const classified = classifyStorageError(error);
       rejectAll(batch, classified.error);
-      if (classified.fatal) this.observer.onBroken(this, classified.error);
+      if (classified.fatal || classified.error.code === 'partition_lost') this.observer.onBroken(this, classified.error);
       return;
     }
     this.epochRecorded = true;
@@ -315,6 +324,7 @@ export class Partition {
   }
 
   private applyBatch(batch: Job<unknown>[], now: number, settled: Settled[]): void {
+    const started = performance.now();
     if (!this.epochRecorded) {
       this.sql
         .get("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_epoch', ?), ('owner_worker', ?)")
@@ -329,6 +339,8 @@ export class Partition {
         objects: this.objects,
         now,
         limits: this.limits,
+        lastSeq: jobStartSeq,
+        assertSnapshot: (at) => assertSnapshotWithin(at, jobStartSeq, this.prunedThrough),
         commitSeq: () => (this.seq === jobStartSeq ? ++this.seq : this.seq),
         assertRoom,
       };
@@ -344,6 +356,8 @@ export class Partition {
       }
       if (job.savepoint) guardUnique = hasUniqueIndex(this.sql);
     }
+    // Throwing here rolls the whole batch back; the partition is then closed as lost.
+    if (performance.now() - started >= RECHECK_LEASE_AFTER_MS) this.lease.verify();
   }
 
   /**
@@ -394,17 +408,6 @@ export class Partition {
   }
 }
 
-/** See Partition.assertSnapshot. */
-export function assertSnapshotWithin(at: number, seq: number, prunedThrough: number): void {
-  if (at > seq) {
-    throw new PinbaseError('snapshot_in_future', `the latest commit is ${seq}`, { extensions: { seq } });
-  }
-  if (at < prunedThrough) {
-    throw new PinbaseError('snapshot_pruned', `the oldest snapshot kept is ${prunedThrough}`, {
-      extensions: { oldest: prunedThrough },
-    });
-  }
-}
 
 function notWritable(state: Partition['state']): PinbaseError {
   return state === 'broken'

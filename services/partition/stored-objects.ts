@@ -1,4 +1,5 @@
-import { readHead, type VersionHead } from './object-reads.js';
+import { chainAt, readHead, type VersionHead } from './object-reads.js';
+import type { ChangedObject } from './revert-write.js';
 import type { ObjectAccess } from './object-writes.js';
 import type { Statements } from './statements.js';
 
@@ -36,6 +37,33 @@ export class StoredObjects implements ObjectAccess {
 
   body(head: VersionHead): string {
     return (this.sql.get('SELECT body FROM versions WHERE vid = ?').get(head.vid) as { body: string }).body;
+  }
+
+  /**
+   * Objects with a version after `at`, by the objects index on rev (heads
+   * not changed since are never read), each walked back to `at`.
+   */
+  *changedSince(at: number, collection: string | undefined): Iterable<ChangedObject> {
+    const rows = (
+      collection === undefined
+        ? this.sql.get('SELECT collection, id, vid, rev, deleted FROM objects WHERE rev > ?').iterate(at)
+        : this.sql.get('SELECT collection, id, vid, rev, deleted FROM objects WHERE collection = ? AND rev > ?').iterate(collection, at)
+    ) as IterableIterator<{ collection: string; id: string; vid: number; rev: number; deleted: number }>;
+    const version = this.sql.get(
+      `SELECT v.rev, v.deleted, coalesce(length(CAST(v.body AS BLOB)), 0) AS bytes, v.body IS c.body AS same
+       FROM versions v, versions c WHERE v.vid = ? AND c.vid = ?`,
+    );
+    type Row = { rev: number; deleted: number; bytes: number; same: number };
+    for (const row of rows) {
+      const thenVid = chainAt(this.sql, row.vid, row.rev, at);
+      const then = thenVid === undefined ? undefined : (version.get(thenVid, row.vid) as Row | undefined);
+      yield {
+        collection: row.collection,
+        id: row.id,
+        current: { vid: row.vid, rev: row.rev, deleted: row.deleted === 1 },
+        then: then && { vid: thenVid!, rev: then.rev, deleted: then.deleted === 1, bytes: then.bytes, sameBody: then.same === 1 },
+      };
+    }
   }
 
   /**

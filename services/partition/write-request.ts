@@ -26,7 +26,9 @@ export type WriteRequest =
   | { op: 'patch'; collection: string; id: string; patch: JsonObject; precondition: Precondition }
   | { op: 'delete'; collection: string; id: string; precondition: Precondition }
   | { op: 'create'; collection: string; document: JsonObject }
-  | { op: 'tx'; reads: ReadCheck[]; ops: TxOperation[] };
+  | { op: 'tx'; reads: ReadCheck[]; ops: TxOperation[] }
+  /** Restores every object (of `collection`, or of the whole user) to its state at commit `to`, in one new commit. */
+  | { op: 'revert'; to: number; collection?: string };
 
 export interface TxResultEntry {
   op: TxOperation['op'];
@@ -46,7 +48,9 @@ export type WriteResult =
       rev: number;
       seq: number;
     }
-  | { kind: 'tx'; seq: number; results: TxResultEntry[] };
+  | { kind: 'tx'; seq: number; results: TxResultEntry[] }
+  /** `reverted` objects changed at `seq`; none: `seq` is the last commit, and nothing was committed. */
+  | { kind: 'revert'; seq: number; reverted: number };
 
 export interface IdempotencyClaim {
   key: string;

@@ -140,6 +140,10 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { name: 'GET one index', method: 'GET', path: (u) => `${U(u)}/_indexes/notes/by_title`, needs: () => '_indexes/notes/by_title' },
   { name: 'PUT index', method: 'PUT', path: (u, slot) => `${U(u)}/_indexes/notes/ix_${slot}`, body: () => ({ paths: ['by'] }) },
   { name: 'DELETE index', method: 'DELETE', path: (u, slot) => `${U(u)}/_indexes/notes/del_${slot}`, needs: (slot) => `_indexes/notes/del_${slot}` },
+  // A revert of a collection the victim never wrote: allowed, it changes nothing (reverted 0, no commit).
+  { name: 'POST _revert', method: 'POST', path: (u) => `${U(u)}/_revert`, body: () => ({ to: 0, collection: 'untouched' }) },
+  // Last: an allowed erase deletes the victim (the rows after it find no data, which they do not need).
+  { name: 'DELETE user (erase)', method: 'DELETE', path: (u) => U(u) },
 ];
 
 /** What a request must get: a 2xx, or a refusal with its code and WWW-Authenticate error. */

@@ -153,6 +153,23 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   add('pointer read with another tenant\'s token', request('GET', `${V}/notes/n1/address/city`, { auth: bearer(tokens.other) }), P('forbidden', 403));
   add('HEAD without a token', request('HEAD', `${V}/notes/n1`, { auth: null }), { status: 401 });
   add('the scheme in another case, token of another tenant', json('PUT', `${V}/notes/n1`, '{}', { auth: `bEaReR ${tokens.other}` }), P('forbidden', 403));
+  // Erase (DELETE /api/users/<id>): never without the user's read-write token, never of another user, never of a path that is not exactly the user.
+  add('erase without a token', request('DELETE', V, { auth: null }), missing);
+  add('erase with a forged token', request('DELETE', V, { auth: bearer(tokens.algNone) }), invalid);
+  add('erase with another tenant\'s token', request('DELETE', V, { auth: bearer(tokens.other) }), P('forbidden', 403));
+  add('erase with a read-only token', request('DELETE', V, { auth: bearer(tokens.victimReadOnly) }), P('insufficient_scope', 403));
+  add('erase of another user with the victim\'s token', request('DELETE', S), P('forbidden', 403));
+  add('erase with a trailing slash', request('DELETE', `${V}/`), P('route_not_found', 404));
+  add('erase of user id ".."', request('DELETE', '/api/users/%2e%2e'), P('invalid_user_id', 400), { direct: P('forbidden', 403) });
+  add('erase of a user id with an encoded slash', request('DELETE', `/api/users/${victim}%2F..%2F${stranger}`), P('invalid_user_id', 400), { direct: P('forbidden', 403) });
+  add('erase of a user id of 65 chars', request('DELETE', `/api/users/${'u'.repeat(65)}`), P('invalid_user_id', 400), { direct: P('forbidden', 403) });
+  add('erase of the users collection itself (an empty user id)', request('DELETE', '/api/users/'), P('invalid_user_id', 400), { direct: P('forbidden', 403) });
+  add('revert with another tenant\'s token', json('POST', `${V}/_revert`, '{"to":0}', { auth: bearer(tokens.other) }), P('forbidden', 403));
+  add('revert with a read-only token', json('POST', `${V}/_revert`, '{"to":0}', { auth: bearer(tokens.victimReadOnly) }), P('insufficient_scope', 403));
+  add('revert to a negative seq', json('POST', `${V}/_revert`, '{"to":-1}'), P('invalid_body', 400));
+  add('revert to a seq beyond the latest commit', json('POST', `${V}/_revert`, '{"to":9007199254740991}'), P('snapshot_in_future', 400));
+  add('revert of a reserved collection name', json('POST', `${V}/_revert`, '{"to":0,"collection":"_indexes"}'), P('invalid_body', 400));
+  add('revert without a body', request('POST', `${V}/_revert`), P('invalid_body', 400));
   add('two spaces after Bearer and a forged token', request('GET', `${V}/notes/n1`, { auth: `Bearer  ${tokens.algNone}` }), invalid);
 
   // --- Paths: traversal, encodings, lengths. The router refuses malformed paths itself.

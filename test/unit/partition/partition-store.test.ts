@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { statSync, writeFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readOwnerRecord } from '../../../services/partition/lease.js';
-import { MAX_BATCH_WRITES } from '../../../services/partition/partition.js';
+import { MAX_BATCH_WRITES, RECHECK_LEASE_AFTER_MS } from '../../../services/partition/partition.js';
 import type { PartitionStore } from '../../../services/partition/partition-store.js';
 import { partitionPath } from '../../../services/partition/user-id.js';
 import type { WriteRequest } from '../../../services/partition/write-request.js';
@@ -102,6 +103,30 @@ describe('partition store', () => {
     const stamped = statSync(`${file}.lock`).mtimeMs;
     await sleep(1500);
     expect(statSync(`${file}.lock`).mtimeMs).toBe(stamped);
+  });
+
+  it('refuses to commit a batch that held the event loop while another worker took the lease over', async () => {
+    await store.write('u1', put('a', { v: 1 }));
+    const file = partitionPath(dir.path, 'u1');
+    const record = readOwnerRecord(file)!;
+    const partition = await store.pool.acquire('u1');
+    const long = partition.maintain((sql) => {
+      sql.get("INSERT OR REPLACE INTO meta (key, value) VALUES ('written_by_long_batch', 1)").run();
+      // The lease is taken over while this batch holds the event loop (the check before it passed).
+      writeFileSync(`${file}.owner`, JSON.stringify({ ...record, epoch: record.epoch + 1, worker: 'w-other', nonce: 'n' }));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RECHECK_LEASE_AFTER_MS + 50);
+    });
+    store.pool.release(partition);
+    await expect(long).rejects.toMatchObject({ code: 'partition_lost' });
+    await sleep(50);
+    expect(events.closes).toContainEqual({ userId: 'u1', reason: 'broken' });
+    await vi.waitFor(() => expect(store.pool.isOpen('u1')).toBe(false));
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.prepare("SELECT value FROM meta WHERE key = 'written_by_long_batch'").get()).toBeUndefined();
+    } finally {
+      db.close();
+    }
   });
 
   it('closes an idle partition whose lease another worker took over, freeing the file for it', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INVALID_PATH, INVALID_USER_ID, userIdOf } from '../../../router/request-target.js';
+import { INVALID_PATH, INVALID_USER_ID, isImportTarget, userIdOf } from '../../../router/request-target.js';
 
 describe('userIdOf', () => {
   it.each([
@@ -56,5 +56,18 @@ describe('userIdOf', () => {
 
   it('allows one trailing slash before the query', () => {
     expect(userIdOf('/api/users/alice/notes/?limit=1')).toBe('alice');
+  });
+});
+
+describe('isImportTarget', () => {
+  it('is true only for exactly /api/users/<id>/_import, with or without a query', () => {
+    const is = (url: string) => isImportTarget(url, 'alice'.length);
+    expect(is('/api/users/alice/_import')).toBe(true);
+    expect(is('/api/users/alice/_import?replace=true')).toBe(true);
+    expect(is('/api/users/alice/_imports')).toBe(false);
+    expect(is('/api/users/alice/_import/')).toBe(false);
+    expect(is('/api/users/alice/notes/_import')).toBe(false);
+    expect(is('/api/users/alice/_export')).toBe(false);
+    expect(is('/api/users/alice')).toBe(false);
   });
 });

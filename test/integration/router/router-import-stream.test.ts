@@ -1,0 +1,182 @@
+/**
+ * Tenant imports stream through the router. The upstream here is a tiny
+ * node:http server counting bytes, standing in for the worker: what is under
+ * test is the router's streaming (the worker's import route and the full
+ * path are covered by the portability tests).
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { routerOptions, type RouterOptions } from '../../../router/router-options.js';
+import { startRouter, type SingleRouter } from '../../../router/router-server.js';
+
+const MiB = 1024 * 1024;
+const CHUNK = 64 * 1024;
+
+/** The worker stand-in: counts each import's bytes; can hold its reading. */
+class CountingUpstream {
+  server!: Server;
+  received = 0;
+  requests = 0;
+  completed = 0;
+  aborted = 0;
+  paused = false;
+  private current: IncomingMessage | undefined;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader('x-pinbase-worker', 'w1');
+    if (req.url === '/readyz') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: 'ready', worker: 'w1', topologyVersion: 1 }));
+      return;
+    }
+    this.requests++;
+    this.current = req;
+    if (this.paused) req.pause();
+    req.on('data', (chunk: Buffer) => (this.received += chunk.length));
+    req.on('end', () => {
+      this.completed++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ bytes: this.received }));
+    });
+    req.on('aborted', () => this.aborted++);
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.current?.resume();
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    this.server.close();
+  }
+}
+
+let upstream: CountingUpstream;
+let router: SingleRouter;
+let dir: string;
+
+async function startAll(overrides: Partial<RouterOptions> = {}): Promise<void> {
+  upstream = new CountingUpstream();
+  const url = await upstream.start();
+  dir = mkdtempSync(join(tmpdir(), 'pinbase-import-stream-'));
+  const topologyPath = join(dir, 'topology.json');
+  writeFileSync(topologyPath, JSON.stringify({ version: 1, workers: [{ id: 'w1', url }] }));
+  router = await startRouter(routerOptions({ topologyPath, port: 0, probeIntervalMs: 100, ...overrides }), pino({ level: 'silent' }));
+  await vi.waitFor(async () => {
+    const reply = await request(`${router.url}/api/users/alice/notes/x`);
+    await reply.body.dump();
+    expect(reply.statusCode).toBe(200);
+  });
+  upstream.requests = 0;
+  upstream.completed = 0;
+  upstream.received = 0;
+}
+
+afterEach(async () => {
+  await router?.close(200);
+  await upstream?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A body of `total` bytes in CHUNK pieces; `pulled` counts what the router has taken so far. */
+function body(total: number, progress: { pulled: number }, beforeChunk?: (sent: number) => Promise<void>): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let sent = 0; sent < total; sent += CHUNK) {
+        await beforeChunk?.(sent);
+        progress.pulled = sent;
+        yield Buffer.alloc(Math.min(CHUNK, total - sent), 97);
+      }
+      progress.pulled = total;
+    })(),
+    { objectMode: false },
+  );
+}
+
+function importRequest(bytes: Readable, headers: Record<string, string> = {}) {
+  return request(`${router.url}/api/users/alice/_import`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson', ...headers },
+    body: bytes,
+  });
+}
+
+describe('POST /api/users/<id>/_import through the router', () => {
+  it('streams a 20 MiB body to the worker as it arrives, past the 1 MiB body limit', async () => {
+    await startAll();
+    const progress = { pulled: 0 };
+    // Half-way, the client waits until the worker has seen 5 MiB: a router that buffered the body would never let it.
+    const halfway = async (sent: number) => {
+      if (sent === 10 * MiB) await vi.waitFor(() => expect(upstream.received).toBeGreaterThanOrEqual(5 * MiB), { timeout: 5000 });
+    };
+    const reply = await importRequest(body(20 * MiB, progress, halfway));
+    expect(reply.statusCode).toBe(200);
+    expect(await reply.body.json()).toEqual({ bytes: 20 * MiB });
+    expect(upstream.requests).toBe(1);
+  });
+
+  it('keeps back-pressure: while the worker reads nothing, the router takes a bounded part of a 64 MiB body', async () => {
+    await startAll();
+    upstream.paused = true;
+    const progress = { pulled: 0 };
+    const pending = importRequest(body(64 * MiB, progress));
+    await vi.waitFor(() => expect(upstream.requests).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Socket buffers (client→router, router→worker) and one stream buffer each: a few MiB, not the body.
+    expect(progress.pulled).toBeLessThan(24 * MiB);
+    upstream.resume();
+    const reply = await pending;
+    expect(await reply.body.json()).toEqual({ bytes: 64 * MiB });
+  });
+
+  it('answers 413 import_too_large to a body over --max-import-bytes, counted as it streams, and aborts the upstream request', async () => {
+    await startAll({ maxImportBytes: 1 * MiB });
+    const reply = await importRequest(body(3 * MiB, { pulled: 0 }));
+    expect(reply.statusCode).toBe(413);
+    expect(await reply.body.json()).toMatchObject({ code: 'import_too_large', status: 413 });
+    await vi.waitFor(() => expect(upstream.aborted).toBe(1));
+    expect(upstream.completed).toBe(0);
+    expect(upstream.received).toBeLessThanOrEqual(1 * MiB);
+  });
+
+  it('answers 413 at once to a Content-Length over the limit, sending nothing upstream', async () => {
+    await startAll({ maxImportBytes: 1 * MiB });
+    const reply = await importRequest(body(2 * MiB, { pulled: 0 }), { 'content-length': String(2 * MiB) });
+    expect(reply.statusCode).toBe(413);
+    expect(await reply.body.json()).toMatchObject({ code: 'import_too_large' });
+    expect(upstream.requests).toBe(0);
+  });
+
+  it('ends an import whose client stops sending at the request timeout, and aborts the upstream request', async () => {
+    await startAll({ clientRequestTimeoutMs: 1000, clientHeadersTimeoutMs: 500 });
+    const url = new URL(router.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    socket.write(`POST /api/users/alice/_import HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\nContent-Length: ${10 * MiB}\r\n\r\n`);
+    socket.write(Buffer.alloc(MiB, 97));
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    await vi.waitFor(() => expect(upstream.received).toBe(MiB));
+    await once(socket, 'close');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    await vi.waitFor(() => expect(upstream.aborted).toBe(1));
+    expect(upstream.completed).toBe(0);
+  });
+});
