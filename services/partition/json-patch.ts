@@ -155,6 +155,17 @@ export function applyJsonPatch(document: unknown, patch: unknown, charge?: WalkC
   return state.root;
 }
 
+/**
+ * `error`, raised by the JSON Patch of transaction op `index`, as the
+ * transaction's problem: the same code, naming the op in `txOp` besides
+ * what the patch named (`op`, `path`).
+ */
+export function inTransactionOp(error: PinbaseError, index: number): PinbaseError {
+  return new PinbaseError(error.code, `transaction op ${index}: ${error.detail ?? error.message}; nothing was applied`, {
+    extensions: { txOp: index, ...error.extensions },
+  });
+}
+
 /** applyJsonPatch for a Pinbase document: the result must stay a JSON object (patch_conflict otherwise). */
 export function applyJsonPatchToObject(document: Record<string, unknown>, patch: unknown, charge?: WalkCharge): Record<string, unknown> {
   const result = applyJsonPatch(document, patch, charge);
