@@ -8,12 +8,13 @@ export const MAX_PATCH_OPS = 1000;
 /**
  * Most objects, arrays and members that the operations of one JSON Patch
  * may walk beyond their own value: what `copy` copies, and what a `move`
- * to a deeper place walks to check its depth. Without it, 1000 copies of
- * the document into itself would double it 1000 times, and 1000 moves of
- * a large subtree back and forth would walk it 1000 times. 50,000 nodes
- * walk in a few milliseconds (test/unit/partition/json-patch.test.ts).
+ * to a deeper place walks to check its depth. Twice a document's node
+ * limit: enough to copy or move the largest document twice. Without it,
+ * 1000 copies of the document into itself would double it 1000 times, and
+ * 1000 moves of a large subtree back and forth would walk it 1000 times.
+ * (Measured: bench/worker/json-patch-cost.ts.)
  */
-export const MAX_PATCH_WALKED_NODES = 5 * DOCUMENT_STRUCTURE.maxNodes;
+export const MAX_PATCH_WALKED_NODES = 2 * DOCUMENT_STRUCTURE.maxNodes;
 /** One RFC 6902 operation, as checked by parseJsonPatch. */
 export type JsonPatchOperation =
   | { op: 'add' | 'replace' | 'test'; path: string; value: unknown }

@@ -163,11 +163,21 @@ describe('JSON Patch semantics', () => {
     // Each copy of the whole document into itself doubles it: 40 of them would make 2^40 nodes.
     const doubling = Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '', path: `/x${i}` }));
     const error = thrown(() => applyJsonPatch({ a: { v: 1 } }, doubling));
-    expect({ code: error.code, ...error.extensions }).toEqual({ code: 'invalid_body', op: 13, path: '/x13' });
+    expect({ code: error.code, ...error.extensions }).toEqual({ code: 'invalid_body', op: 11, path: '/x11' });
     expect(error.detail).toContain(String(MAX_PATCH_WALKED_NODES));
     let charged = 0;
     applyJsonPatch({ a: { v: [1, 2] } }, [{ op: 'copy', from: '/a', path: '/b' }], (nodes) => (charged += nodes));
     expect(charged).toBe(3);
+  });
+
+  it('bounds what moves deeper into the document walk, and lets moves up walk nothing', () => {
+    const document = () => ({ a: Object.fromEntries(Array.from({ length: 999 }, (_, i) => [`k${i}`, i])), box: {} });
+    const backAndForth = Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? { op: 'move', from: '/a', path: '/box/a' } : { op: 'move', from: '/box/a', path: '/a' }));
+    // Each move down walks the 1000 nodes of /a (itself and its members): the 21st (op 40) goes beyond 20,000.
+    expect(codeOf(document(), backAndForth)).toEqual({ code: 'invalid_body', op: 40, path: '/box/a' });
+    let charged = 0;
+    applyJsonPatch(document(), [{ op: 'move', from: '/a', path: '/box/a' }, { op: 'move', from: '/box/a', path: '/b' }], (nodes) => (charged += nodes));
+    expect(charged).toBe(1000);
   });
 
   it('holds the result to the document depth limit (100 levels) for add, copy and a move deeper', () => {
