@@ -32,6 +32,8 @@ function medianMs(document: () => unknown, patch: unknown[], throws: boolean, ro
 }
 
 const limit = DOCUMENT_STRUCTURE.maxNodes;
+/** The most items an array of a 1 MiB document holds (`0,` each). */
+const longest = 512 * 1024 - 16;
 const half = (): Record<string, unknown> => ({ a: wideObject(limit / 2 - 2) });
 const cases: [string, () => unknown, unknown[], boolean][] = [
   [
@@ -47,10 +49,16 @@ const cases: [string, () => unknown, unknown[], boolean][] = [
     true,
   ],
   [
-    `${MAX_PATCH_OPS} inserts at the front of a ${limit - 2}-item array`,
-    () => ({ list: Array.from({ length: limit - 2 }, (_, i) => i) }),
+    `${MAX_PATCH_OPS} inserts at the front of a ${longest}-item array (1 MiB of numbers; refused at the shift budget)`,
+    () => ({ list: Array<number>(longest).fill(0) }),
     Array.from({ length: MAX_PATCH_OPS }, () => ({ op: 'add', path: '/list/0', value: 0 })),
-    false,
+    true,
+  ],
+  [
+    `${MAX_PATCH_OPS} inserts at the front of a ${limit}-item array (refused at the shift budget)`,
+    () => ({ list: Array<number>(limit).fill(0) }),
+    Array.from({ length: MAX_PATCH_OPS }, () => ({ op: 'add', path: '/list/0', value: 0 })),
+    true,
   ],
   [
     `a test of a whole ${limit}-node document`,

@@ -12,9 +12,18 @@ export const MAX_PATCH_OPS = 1000;
  * limit: enough to copy or move the largest document twice. Without it,
  * 1000 copies of the document into itself would double it 1000 times, and
  * 1000 moves of a large subtree back and forth would walk it 1000 times.
- * (Measured: bench/worker/json-patch-cost.ts.)
  */
 export const MAX_PATCH_WALKED_NODES = 2 * DOCUMENT_STRUCTURE.maxNodes;
+
+/**
+ * Most array items the operations of one JSON Patch may shift: an insert
+ * or a removal at index i of an array of n items shifts its n − i items
+ * after i. A 1 MiB document holds an array of up to ~512 Ki numbers, and
+ * 1000 inserts at its front would shift 512 Mi items (about a second);
+ * 8 Mi allows 16 such inserts (measured: bench/worker/json-patch-cost.ts).
+ */
+export const MAX_PATCH_SHIFTED_ITEMS = 8 * 1024 * 1024;
+
 /** One RFC 6902 operation, as checked by parseJsonPatch. */
 export type JsonPatchOperation =
   | { op: 'add' | 'replace' | 'test'; path: string; value: unknown }
@@ -22,11 +31,42 @@ export type JsonPatchOperation =
   | { op: 'move' | 'copy'; from: string; path: string };
 
 /**
- * Charged with the nodes a `copy` copies or a deeper `move` walks; throws
- * to stop the patch. A transaction charges them to its own budget
- * (transaction_too_large).
+ * What the JSON Patches of one write may cost beyond their own size: the
+ * nodes copies and deeper moves walk (MAX_PATCH_WALKED_NODES, or charged
+ * to `chargeWalk` instead: a transaction's own budget), and the array
+ * items inserts and removals shift (MAX_PATCH_SHIFTED_ITEMS). Beyond
+ * either: invalid_body. One budget serves every patch of a transaction.
  */
-export type WalkCharge = (nodes: number) => void;
+export class PatchBudget {
+  private walked = 0;
+  private shifted = 0;
+
+  constructor(private readonly chargeWalk?: (nodes: number) => void) {}
+
+  walk(nodes: number): void {
+    if (this.chargeWalk) {
+      this.chargeWalk(nodes);
+      return;
+    }
+    this.walked += nodes;
+    if (this.walked > MAX_PATCH_WALKED_NODES) {
+      throw new PinbaseError(
+        'invalid_body',
+        `the copy and move operations of a JSON Patch may copy or move at most ${MAX_PATCH_WALKED_NODES} objects, arrays and members together`,
+      );
+    }
+  }
+
+  shift(items: number): void {
+    this.shifted += items;
+    if (this.shifted > MAX_PATCH_SHIFTED_ITEMS) {
+      throw new PinbaseError(
+        'invalid_body',
+        `the inserts into and removals from arrays of a JSON Patch may shift at most ${MAX_PATCH_SHIFTED_ITEMS} items together (each shifts the items after its index)`,
+      );
+    }
+  }
+}
 
 type OpName = JsonPatchOperation['op'];
 const OPS: ReadonlySet<string> = new Set<OpName>(['add', 'remove', 'replace', 'move', 'copy', 'test']);
@@ -117,33 +157,19 @@ function compileOperation(operation: unknown, index: number): CompiledOperation 
  *   array or not a plain decimal (`-` appends, for add only), a member
  *   step into a string, number, boolean or null;
  * - invalid_body: a result that would nest deeper than DOCUMENT_STRUCTURE
- *   allows, or copies and deeper moves beyond MAX_PATCH_WALKED_NODES
- *   (`charge`, when given, decides instead).
+ *   allows, or beyond `budget` (a fresh PatchBudget by default).
  * Values are copied in, never shared with the patch. Cost per operation:
- * O(depth of its path + size of its value), plus O(length of the array)
- * for an insertion or removal in an array (at most the document's node
- * limit). A `test` compares at most the size of its value. A `copy` and a
- * `move` deeper into the document also walk the subtree they copy or move:
- * all of them together at most MAX_PATCH_WALKED_NODES.
+ * O(depth of its path + size of its value), plus the items an insertion or
+ * removal shifts in an array; a `test` compares at most the size of its
+ * value; a `copy` and a `move` deeper into the document also walk the
+ * subtree they copy or move. `budget` bounds the shifts and the walks.
  */
-export function applyJsonPatch(document: unknown, patch: unknown, charge?: WalkCharge): unknown {
+export function applyJsonPatch(document: unknown, patch: unknown, budget = new PatchBudget()): unknown {
   const operations = compilePatch(patch);
-  let walked = 0;
-  const spend: WalkCharge =
-    charge ??
-    ((nodes) => {
-      walked += nodes;
-      if (walked > MAX_PATCH_WALKED_NODES) {
-        throw new PinbaseError(
-          'invalid_body',
-          `the copy and move operations of a JSON Patch may copy or move at most ${MAX_PATCH_WALKED_NODES} objects, arrays and members together`,
-        );
-      }
-    });
   const state = { root: document };
   for (const operation of operations) {
     try {
-      applyOperation(state, operation, spend);
+      applyOperation(state, operation, budget);
     } catch (error) {
       if (error instanceof PinbaseError && error.extensions === undefined) {
         throw new PinbaseError(error.code, `operation ${operation.index} (${operation.op} ${operation.path}): ${error.detail ?? error.message}`, {
@@ -168,15 +194,15 @@ export function inTransactionOp(error: PinbaseError, index: number): PinbaseErro
 }
 
 /** applyJsonPatch for a Pinbase document: the result must stay a JSON object (patch_conflict otherwise). */
-export function applyJsonPatchToObject(document: Record<string, unknown>, patch: unknown, charge?: WalkCharge): Record<string, unknown> {
-  const result = applyJsonPatch(document, patch, charge);
+export function applyJsonPatchToObject(document: Record<string, unknown>, patch: unknown, budget?: PatchBudget): Record<string, unknown> {
+  const result = applyJsonPatch(document, patch, budget);
   if (typeof result !== 'object' || result === null || Array.isArray(result)) {
     throw new PinbaseError('patch_conflict', 'the patch replaces the document with something other than a JSON object');
   }
   return result as Record<string, unknown>;
 }
 
-function applyOperation(state: { root: unknown }, operation: CompiledOperation, charge: WalkCharge): void {
+function applyOperation(state: { root: unknown }, operation: CompiledOperation, budget: PatchBudget): void {
   const { tokens } = operation;
   switch (operation.op) {
     case 'test': {
@@ -187,19 +213,19 @@ function applyOperation(state: { root: unknown }, operation: CompiledOperation, 
       return;
     }
     case 'remove':
-      removeAt(state, tokens);
+      removeAt(state, tokens, budget);
       return;
     case 'add':
     case 'replace': {
       const value = copyJson(operation.value, tokens.length);
       if (operation.op === 'replace') replaceAt(state, tokens, value);
-      else addAt(state, tokens, value);
+      else addAt(state, tokens, value, budget);
       return;
     }
     case 'copy': {
       const source = valueAt(state.root, operation.from!);
       if (source === undefined) throw new PinbaseError('patch_conflict', 'nothing is at "from"');
-      addAt(state, tokens, copyJson(source, tokens.length, charge));
+      addAt(state, tokens, copyJson(source, tokens.length, budget), budget);
       return;
     }
     case 'move': {
@@ -207,11 +233,11 @@ function applyOperation(state: { root: unknown }, operation: CompiledOperation, 
       if (source === undefined) throw new PinbaseError('patch_conflict', 'nothing is at "from"');
       if (tokens.length > operation.from!.length) {
         const { depth, nodes } = measure(source);
-        charge(nodes);
+        budget.walk(nodes);
         assertDepth(tokens.length + depth);
       }
-      removeAt(state, operation.from!);
-      addAt(state, tokens, source);
+      removeAt(state, operation.from!, budget);
+      addAt(state, tokens, source, budget);
       return;
     }
   }
@@ -242,7 +268,7 @@ function parentOf(root: unknown, tokens: readonly string[]): unknown[] | Record<
   return parent as unknown[] | Record<string, unknown>;
 }
 
-function addAt(state: { root: unknown }, tokens: readonly string[], value: unknown): void {
+function addAt(state: { root: unknown }, tokens: readonly string[], value: unknown, budget: PatchBudget): void {
   if (tokens.length === 0) {
     state.root = value;
     return;
@@ -256,6 +282,7 @@ function addAt(state: { root: unknown }, tokens: readonly string[], value: unkno
     }
     // An index may equal the length (append); "01", "1e0" and "-1" are no index (RFC 6901 §4).
     if (!ARRAY_INDEX.test(key) || Number(key) > parent.length) throw new PinbaseError('patch_conflict', `"${key}" is not an index from 0 to ${parent.length} of the array`);
+    budget.shift(parent.length - Number(key));
     parent.splice(Number(key), 0, value);
     return;
   }
@@ -274,15 +301,19 @@ function replaceAt(state: { root: unknown }, tokens: readonly string[], value: u
   else parent[key] = value;
 }
 
-function removeAt(state: { root: unknown }, tokens: readonly string[]): void {
+function removeAt(state: { root: unknown }, tokens: readonly string[], budget: PatchBudget): void {
   if (tokens.length === 0) {
     if (state.root === undefined) throw new PinbaseError('patch_conflict', 'there is no document');
     state.root = undefined;
     return;
   }
   const { parent, key } = existingMember(state.root, tokens);
-  if (Array.isArray(parent)) parent.splice(Number(key), 1);
-  else delete parent[key];
+  if (Array.isArray(parent)) {
+    budget.shift(parent.length - 1 - Number(key));
+    parent.splice(Number(key), 1);
+  } else {
+    delete parent[key];
+  }
 }
 
 /** The container of the value at a non-empty path, and its last token: patch_conflict when no value is there. */
@@ -321,12 +352,12 @@ function measure(value: unknown): { depth: number; nodes: number } {
 
 /**
  * A copy of JSON `value`, to be placed `level` steps below the root: held
- * to the document's depth limit, with its nodes charged to `charge` (for
+ * to the document's depth limit, with its nodes walked on `budget` (for
  * copies), and refusing `__proto__` and `constructor` keys.
  */
-function copyJson(value: unknown, level: number, charge?: WalkCharge): unknown {
+function copyJson(value: unknown, level: number, budget?: PatchBudget): unknown {
   const { depth, nodes } = measure(value);
-  charge?.(nodes);
+  budget?.walk(nodes);
   assertDepth(level + depth);
   const copy = (item: unknown): unknown => {
     if (typeof item !== 'object' || item === null) return item;

@@ -1,5 +1,5 @@
 import { PinbaseError } from '../problem/pinbase-error.js';
-import { applyJsonPatchToObject, inTransactionOp, type WalkCharge } from './json-patch.js';
+import { applyJsonPatchToObject, inTransactionOp, PatchBudget } from './json-patch.js';
 import { assertNodeCount, DOCUMENT_STRUCTURE, scanJsonStructure } from './json-structure.js';
 import { mergePatchInPlace } from './merge-patch.js';
 import { newObjectId } from './object-id.js';
@@ -118,8 +118,8 @@ export function applyWrite(ctx: WriteContext, request: WriteRequest): WriteResul
  * invalid_body (see applyJsonPatch), and may have changed `document`
  * before it threw: the write it belongs to is then abandoned.
  */
-function patchDocument(document: JsonObject, patch: ObjectPatch, charge?: WalkCharge): JsonObject {
-  return Array.isArray(patch) ? applyJsonPatchToObject(document, patch, charge) : (mergePatchInPlace(document, patch) as JsonObject);
+function patchDocument(document: JsonObject, patch: ObjectPatch, budget?: PatchBudget): JsonObject {
+  return Array.isArray(patch) ? applyJsonPatchToObject(document, patch, budget) : (mergePatchInPlace(document, patch) as JsonObject);
 }
 
 /** A user with no file: no object exists, and nothing is ever appended. */
@@ -299,6 +299,8 @@ class TouchBudget {
 function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperation[]): WriteResult {
   const conflicts: Conflict[] = [];
   const budget = new TouchBudget(ctx.limits.maxTransactionBytes);
+  // Shared by every JSON Patch of the transaction; what they copy or walk counts as nodes touched.
+  const patchBudget = new PatchBudget((nodes) => budget.add(0, nodes));
   const touched = new Map<string, TouchedObject>();
   const touch = (collection: string, id: string): TouchedObject => {
     const key = `${collection}\u0000${id}`;
@@ -351,7 +353,7 @@ function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperatio
         object.value = object.value === undefined ? load(ctx, budget, object.stored!) : (JSON.parse(JSON.stringify(object.value)) as JsonObject);
         object.owned = true;
       }
-      object.value = patchInTransaction(object.value!, op.patch, index, budget);
+      object.value = patchInTransaction(object.value!, op.patch, index, patchBudget);
     } else {
       object.value = op.data;
       object.live = true;
@@ -389,15 +391,15 @@ function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperatio
 }
 
 /**
- * A transaction's patch op `index` applied to `document`: the nodes a JSON
- * Patch copies or walks count against the transaction's budget, and a
- * patch that fails fails the whole transaction, its problem naming the op
- * (`txOp`) besides what the patch names (`op`: the index of the operation
- * inside the JSON Patch, and `path`).
+ * A transaction's patch op `index` applied to `document`, within the
+ * budget all its JSON Patches share; a patch that fails fails the whole
+ * transaction, its problem naming the op (`txOp`) besides what the patch
+ * names (`op`: the index of the operation inside the JSON Patch, and
+ * `path`).
  */
-function patchInTransaction(document: JsonObject, patch: ObjectPatch, index: number, budget: TouchBudget): JsonObject {
+function patchInTransaction(document: JsonObject, patch: ObjectPatch, index: number, budget: PatchBudget): JsonObject {
   try {
-    return patchDocument(document, patch, (nodes) => budget.add(0, nodes));
+    return patchDocument(document, patch, budget);
   } catch (error) {
     throw error instanceof PinbaseError && error.code !== 'transaction_too_large' ? inTransactionOp(error, index) : error;
   }

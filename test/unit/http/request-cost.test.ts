@@ -140,8 +140,8 @@ describe('the event loop with the largest inputs the limits allow', () => {
     const backAndForth = many((i) => (i % 2 === 0 ? { op: 'move', from: '/a', path: '/box/a' } : { op: 'move', from: '/box/a', path: '/a' }));
     await expectQuick('JSON Patch: 1000 moves of an N/2-node subtree down and up (refused)', jsonPatch('jp/half', backAndForth), 400);
     await expectQuick('JSON Patch: a test of an N/2-node subtree', jsonPatch('jp/half', [{ op: 'test', path: '/a', value: JSON.parse(manyKeys(N / 2 - 2)) }]), 200);
-    await put('jp/list', `{"list":[${Array(N - 3).fill('0').join(',')}]}`);
-    await expectQuick('JSON Patch: 1000 inserts at the front of an N-item array', jsonPatch('jp/list', many(() => ({ op: 'add', path: '/list/0', value: 1 }))), 200);
+    await put('jp/list', `{"list":[${Array(MiB / 2 - 40).fill('0').join(',')}]}`);
+    await expectQuick('JSON Patch: 1000 inserts at the front of a 1 MiB array (refused)', jsonPatch('jp/list', many(() => ({ op: 'add', path: '/list/0', value: 1 }))), 400);
     const copies = many((i) => ({ op: 'patch', collection: 'jp', id: 'half', patch: [{ op: 'copy', from: '/a', path: `/t${i}` }] }));
     await expectQuick('JSON Patch: 1000 transaction ops each copying N/2 nodes (refused)', jsonRequest('POST', `${U}/_tx`, { ops: copies }), 413);
   });

@@ -6,7 +6,9 @@ import {
   jsonEqual,
   MAX_PATCH_WALKED_NODES,
   MAX_PATCH_OPS,
+  MAX_PATCH_SHIFTED_ITEMS,
   parseJsonPatch,
+  PatchBudget,
 } from '../../../services/partition/json-patch.js';
 import { PinbaseError } from '../../../services/problem/pinbase-error.js';
 
@@ -166,7 +168,7 @@ describe('JSON Patch semantics', () => {
     expect({ code: error.code, ...error.extensions }).toEqual({ code: 'invalid_body', op: 11, path: '/x11' });
     expect(error.detail).toContain(String(MAX_PATCH_WALKED_NODES));
     let charged = 0;
-    applyJsonPatch({ a: { v: [1, 2] } }, [{ op: 'copy', from: '/a', path: '/b' }], (nodes) => (charged += nodes));
+    applyJsonPatch({ a: { v: [1, 2] } }, [{ op: 'copy', from: '/a', path: '/b' }], new PatchBudget((nodes) => (charged += nodes)));
     expect(charged).toBe(3);
   });
 
@@ -176,8 +178,21 @@ describe('JSON Patch semantics', () => {
     // Each move down walks the 1000 nodes of /a (itself and its members): the 21st (op 40) goes beyond 20,000.
     expect(codeOf(document(), backAndForth)).toEqual({ code: 'invalid_body', op: 40, path: '/box/a' });
     let charged = 0;
-    applyJsonPatch(document(), [{ op: 'move', from: '/a', path: '/box/a' }, { op: 'move', from: '/box/a', path: '/b' }], (nodes) => (charged += nodes));
+    applyJsonPatch(document(), [{ op: 'move', from: '/a', path: '/box/a' }, { op: 'move', from: '/box/a', path: '/b' }], new PatchBudget((nodes) => (charged += nodes)));
     expect(charged).toBe(1000);
+  });
+
+  it('bounds the array items that inserts and removals shift, and counts appends and removals at the end as free', () => {
+    const frontInserts = Array.from({ length: 1000 }, () => ({ op: 'add', path: '/list/0', value: 1 }));
+    // Each insert at the front of 10,000+ items shifts them all: the sum passes 8 Mi at the 807th (op 806).
+    const error = thrown(() => applyJsonPatch({ list: Array<number>(10_000).fill(0) }, frontInserts));
+    expect({ code: error.code, ...error.extensions }).toEqual({ code: 'invalid_body', op: 806, path: '/list/0' });
+    expect(error.detail).toContain(String(MAX_PATCH_SHIFTED_ITEMS));
+    const atTheEnd = Array.from({ length: 1000 }, (_, i) => (i % 2 === 0 ? { op: 'add', path: '/list/-', value: 1 } : { op: 'remove', path: '/list/10000' }));
+    const budget = new PatchBudget();
+    expect(applyJsonPatch({ list: Array<number>(10_000).fill(0) }, atTheEnd, budget)).toEqual({ list: Array<number>(10_000).fill(0) });
+    applyJsonPatch({ list: Array<number>(8 * 1024 * 1024).fill(0) }, [{ op: 'add', path: '/list/0', value: 1 }], budget);
+    expect(() => applyJsonPatch({ list: [1, 2] }, [{ op: 'remove', path: '/list/0' }], budget)).toThrow(/shift/);
   });
 
   it('holds the result to the document depth limit (100 levels) for add, copy and a move deeper', () => {
