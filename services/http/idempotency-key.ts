@@ -9,7 +9,9 @@ export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /**
  * The Idempotency-Key claim of a write, or undefined without the header. The
  * request hash covers the method, the path and query, the conditional
- * headers and the exact body bytes: a retry must repeat all of them.
+ * headers and the exact body bytes: a retry must repeat all of them. The
+ * content type is left out: the bytes alone tell the two kinds of PATCH
+ * apart (a JSON Patch is an array, a merge patch an object).
  */
 export function idempotencyClaim(request: FastifyRequest): IdempotencyClaim | undefined {
   const key = request.headers['idempotency-key'];

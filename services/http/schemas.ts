@@ -1,5 +1,6 @@
 import { COLLECTION_PATTERN, OBJECT_ID_PATTERN, USER_ID_PATTERN } from '../ids/id-patterns.js';
 import { INDEX_NAME_PATTERN, MAX_INDEX_PATHS } from '../query/index-sql.js';
+import { MAX_PATCH_OPS } from '../partition/json-patch.js';
 import { IDEMPOTENCY_KEY_PATTERN } from './idempotency-key.js';
 
 /**
@@ -94,6 +95,40 @@ export const documentBody = {
   description: 'A JSON object (the document). Keys "__proto__" and "constructor" are rejected.',
 } as const;
 
+/**
+ * A JSON Patch (RFC 6902). parseJsonPatch checks it before this schema
+ * does (a preValidation hook), so that a client learns which operation is
+ * wrong (400 invalid_patch, `op`); this schema documents it and backs
+ * that check up.
+ */
+export const jsonPatchBody = {
+  type: 'array',
+  maxItems: MAX_PATCH_OPS,
+  description:
+    'A JSON Patch (RFC 6902): operations applied in order, all or nothing. A `test` that does not hold is 409 ' +
+    '`patch_test_failed`; an operation whose target does not exist is 409 `patch_conflict`; a malformed patch is 400 ' +
+    '`invalid_patch` (each naming the operation\'s index in `op`). The result must be a JSON object.',
+  items: {
+    type: 'object',
+    required: ['op', 'path'],
+    properties: {
+      op: { type: 'string', enum: ['add', 'remove', 'replace', 'move', 'copy', 'test'] },
+      path: { type: 'string', description: 'A JSON pointer (RFC 6901) to the target, e.g. /tags/0 ("-" appends to an array)' },
+      from: { type: 'string', description: 'move and copy: a JSON pointer to the source' },
+      value: { description: 'add, replace and test: any JSON value' },
+    },
+  },
+} as const;
+
+/** The body of PATCH on an object, by media type (fastify validates the one sent; OpenAPI lists all three). */
+export const objectPatchBodies = {
+  content: {
+    'application/merge-patch+json': { schema: { ...documentBody, description: 'A JSON Merge Patch (RFC 7396): null removes a member' } },
+    'application/json': { schema: { ...documentBody, description: 'A JSON Merge Patch (RFC 7396), as application/merge-patch+json' } },
+    'application/json-patch+json': { schema: jsonPatchBody },
+  },
+} as const;
+
 const txTarget = {
   collection: { type: 'string', pattern: COLLECTION_PATTERN.source },
   id: { type: 'string', pattern: OBJECT_ID_PATTERN.source },
@@ -137,7 +172,15 @@ export const transactionBody = {
             type: 'object',
             additionalProperties: false,
             required: ['op', 'collection', 'id', 'patch'],
-            properties: { op: { const: 'patch' }, ...txTarget, patch: documentBody, ifRev },
+            properties: {
+              op: { const: 'patch' },
+              ...txTarget,
+              patch: {
+                description: 'An object is a JSON Merge Patch (RFC 7396), an array a JSON Patch (RFC 6902)',
+                anyOf: [documentBody, jsonPatchBody],
+              },
+              ifRev,
+            },
           },
           {
             type: 'object',

@@ -1,4 +1,5 @@
 import { PinbaseError } from '../problem/pinbase-error.js';
+import { applyJsonPatchToObject, inTransactionOp, PatchBudget } from './json-patch.js';
 import { assertNodeCount, DOCUMENT_STRUCTURE, scanJsonStructure } from './json-structure.js';
 import { mergePatchInPlace } from './merge-patch.js';
 import { newObjectId } from './object-id.js';
@@ -6,6 +7,7 @@ import type { VersionHead } from './object-reads.js';
 import { applyRevert, type ChangedObject } from './revert-write.js';
 import type {
   JsonObject,
+  ObjectPatch,
   Precondition,
   ReadCheck,
   TxOperation,
@@ -95,8 +97,8 @@ export function applyWrite(ctx: WriteContext, request: WriteRequest): WriteResul
       const current = live(ctx.objects.head(request.collection, request.id));
       checkPrecondition(current, request.precondition);
       if (!current) throw new PinbaseError('object_not_found', `${request.collection}/${request.id} does not exist`);
-      const merged = mergePatchInPlace(JSON.parse(ctx.objects.body(current)), request.patch) as JsonObject;
-      const document = serialize(ctx, merged, true);
+      const patched = patchDocument(JSON.parse(ctx.objects.body(current)) as JsonObject, request.patch);
+      const document = serialize(ctx, patched, true);
       ctx.assertRoom(document.bytes);
       const rev = append(ctx, request.collection, request.id, document.text, current);
       return objectResult(ctx, 'updated', request.collection, request.id, rev);
@@ -120,6 +122,17 @@ export function applyWrite(ctx: WriteContext, request: WriteRequest): WriteResul
     case 'revert':
       return applyRevert(ctx, request.to, request.collection);
   }
+}
+
+/**
+ * `document` (the caller's own: changed in place) patched by a merge patch
+ * (an object) or a JSON Patch (an array). A JSON Patch throws
+ * patch_test_failed, patch_conflict, invalid_patch, forbidden_key or
+ * invalid_body (see applyJsonPatch), and may have changed `document`
+ * before it threw: the write it belongs to is then abandoned.
+ */
+function patchDocument(document: JsonObject, patch: ObjectPatch, budget?: PatchBudget): JsonObject {
+  return Array.isArray(patch) ? applyJsonPatchToObject(document, patch, budget) : (mergePatchInPlace(document, patch) as JsonObject);
 }
 
 /** A user with no file: no object exists, and nothing is ever appended. */
@@ -316,6 +329,8 @@ class TouchBudget {
 function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperation[]): WriteResult {
   const conflicts: Conflict[] = [];
   const budget = new TouchBudget(ctx.limits.maxTransactionBytes);
+  // Shared by every JSON Patch of the transaction; what they copy or walk counts as nodes touched.
+  const patchBudget = new PatchBudget((nodes) => budget.add(0, nodes));
   const touched = new Map<string, TouchedObject>();
   const touch = (collection: string, id: string): TouchedObject => {
     const key = `${collection}\u0000${id}`;
@@ -344,7 +359,7 @@ function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperatio
     }
   }
   const results: Omit<TxResultEntry, 'rev'>[] = [];
-  for (const op of ops) {
+  for (const [index, op] of ops.entries()) {
     const id = op.op === 'create' ? (op.id ?? newObjectId(ctx.now)) : op.id;
     const object = touch(op.collection, id);
     const expected = op.op === 'create' ? 0 : op.ifRev;
@@ -368,7 +383,7 @@ function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperatio
         object.value = object.value === undefined ? load(ctx, budget, object.stored!) : (JSON.parse(JSON.stringify(object.value)) as JsonObject);
         object.owned = true;
       }
-      mergePatchInPlace(object.value, op.patch);
+      object.value = patchInTransaction(object.value!, op.patch, index, patchBudget);
     } else {
       object.value = op.data;
       object.live = true;
@@ -403,6 +418,21 @@ function applyTransaction(ctx: WriteContext, reads: ReadCheck[], ops: TxOperatio
     seq,
     results: results.map(({ op, collection, id, deleted }) => ({ op, collection, id, rev: seq, deleted })),
   };
+}
+
+/**
+ * A transaction's patch op `index` applied to `document`, within the
+ * budget all its JSON Patches share; a patch that fails fails the whole
+ * transaction, its problem naming the op (`txOp`) besides what the patch
+ * names (`op`: the index of the operation inside the JSON Patch, and
+ * `path`).
+ */
+function patchInTransaction(document: JsonObject, patch: ObjectPatch, index: number, budget: PatchBudget): JsonObject {
+  try {
+    return patchDocument(document, patch, budget);
+  } catch (error) {
+    throw error instanceof PinbaseError && error.code !== 'transaction_too_large' ? inTransactionOp(error, index) : error;
+  }
 }
 
 /** Loads and parses a stored document for a transaction, within its budget (checked before parsing). */

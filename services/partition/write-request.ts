@@ -1,5 +1,10 @@
+import type { JsonPatchOperation } from './json-patch.js';
+
 /** A parsed JSON object (a document, or a merge patch). */
 export type JsonObject = Record<string, unknown>;
+
+/** A JSON Merge Patch (RFC 7396: an object) or a JSON Patch (RFC 6902: an array of operations, checked by parseJsonPatch). */
+export type ObjectPatch = JsonObject | JsonPatchOperation[];
 
 /** HTTP conditional headers, parsed: revs, or "*" (any / none). */
 export interface Precondition {
@@ -16,14 +21,14 @@ export interface ReadCheck {
 
 export type TxOperation =
   | { op: 'put'; collection: string; id: string; data: JsonObject; ifRev?: number }
-  | { op: 'patch'; collection: string; id: string; patch: JsonObject; ifRev?: number }
+  | { op: 'patch'; collection: string; id: string; patch: ObjectPatch; ifRev?: number }
   | { op: 'delete'; collection: string; id: string; ifRev?: number }
   | { op: 'create'; collection: string; id?: string; data: JsonObject };
 
 /** What the store is asked to write. Built by the HTTP layer from validated names and parsed JSON. */
 export type WriteRequest =
   | { op: 'put'; collection: string; id: string; document: JsonObject; precondition: Precondition }
-  | { op: 'patch'; collection: string; id: string; patch: JsonObject; precondition: Precondition }
+  | { op: 'patch'; collection: string; id: string; patch: ObjectPatch; precondition: Precondition }
   | { op: 'delete'; collection: string; id: string; precondition: Precondition }
   | { op: 'create'; collection: string; document: JsonObject }
   | { op: 'tx'; reads: ReadCheck[]; ops: TxOperation[] }

@@ -128,6 +128,13 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
     body: () => ({ patched: true }),
     contentType: 'application/merge-patch+json',
   },
+  {
+    name: 'PATCH object (JSON Patch)',
+    method: 'PATCH',
+    path: (u) => `${U(u)}/notes/n1`,
+    body: () => [{ op: 'add', path: '/jsonPatched', value: true }],
+    contentType: 'application/json-patch+json',
+  },
   { name: 'DELETE object', method: 'DELETE', path: (u, slot) => `${U(u)}/notes/del-${slot}`, needs: (slot) => `notes/del-${slot}` },
   { name: 'POST create', method: 'POST', path: (u) => `${U(u)}/notes`, body: () => ({ created: 'matrix' }) },
   {

@@ -1,15 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseJsonPatch } from '../../partition/json-patch.js';
 import { parsePointer, resolvePointer } from '../../partition/json-pointer.js';
 import type { StoredVersion } from '../../partition/object-reads.js';
-import type { WriteRequest } from '../../partition/write-request.js';
+import type { JsonObject, ObjectPatch, WriteRequest } from '../../partition/write-request.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { entityTag, parseEntityTags, parsePrecondition } from '../conditional-headers.js';
 import { idempotencyClaim } from '../idempotency-key.js';
+import { ACCEPT_PATCH, JSON_PATCH_MEDIA_TYPE, PATCH_MEDIA_TYPES } from '../json-body.js';
 import {
   documentBody,
   errorResponses,
   historyQuery,
   objectParams,
+  objectPatchBodies,
   pointerParams,
   snapshotQuery,
   writeHeaders,
@@ -36,6 +39,7 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
       const { userId, collection, id } = request.params;
       const { at } = request.query;
       const version = await readVersion(ctx, reply, userId, collection, id, at);
+      reply.header('accept-patch', ACCEPT_PATCH);
       const ifNoneMatch = parseEntityTags(request.headers['if-none-match'], 'If-None-Match');
       if (ifNoneMatch === '*' || ifNoneMatch?.includes(version.rev)) return reply.code(304).send();
       return reply.type('application/json; charset=utf-8').send(version.body);
@@ -120,16 +124,28 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
   app.patch(
     OBJECT,
     {
+      onRequest: async (_request, reply) => {
+        reply.header('accept-patch', ACCEPT_PATCH);
+      },
+      // Before the schema: a malformed JSON Patch is 400 invalid_patch naming the operation at fault.
+      preValidation: async (request) => {
+        patchOf(request);
+      },
       schema: {
-        ...writeSchema('Update an object with a JSON Merge Patch (RFC 7396)'),
-        body: documentBody,
+        ...writeSchema('Update an object with a JSON Merge Patch (RFC 7396) or a JSON Patch (RFC 6902)'),
+        description:
+          'The Content-Type picks the kind: `application/merge-patch+json` (or `application/json`) for a merge patch, ' +
+          '`application/json-patch+json` for a JSON Patch. A JSON Patch applies all its operations or none: a `test` that ' +
+          'does not hold is 409 `patch_test_failed`, an operation whose target does not exist 409 `patch_conflict` ' +
+          '(RFC 5789 §2.2: the patch cannot be applied to the current state); with If-Match, a stale rev is still 412.',
+        body: objectPatchBodies,
         response: errorResponses,
       },
     },
     async (request, reply) => {
       const { userId, collection, id } = request.params;
       const precondition = parsePrecondition(request.headers);
-      return commit(request, reply, userId, { op: 'patch', collection, id, patch: request.body, precondition });
+      return commit(request, reply, userId, { op: 'patch', collection, id, patch: patchOf(request), precondition });
     },
   );
 
@@ -142,6 +158,20 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
       return commit(request, reply, userId, { op: 'delete', collection, id, precondition });
     },
   );
+}
+
+/**
+ * The patch a PATCH request carries, by its media type: a JSON Patch
+ * (checked: invalid_patch, forbidden_key) or a merge patch (an object, as
+ * the body parser ensures). Any other media type is 415, even one whose
+ * body another route takes: this route's schemas cover these three only.
+ */
+function patchOf(request: FastifyRequest): ObjectPatch {
+  const mediaType = request.mediaType ?? '';
+  if (!PATCH_MEDIA_TYPES.has(mediaType)) {
+    throw new PinbaseError('unsupported_media_type', `PATCH takes ${ACCEPT_PATCH} (or application/json, as a merge patch)`);
+  }
+  return mediaType === JSON_PATCH_MEDIA_TYPE ? parseJsonPatch(request.body) : (request.body as JsonObject);
 }
 
 /**

@@ -272,6 +272,23 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   add('read-only token on DELETE _indexes', request('DELETE', `${V}/_indexes/notes/x`, { auth: bearer(tokens.victimReadOnly) }), P('insufficient_scope', 403));
   add('GET _indexes with another tenant\'s token', request('GET', `${V}/_indexes`, { auth: bearer(tokens.other) }), P('forbidden', 403));
   add('DELETE of an index of a new user creates nothing', request('DELETE', `${S}/_indexes/notes/x`, { auth: bearer(tokens.stranger) }), P('index_not_found', 404));
+  // --- JSON Patch (RFC 6902): malformed patches are 400, patches that cannot apply 409, and either applies nothing.
+  const jsonPatch = (body: string, target = `${V}/notes/n1`, parts: RequestParts = {}) =>
+    request('PATCH', target, { ...parts, headers: [['Content-Type', 'application/json-patch+json']], body });
+  add('a JSON Patch that is not an array', jsonPatch('{"op":"add","path":"/a","value":1}'), P('invalid_patch', 400));
+  add('a JSON Patch of 1001 ops', jsonPatch(JSON.stringify(Array.from({ length: 1001 }, () => ({ op: 'test', path: '/title', value: 'secret' })))), P('invalid_patch', 400));
+  add('a JSON Patch with an unknown op', jsonPatch('[{"op":"merge","path":"/title","value":"x"}]'), P('invalid_patch', 400));
+  add('a JSON Patch pointer /a~2', jsonPatch('[{"op":"add","path":"/a~2","value":1}]'), P('invalid_patch', 400));
+  add('a JSON Patch through /__proto__/x', jsonPatch('[{"op":"add","path":"/__proto__/x","value":1}]'), P('forbidden_key', 400));
+  add('a JSON Patch adding a value with __proto__', jsonPatch('[{"op":"add","path":"/a","value":{"__proto__":{"admin":true}}}]'), P('forbidden_key', 400));
+  add('a JSON Patch moving a parent into its child', jsonPatch('[{"op":"move","from":"/address","path":"/address/city/x"}]'), P('invalid_patch', 400));
+  add('a JSON Patch with a huge array index', jsonPatch('[{"op":"add","path":"/tags/99999999999999999999","value":1}]'), P('patch_conflict', 409));
+  add('a JSON Patch replacing the document with an array', jsonPatch('[{"op":"replace","path":"","value":[]}]'), P('patch_conflict', 409));
+  add('a JSON Patch whose test fails', jsonPatch('[{"op":"remove","path":"/title"},{"op":"test","path":"/title","value":"secret"}]'), P('patch_test_failed', 409));
+  add('a JSON Patch copying the document into itself 40 times', jsonPatch(JSON.stringify(Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '', path: `/c${i}` })))), P('invalid_body', 400));
+  add('a JSON Patch body on PUT', request('PUT', `${V}/notes/n1`, { headers: [['Content-Type', 'application/json-patch+json']], body: '[]' }), P('unsupported_media_type', 415));
+  add('a JSON Patch in a transaction with an unknown op', json('POST', `${V}/_tx`, tx([{ op: 'patch', collection: 'notes', id: 'n1', patch: [{ op: 'merge', path: '/a' }] }])), P('invalid_patch', 400));
+  add('a JSON Patch of a missing object of a new user', jsonPatch('[{"op":"add","path":"/a","value":1}]', `${S}/notes/a`, { auth: bearer(tokens.stranger) }), P('object_not_found', 404));
 
   // --- Failed writes on a user with no file: refused, and no file appears.
   add('DELETE of a missing object of a new user', request('DELETE', `${S}/notes/a`, { auth: bearer(tokens.stranger) }), P('object_not_found', 404));

@@ -127,6 +127,25 @@ describe('the event loop with the largest inputs the limits allow', () => {
     await expectQuick('1000 reads and 1000 puts', jsonRequest('POST', `${U}/_tx`, { reads, ops: creates }), 200);
   });
 
+  it('stays responsive for the costliest JSON Patches', async () => {
+    const jsonPatch = (path: string, patch: unknown[]): InjectOptions => ({
+      method: 'PATCH',
+      url: `${U}/${path}`,
+      payload: JSON.stringify(patch),
+      headers: { 'content-type': 'application/json-patch+json' },
+    });
+    const many = (make: (i: number) => unknown) => Array.from({ length: 1000 }, (_, i) => make(i));
+    await put('jp/half', `{"a":${manyKeys(N / 2 - 2)},"box":{}}`);
+    await expectQuick('JSON Patch: 1000 copies of an N/2-node subtree (refused)', jsonPatch('jp/half', many((i) => ({ op: 'copy', from: '/a', path: `/c${i}` }))), 400);
+    const backAndForth = many((i) => (i % 2 === 0 ? { op: 'move', from: '/a', path: '/box/a' } : { op: 'move', from: '/box/a', path: '/a' }));
+    await expectQuick('JSON Patch: 1000 moves of an N/2-node subtree down and up (refused)', jsonPatch('jp/half', backAndForth), 400);
+    await expectQuick('JSON Patch: a test of an N/2-node subtree', jsonPatch('jp/half', [{ op: 'test', path: '/a', value: JSON.parse(manyKeys(N / 2 - 2)) }]), 200);
+    await put('jp/list', `{"list":[${Array(MiB / 2 - 40).fill('0').join(',')}]}`);
+    await expectQuick('JSON Patch: 1000 inserts at the front of a 1 MiB array (refused)', jsonPatch('jp/list', many(() => ({ op: 'add', path: '/list/0', value: 1 }))), 400);
+    const copies = many((i) => ({ op: 'patch', collection: 'jp', id: 'half', patch: [{ op: 'copy', from: '/a', path: `/t${i}` }] }));
+    await expectQuick('JSON Patch: 1000 transaction ops each copying N/2 nodes (refused)', jsonRequest('POST', `${U}/_tx`, { ops: copies }), 413);
+  });
+
   it('stays responsive for the largest pages', async () => {
     for (let i = 0; i < 8; i++) await put(`pages/p${i}`, bigString(MiB - 100, String(i)));
     for (let i = 0; i < 8; i++) await put(`pages/p0`, bigString(MiB - 100, `v${i}`));
