@@ -206,3 +206,20 @@ describe('import effects', () => {
     expectProblem(await fx.app.inject({ method: 'GET', url: `${B}/notes/n0?at=7` }), 'snapshot_pruned', 410);
   });
 });
+
+describe('an export whose client stops reading', () => {
+  it('does not hold a handover back: the stream is cut and the partition let go', async () => {
+    const ops = Array.from({ length: 600 }, (_, i) => ({ op: 'put', collection: 'notes', id: `n${i}`, data: { i } }));
+    expect((await fx.app.inject(jsonRequest('POST', `${A}/_tx`, { ops }))).statusCode).toBe(200);
+    const exported = await fx.store.portability.openExport('alice', false);
+    await exported.lines().next();
+    let aborted = 0;
+    exported.abortWhenInterrupted(() => {
+      aborted++;
+      exported.close();
+    });
+    await fx.store.release('alice');
+    expect(aborted).toBe(1);
+    expect(fx.store.pool.isOpen('alice')).toBe(false);
+  }, 5000);
+});
