@@ -61,14 +61,15 @@ function replaceData(sql: Statements, replace: boolean, maxUserBytes: number) {
     db.exec(`DROP INDEX main."${name.replaceAll('"', '""')}"`);
   }
   db.exec('DELETE FROM main.versions; DELETE FROM main.objects; DELETE FROM main.indexes; DELETE FROM main.idempotency;');
+  // A version is live when it is its object's head and not a tombstone.
   const versions = db
     .prepare(
       `INSERT INTO main.versions (vid, rev, collection, id, prev, deleted, committed_at, body, live, ixgen)
-       SELECT vid, rev, collection, id, prev, deleted, committed_at, body, 0, ? FROM staging.versions ORDER BY vid`,
+       SELECT v.vid, v.rev, v.collection, v.id, v.prev, v.deleted, v.committed_at, v.body, o.vid IS v.vid AND v.deleted = 0, ?
+       FROM staging.versions v LEFT JOIN staging.objects o ON o.collection = v.collection AND o.id = v.id ORDER BY v.vid`,
     )
     .run(generation).changes;
-  db.exec('INSERT INTO main.objects (collection, id, vid, rev, deleted) SELECT collection, id, vid, rev, deleted FROM staging.objects');
-  db.exec('UPDATE main.versions SET live = 1 WHERE vid IN (SELECT vid FROM main.objects WHERE deleted = 0)');
+  db.exec('INSERT INTO main.objects (collection, id, vid, rev, deleted) SELECT collection, id, vid, rev, deleted FROM staging.objects ORDER BY collection, id');
   const insertIndex = db.prepare(
     "INSERT INTO main.indexes (collection, name, paths, is_unique, generation, state, built_through, error, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
   );

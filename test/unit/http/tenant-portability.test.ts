@@ -189,6 +189,11 @@ describe('import effects', () => {
       expect(target.sql.get("SELECT name FROM sqlite_master WHERE name LIKE 'pbx%'").pluck().all()).toEqual(['pbx_5_notes_by-tag']);
       expect(target.sql.get('SELECT state FROM indexes').pluck().all()).toEqual(['ready']);
       expect(target.sql.get('SELECT count(*) FROM versions WHERE ixgen < 1').pluck().get()).toBe(0);
+      // Live: exactly the heads that are not tombstones.
+      expect(target.sql.get('SELECT v.vid FROM versions v JOIN objects o ON o.vid = v.vid AND o.deleted = 0 WHERE v.live = 1 ORDER BY v.vid').pluck().all()).toEqual(
+        target.sql.get('SELECT vid FROM versions WHERE live = 1 ORDER BY vid').pluck().all(),
+      );
+      expect(target.sql.get('SELECT count(*) FROM versions WHERE live = 1').pluck().get()).toBe(6);
       fx.store.pool.release(target);
     }
   });
