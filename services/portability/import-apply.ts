@@ -17,7 +17,8 @@ import { catalogPaths, fileSeq } from './tenant-export.js';
  * Unless `replace`, the user must have no live object (tenant_not_empty);
  * its tombstones and history go. Imported: versions (same vids, chains,
  * revs, commit times), object heads, the index catalog (every index
- * rebuilt, ready: every version carries the newest generation), the
+ * rebuilt, ready: every version carries the newest generation; a unique
+ * index the data breaks is kept as failed), the
  * retention horizon and the seq. Not imported, and cleared: idempotency
  * records (a key used before the import applies again after it). Kept: the
  * owner epoch (the lease's fencing token is the target's). The quota
