@@ -15,6 +15,7 @@ import { changeRoutes } from './routes/change-routes.js';
 import { collectionRoutes } from './routes/collection-routes.js';
 import { indexRoutes } from './routes/index-routes.js';
 import { objectRoutes } from './routes/object-routes.js';
+import { portabilityRoutes } from './routes/portability-routes.js';
 import type { ApiInstance, RouteContext, SchemaTypeProvider } from './routes/route-context.js';
 import { systemRoutes, type SystemContext } from './routes/system-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
@@ -145,6 +146,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           { name: 'changes', description: 'The change feed (JSON and SSE)' },
           { name: 'indexes', description: 'Secondary indexes on JSON fields' },
           { name: 'tenant', description: 'Whole-tenant operations: revert, erase' },
+          { name: 'portability', description: 'Tenant export and import (NDJSON or the SQLite file)' },
         ],
         // Only the /api/users routes are documented (the others are hidden): each needs the user's token.
         ...(options.tokens === undefined
@@ -176,6 +178,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transactionRoutes(api, options);
     indexRoutes(api, options);
     tenantRoutes(api, options);
+    // Its own scope: import bodies are streams, not JSON.
+    await scope.register(async (inner) => portabilityRoutes(inner, options));
   });
   return app;
 }

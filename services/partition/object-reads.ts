@@ -47,7 +47,7 @@ function toVersion(row: VersionRow): StoredVersion {
 
 const VERSION_COLUMNS = 'vid, rev, deleted, body, committed_at';
 
-function versionAt(sql: Statements, vid: number): StoredVersion | undefined {
+export function versionAt(sql: Statements, vid: number): StoredVersion | undefined {
   const row = sql.get(`SELECT ${VERSION_COLUMNS} FROM versions WHERE vid = ?`).get(vid) as VersionRow | undefined;
   return row && toVersion(row);
 }
