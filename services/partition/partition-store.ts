@@ -11,7 +11,7 @@ import type { IdempotencyClaim, WriteOutcome, WriteRequest } from './write-reque
 /** The read-only face of a partition that read handlers get. */
 export type PartitionView = Pick<
   Partition,
-  'userId' | 'seq' | 'prunedThrough' | 'object' | 'list' | 'history' | 'changes' | 'assertSnapshot'
+  'userId' | 'seq' | 'prunedThrough' | 'object' | 'list' | 'query' | 'history' | 'changes' | 'assertSnapshot'
 >;
 
 export interface StoreOptions extends Omit<PoolOptions, 'onCommit'> {
@@ -142,6 +142,7 @@ function emptyView(userId: string): PartitionView {
     prunedThrough: 0,
     object: () => undefined,
     list: () => ({ items: [], more: false }),
+    query: () => ({ items: [], more: false, index: undefined }),
     history: () => ({ items: [], more: false }),
     changes: () => [],
     assertSnapshot: (at) => assertSnapshotWithin(at, 0, 0),
