@@ -49,10 +49,20 @@ export interface QueryPage {
 export interface QueryOptions extends PageBounds {
   after?: Keyset | undefined;
   at?: number | undefined;
+  /** The cost bounds (tests lower them): MAX_EXAMINED_PER_PAGE and MAX_SORTED_OBJECTS by default. */
+  costBounds?: CostBounds;
 }
+
+export interface CostBounds {
+  maxExamined: number;
+  maxSorted: number;
+}
+
+const DEFAULT_COST_BOUNDS: CostBounds = { maxExamined: MAX_EXAMINED_PER_PAGE, maxSorted: MAX_SORTED_OBJECTS };
 
 /** Runs one page of `spec` on `collection` (see the module comment). */
 export function runQuery(sql: Statements, collection: string, spec: QuerySpec, options: QueryOptions): QueryPage {
+  options = { costBounds: DEFAULT_COST_BOUNDS, ...options };
   const page = options.at === undefined ? currentQuery(sql, collection, spec, options) : snapshotQuery(sql, collection, spec, options, options.at);
   if (spec.fields) for (const item of page.items) item.body = project(item.body, spec.fields);
   return page;
@@ -106,20 +116,21 @@ interface QueryRow {
 }
 
 function currentQuery(sql: Statements, collection: string, spec: QuerySpec, options: QueryOptions): QueryPage {
+  const bounds = options.costBounds!;
   const ready = readyIndexes(sql, collection);
   let query: CompiledQuery | undefined;
   let prepared: PreparedQuery | undefined;
   if (ready.some((index) => indexUsable(spec, index))) {
-    query = compileQuery(collection, spec, ready, options.after, MAX_EXAMINED_PER_PAGE);
+    query = compileQuery(collection, spec, ready, options.after, bounds.maxExamined);
     prepared = prepare(sql, query);
     // The planner chose not to use an index: the versions shape would scan all history.
     if (prepared.index === undefined) prepared = undefined;
   }
   if (!prepared) {
-    query = compileQuery(collection, spec, [], options.after, MAX_EXAMINED_PER_PAGE);
+    query = compileQuery(collection, spec, [], options.after, bounds.maxExamined);
     prepared = prepare(sql, query);
   }
-  if (prepared.sorts) assertSortable(sql, collection, spec, 'SELECT count(*) FROM objects WHERE collection = ? AND deleted = 0');
+  if (prepared.sorts) assertSortable(sql, collection, spec, bounds.maxSorted, 'SELECT count(*) FROM objects WHERE collection = ? AND deleted = 0');
   const fill = new PageFill(options);
   const items: ListedObject[] = [];
   const keysOf = (row: QueryRow): Keyset => ({ keys: spec.order.map((_, i) => row[`k${i}`] ?? null), id: row.id });
@@ -132,19 +143,19 @@ function currentQuery(sql: Statements, collection: string, spec: QuerySpec, opti
       items.push({ id: row.id, rev: row.rev, body: row.body });
       last = keysOf(row);
     }
-    if (examined >= MAX_EXAMINED_PER_PAGE) return { items, more: true, resume: keysOf(row), index: prepared.index };
+    if (examined >= bounds.maxExamined) return { items, more: true, resume: keysOf(row), index: prepared.index };
   }
   return { items, more: false, index: prepared.index };
 }
 
-function assertSortable(sql: Statements, collection: string, spec: QuerySpec, countSql: string): void {
+function assertSortable(sql: Statements, collection: string, spec: QuerySpec, maxSorted: number, countSql: string): void {
   const count = sql.get(countSql).pluck().get(collection) as number;
-  if (count <= MAX_SORTED_OBJECTS) return;
+  if (count <= maxSorted) return;
   const paths = spec.order.map((key) => formatFieldPath(key.path));
   throw new PinbaseError(
     'query_too_expensive',
     `ordering ${count} objects by ${paths.join(', ')} needs an index on (${paths.join(', ')}) in collection ${collection}: ` +
-      `an unindexed order is allowed up to ${MAX_SORTED_OBJECTS} objects`,
+      `an unindexed order is allowed up to ${maxSorted} objects`,
     { extensions: { paths } },
   );
 }
@@ -174,6 +185,7 @@ function* objectsAt(sql: Statements, collection: string, at: number, after: stri
 }
 
 function snapshotQuery(sql: Statements, collection: string, spec: QuerySpec, options: QueryOptions, at: number): QueryPage {
+  const bounds = options.costBounds!;
   const fill = new PageFill(options);
   const items: ListedObject[] = [];
   if (spec.order.length === 0) {
@@ -184,12 +196,12 @@ function snapshotQuery(sql: Statements, collection: string, spec: QuerySpec, opt
         if (!fill.admit(object.body.length)) return { items, more: true, resume: { keys: [], id: items[items.length - 1]!.id }, index: undefined };
         items.push({ id: object.head.id, rev: object.rev, body: object.body });
       }
-      if (examined >= MAX_EXAMINED_PER_PAGE) return { items, more: true, resume: { keys: [], id: object.head.id }, index: undefined };
+      if (examined >= bounds.maxExamined) return { items, more: true, resume: { keys: [], id: object.head.id }, index: undefined };
     }
     return { items, more: false, index: undefined };
   }
   // Another order needs every object at the snapshot: bounded by the heads of the collection.
-  assertSortable(sql, collection, spec, 'SELECT count(*) FROM objects WHERE collection = ?');
+  assertSortable(sql, collection, spec, bounds.maxSorted, 'SELECT count(*) FROM objects WHERE collection = ?');
   // Top-k: keep the best `keep` rows after the cursor, trimming whenever twice that many are held.
   const keep = options.limit + 1;
   let candidates: (SortedRow & { vid: number })[] = [];
