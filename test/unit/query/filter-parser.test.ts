@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseFilter } from '../../../services/query/filter.js';
 import { parseFields, parseOrder, parseQuerySpec, querySpecHash } from '../../../services/query/query-spec.js';
 
-const refused = (code: string, detail: RegExp) => expect.objectContaining({ code, detail: expect.stringMatching(detail) });
+const refused = (code: string, detail: RegExp): unknown => expect.objectContaining({ code, detail: expect.stringMatching(detail) as unknown });
 
 describe('filter parser', () => {
   it('parses every operator into the AST, implicit $eq and several keys as AND', () => {

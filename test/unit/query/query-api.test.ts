@@ -39,8 +39,10 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-async function query(collection: string, params: Record<string, string | number>, user = 'u'): Promise<Answer> {
-  const search = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+type Params = Record<string, string | number | undefined>;
+
+async function query(collection: string, params: Params, user = 'u'): Promise<Answer> {
+  const search = new URLSearchParams(Object.entries(params).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]])));
   const reply = await t.app.inject({ method: 'GET', url: `/api/users/${user}/${collection}?${search.toString()}` });
   const body = reply.json<Record<string, unknown>>();
   const items = (body.items ?? []) as Answer['items'];
@@ -48,7 +50,7 @@ async function query(collection: string, params: Record<string, string | number>
 }
 
 /** Every page's ids, following `next`. */
-async function allIds(collection: string, params: Record<string, string | number>): Promise<string[]> {
+async function allIds(collection: string, params: Params): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | undefined;
   for (let i = 0; i < 100; i++) {
