@@ -31,9 +31,13 @@ import { readyIndexes } from './ready-indexes.js';
 export const MAX_EXAMINED_PER_PAGE = 10_000;
 
 /**
- * Live objects a collection may have for a query whose order needs a sort.
- * Measured here (bench/query, 100,000 objects of ~200 bytes, order by an
- * unindexed number): ~MEASURED_SORT_MS ms for the first page.
+ * Live objects a collection may have for a query whose order needs a sort
+ * (snapshot queries: object heads). Measured (bench/query/query-cost.ts,
+ * 100,000 objects of ~200 bytes, on this 2-core machine under a load
+ * average of ~15 from other jobs, median of 5): a first page ordered by an
+ * unindexed number took 915 ms (min 765) in SQL and 2,644 ms (min 1,881) on
+ * a snapshot in JavaScript; a page that ends at the examination budget
+ * 154 ms (snapshot 143 ms). Those are the worst a page can cost.
  */
 export const MAX_SORTED_OBJECTS = 100_000;
 
@@ -164,20 +168,33 @@ interface Head {
   id: string;
   vid: number;
   rev: number;
+  deleted: number;
+  body: string | null;
 }
 
 /** Object heads a snapshot query reads per statement. */
 const SNAPSHOT_CHUNK = 256;
 
-/** The collection's objects as they were at `at`, in id order after `after`, each parsed once. */
-function* objectsAt(sql: Statements, collection: string, at: number, after: string): Generator<{ head: Head; vid: number; rev: number; body: string } | { head: Head; vid?: undefined }> {
+/**
+ * The collection's objects as they were at `at`, in id order after `after`
+ * (absent ones too, without a version, so that they count as examined). A
+ * head written at or before `at` is its own version, read with it; only the
+ * others walk their chain.
+ */
+function* objectsAt(sql: Statements, collection: string, at: number, after: string): Generator<{ id: string; vid?: number; rev: number; body: string }> {
   for (;;) {
-    const heads = sql.get('SELECT id, vid, rev FROM objects WHERE collection = ? AND id > ? ORDER BY id LIMIT ?').all(collection, after, SNAPSHOT_CHUNK) as Head[];
+    const heads = sql
+      .get('SELECT o.id, o.vid, o.rev, o.deleted, v.body FROM objects o JOIN versions v ON v.vid = o.vid WHERE o.collection = ? AND o.id > ? ORDER BY o.id LIMIT ?')
+      .all(collection, after, SNAPSHOT_CHUNK) as Head[];
     for (const head of heads) {
+      if (head.rev <= at) {
+        yield head.deleted === 1 ? { id: head.id, rev: head.rev, body: '' } : { id: head.id, vid: head.vid, rev: head.rev, body: head.body! };
+        continue;
+      }
       const vid = chainAt(sql, head.vid, head.rev, at);
       const version = vid === undefined ? undefined : versionAt(sql, vid);
-      if (!version || version.deleted) yield { head };
-      else yield { head, vid: version.vid, rev: version.rev, body: version.body! };
+      if (!version || version.deleted) yield { id: head.id, rev: 0, body: '' };
+      else yield { id: head.id, vid: version.vid, rev: version.rev, body: version.body! };
     }
     if (heads.length < SNAPSHOT_CHUNK) return;
     after = heads[heads.length - 1]!.id;
@@ -194,9 +211,9 @@ function snapshotQuery(sql: Statements, collection: string, spec: QuerySpec, opt
       examined++;
       if (object.vid !== undefined && matches(spec.filter, JSON.parse(object.body) as Json)) {
         if (!fill.admit(object.body.length)) return { items, more: true, resume: { keys: [], id: items[items.length - 1]!.id }, index: undefined };
-        items.push({ id: object.head.id, rev: object.rev, body: object.body });
+        items.push({ id: object.id, rev: object.rev, body: object.body });
       }
-      if (examined >= bounds.maxExamined) return { items, more: true, resume: { keys: [], id: object.head.id }, index: undefined };
+      if (examined >= bounds.maxExamined) return { items, more: true, resume: { keys: [], id: object.id }, index: undefined };
     }
     return { items, more: false, index: undefined };
   }
@@ -210,7 +227,7 @@ function snapshotQuery(sql: Statements, collection: string, spec: QuerySpec, opt
     if (object.vid === undefined) continue;
     const document = JSON.parse(object.body) as Json;
     if (!matches(spec.filter, document)) continue;
-    const row = { keys: spec.order.map((key) => sortValue(document, key.path)), id: object.head.id, vid: object.vid };
+    const row = { keys: spec.order.map((key) => sortValue(document, key.path)), id: object.id, vid: object.vid };
     if (options.after && byOrder(row, options.after) <= 0) continue;
     candidates.push(row);
     if (candidates.length >= 2 * keep) candidates = candidates.sort(byOrder).slice(0, keep);
