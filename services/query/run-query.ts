@@ -32,12 +32,13 @@ export const MAX_EXAMINED_PER_PAGE = 10_000;
 
 /**
  * Live objects a collection may have for a query whose order needs a sort
- * (snapshot queries: object heads). Measured (bench/query/query-cost.ts,
- * 100,000 objects of ~200 bytes, on this 2-core machine under a load
- * average of ~15 from other jobs, median of 5): a first page ordered by an
- * unindexed number took 915 ms (min 765) in SQL and 2,644 ms (min 1,881) on
- * a snapshot in JavaScript; a page that ends at the examination budget
- * 154 ms (snapshot 143 ms). Those are the worst a page can cost.
+ * (snapshot queries: object heads). Measured with
+ * `npx tsx bench/query/query-cost.ts` (100,000 objects of ~200 bytes, this
+ * 2-core machine shared with other jobs, median of 5, CPU time of the
+ * process): a first page ordered by an unindexed number costs ~300 ms of
+ * CPU in SQL and ~1,000 ms on a snapshot in JavaScript; a page that ends at
+ * the examination budget ~34 ms (snapshot ~55 ms). Those are the most one
+ * page can cost.
  */
 export const MAX_SORTED_OBJECTS = 100_000;
 
