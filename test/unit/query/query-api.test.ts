@@ -258,6 +258,17 @@ describe('snapshots', () => {
   });
 });
 
+it('answers 410 snapshot_pruned for a query at a snapshot the retention window has pruned', async () => {
+  await put('r', 'a', { n: 1 });
+  await put('r', 'a', { n: 2 });
+  await put('r', 'a', { n: 3 });
+  expect((await query('r', { filter: '{"n":1}', at: 1 })).ids).toEqual(['a']);
+  await t.store.prune(Date.now() + 8 * 24 * 3600 * 1000);
+  const answer = await query('r', { filter: '{"n":1}', at: 1 });
+  expect(answer.status).toBe(410);
+  expect(answer.body.code).toBe('snapshot_pruned');
+});
+
 describe('cost bounds', () => {
   it('ends a page at the examination budget with a cursor, possibly empty, and the client gets everything by following it', async () => {
     for (let i = 0; i < 25; i++) await put('b', `b${String(i).padStart(2, '0')}`, { hit: i === 23 });
