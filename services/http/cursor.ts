@@ -27,3 +27,42 @@ export function decodeCursor(text: string): ListCursor {
   if (at !== undefined && (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0)) throw invalid;
   return at === undefined ? { after } : { after, at };
 }
+
+/**
+ * Where a query page ends: the hash of the query it belongs to (filter,
+ * order and fields, normalised), its snapshot, and the keyset of the last
+ * row (the order's values, then the object id).
+ */
+export interface QueryCursor {
+  query: string;
+  at?: number;
+  keys: (string | number | null)[];
+  id: string;
+}
+
+/** Longest cursor (the `cursor` parameter's schema limit). */
+export const MAX_CURSOR_CHARS = 2048;
+
+/** An opaque cursor of a query page; undefined when the row's order values make it longer than MAX_CURSOR_CHARS. */
+export function encodeQueryCursor(cursor: QueryCursor): string | undefined {
+  const text = Buffer.from(JSON.stringify({ q: cursor.query, ...(cursor.at === undefined ? {} : { a: cursor.at }), k: cursor.keys, i: cursor.id })).toString('base64url');
+  return text.length > MAX_CURSOR_CHARS ? undefined : text;
+}
+
+/** Decodes a cursor made by encodeQueryCursor; anything else (a listing's cursor included) is 400 invalid_cursor. */
+export function decodeQueryCursor(text: string): QueryCursor {
+  const invalid = new PinbaseError('invalid_cursor', 'the cursor is not one this server returned for a query');
+  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(text)) throw invalid;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid;
+  }
+  if (typeof value !== 'object' || value === null) throw invalid;
+  const { q, a, k, i } = value as { q?: unknown; a?: unknown; k?: unknown; i?: unknown };
+  if (typeof q !== 'string' || typeof i !== 'string' || i.length > 256 || !Array.isArray(k)) throw invalid;
+  if (!k.every((key) => key === null || typeof key === 'string' || (typeof key === 'number' && Number.isFinite(key)))) throw invalid;
+  if (a !== undefined && (typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0)) throw invalid;
+  return { query: q, keys: k as QueryCursor['keys'], id: i, ...(a === undefined ? {} : { at: a }) };
+}

@@ -59,6 +59,14 @@ export const listQuery = {
     at: snapshotQuery.properties.at,
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
     cursor: { type: 'string', maxLength: 2048, description: 'Opaque cursor from the previous page' },
+    filter: {
+      type: 'string',
+      description:
+        'A query filter: JSON such as {"status":"open","total":{"$gte":100}} (operators $eq $ne $lt $lte $gt $gte $in $nin $exists ' +
+        '$prefix $contains, $and $or $not; at most 4096 characters, 32 conditions, nesting 8)',
+    },
+    order: { type: 'string', description: 'Comma-separated field paths, "-" for descending (e.g. -total,createdAt); the object id ends every order' },
+    fields: { type: 'string', description: 'Comma-separated field paths to return in each item\'s data (e.g. title,address.city)' },
   },
 } as const;
 

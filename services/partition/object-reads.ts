@@ -47,6 +47,7 @@ function toVersion(row: VersionRow): StoredVersion {
 
 const VERSION_COLUMNS = 'vid, rev, deleted, body, committed_at';
 
+/** The version stored at row `vid`, if any. */
 export function versionAt(sql: Statements, vid: number): StoredVersion | undefined {
   const row = sql.get(`SELECT ${VERSION_COLUMNS} FROM versions WHERE vid = ?`).get(vid) as VersionRow | undefined;
   return row && toVersion(row);
@@ -144,7 +145,7 @@ export interface PageBounds {
 }
 
 /** Counts a page's items against its bounds. */
-class PageFill {
+export class PageFill {
   private count = 0;
   private bytes = 0;
 

@@ -14,7 +14,7 @@ import type { IdempotencyClaim, WriteOutcome, WriteRequest } from './write-reque
 /** The read-only face of a partition that read handlers get. */
 export type PartitionView = Pick<
   Partition,
-  'userId' | 'seq' | 'prunedThrough' | 'object' | 'list' | 'history' | 'changes' | 'assertSnapshot' | 'indexes' | 'index'
+  'userId' | 'seq' | 'prunedThrough' | 'object' | 'list' | 'query' | 'history' | 'changes' | 'assertSnapshot' | 'indexes' | 'index'
 >;
 
 export interface StoreOptions extends Omit<PoolOptions, 'onCommit'> {
@@ -211,6 +211,7 @@ function emptyView(userId: string): PartitionView {
     prunedThrough: 0,
     object: () => undefined,
     list: () => ({ items: [], more: false }),
+    query: () => ({ items: [], more: false, index: undefined }),
     history: () => ({ items: [], more: false }),
     changes: () => [],
     assertSnapshot: (at) => assertSnapshotWithin(at, 0, 0),

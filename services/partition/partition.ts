@@ -13,6 +13,9 @@ import {
   type Page,
   type StoredVersion,
 } from './object-reads.js';
+import { runQuery, type QueryPage } from '../query/run-query.js';
+import type { Keyset } from '../query/query-sql.js';
+import type { QuerySpec } from '../query/query-spec.js';
 import { applyWrite, assertQuota, assertSnapshotWithin, type WriteContext, type WriteLimits } from './object-writes.js';
 import { Statements } from './statements.js';
 import { SnapshotPins } from './snapshot-pins.js';
@@ -178,6 +181,15 @@ export class Partition {
   /** One index, or undefined. */
   index(collection: string, name: string): IndexEntry | undefined {
     return findIndex(this.sql, collection, name);
+  }
+
+  /**
+   * A page of the query `spec` on `collection` (see run-query.ts: SQL on the
+   * current heads, JavaScript on snapshot `at`), after `after`, of at most
+   * `limit` objects and maxPageBytes; it examines a bounded number of rows.
+   */
+  query(collection: string, spec: QuerySpec, options: { after?: Keyset | undefined; limit: number; at?: number | undefined }): QueryPage {
+    return runQuery(this.sql, collection, spec, { ...options, maxBytes: this.limits.maxPageBytes });
   }
 
   /** A page of an object's versions, newest first (see objectHistory), of at most `limit` and maxPageBytes. */

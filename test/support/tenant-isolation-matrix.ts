@@ -121,6 +121,7 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { name: 'GET pointer', method: 'GET', path: (u) => `${U(u)}/notes/n1/address/city` },
   { name: 'GET history', method: 'GET', path: (u) => `${U(u)}/notes/n1/_history` },
   { name: 'GET listing', method: 'GET', path: (u) => `${U(u)}/notes?limit=10` },
+  { name: 'GET query', method: 'GET', path: (u) => `${U(u)}/notes?filter=${encodeURIComponent('{"title":{"$prefix":"se"}}')}&order=-title&fields=title` },
   { name: 'GET _changes (JSON)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0&includeData=true` },
   { name: 'GET _changes (SSE)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0`, sse: 'header' },
   { name: 'GET _changes (SSE, access_token)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0`, sse: 'query' },

@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { idempotencyClaim } from '../idempotency-key.js';
 import { collectionParams, documentBody, errorResponses, listQuery, writeHeaders } from '../schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
+import { answerQuery } from './collection-query.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
 /** Listing and creating in a collection. */
@@ -11,7 +12,10 @@ export function collectionRoutes(app: ApiInstance, ctx: RouteContext): void {
     `${USER_BASE}/:collection`,
     {
       schema: {
-        summary: 'List a collection in id order, paginated by an opaque cursor',
+        summary: 'List or query a collection, paginated by an opaque cursor',
+        description:
+          'Without filter, order and fields: the live objects in id order. With them: a query (see the README). ' +
+          'A query answers with X-Pinbase-Index: the index SQLite used, or none for a scan.',
         tags: ['collections'],
         params: collectionParams,
         querystring: listQuery,
@@ -21,6 +25,9 @@ export function collectionRoutes(app: ApiInstance, ctx: RouteContext): void {
     async (request, reply) => {
       const { userId, collection } = request.params;
       const { query } = request;
+      if (query.filter !== undefined || query.order !== undefined || query.fields !== undefined) {
+        return answerQuery(ctx, userId, collection, query, reply);
+      }
       const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       if (cursor?.at !== undefined && query.at !== undefined && cursor.at !== query.at) {
         throw new PinbaseError('invalid_cursor', 'the cursor belongs to another snapshot than `at`');

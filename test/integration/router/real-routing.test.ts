@@ -50,6 +50,26 @@ describe('router + 3 real workers', () => {
     }
   });
 
+  it('answers a query through the router: filter, order, fields, X-Pinbase-Index and a cursor to the next page', async () => {
+    const user = 'querier';
+    for (let i = 0; i < 5; i++) {
+      const body = JSON.stringify({ n: i, kind: i % 2 ? 'odd' : 'even', note: `x${i}` });
+      expect((await send(cluster.url, `/api/users/${user}/items/i${i}`, { method: 'PUT', headers: json, body })).status).toBe(201);
+    }
+    const params = `filter=${encodeURIComponent('{"kind":"even"}')}&order=-n&fields=n&limit=2`;
+    const first = await send(cluster.url, `/api/users/${user}/items?${params}`);
+    expect(first.status).toBe(200);
+    expect(first.headers['x-pinbase-index']).toBe('none');
+    expect(first.headers['x-pinbase-worker']).toBe(cluster.ownerOf(user));
+    const page = first.json() as { items: unknown[]; next: string };
+    expect(page.items).toEqual([{ id: 'i4', rev: 5, data: { n: 4 } }, { id: 'i2', rev: 3, data: { n: 2 } }]);
+    const second = await send(cluster.url, `/api/users/${user}/items?${params}&cursor=${page.next}`);
+    expect(second.json()).toEqual({ items: [{ id: 'i0', rev: 1, data: { n: 0 } }], next: null });
+    const bad = await send(cluster.url, `/api/users/${user}/items?filter=${encodeURIComponent('{"n":{"$gt":true}}')}`);
+    expect(bad.status).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'invalid_filter' });
+  });
+
   it('gets 421 from a worker asked directly for a user it does not own', async () => {
     const user = cluster.usersOwnedBy('w1', 1, 'direct')[0]!;
     const wrong = await send(cluster.workerUrl('w2'), `/api/users/${user}/notes/1`);

@@ -416,6 +416,34 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   add('an unknown Expect', request('GET', `${V}/notes/n1`, { headers: [['Expect', 'bogus']] }), { status: 200 });
   add('Upgrade to a WebSocket on a REST route (served as a plain GET)', request('GET', `${V}/notes/n1`, { headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='], ['Sec-WebSocket-Version', '13']] }), { status: 200 });
 
+  // --- Queries: filter, order and fields are parsed and validated; nothing of them reaches SQL but as bound values.
+  const q = (params: string) => request('GET', `${V}/notes?${params}`);
+  const filter = (text: string) => q(`filter=${encodeURIComponent(text)}`);
+  const badFilter = P('invalid_filter', 400);
+  add('a query filter that is not JSON', filter('{"title":'), badFilter);
+  add('a query filter with an unknown operator', filter('{"title":{"$where":"sleep(1000)"}}'), badFilter);
+  add('a query filter on an SQL-injection path', filter('{"a\'); DROP TABLE versions;--":1}'), badFilter);
+  add('a query filter on a JSON-path path', filter('{"$.title":"secret"}'), badFilter);
+  add('a query filter on a path with a quote', filter('{"a\\"b":1}'), badFilter);
+  add('a query filter on __proto__', filter('{"__proto__":{"$eq":1}}'), badFilter);
+  add('a query filter with a value of SQL', filter('{"title":"x\' OR 1=1 --"}'), { status: 200 });
+  add('a query filter with $in of 300 items', filter(JSON.stringify({ title: { $in: Array.from({ length: 300 }, () => 1) } })), badFilter);
+  // 10,000 items do not fit in a request target: refused before the query is parsed.
+  add('a query filter with $in of 10,000 items', filter(JSON.stringify({ title: { $in: Array.from({ length: 10_000 }, () => 1) } })), P('headers_too_large', 431));
+  add('a query filter nested 50 deep', filter(`${'{"$not":'.repeat(49)}{"a":1}${'}'.repeat(49)}`), badFilter);
+  add('a query filter of 5 KiB', filter(`{"title":"${'x'.repeat(5 * 1024)}"}`), badFilter);
+  add('a query filter given twice', q('filter=%7B%7D&filter=%7B%7D'), badFilter);
+  // A value whose percent-encoding is not UTF-8 is left undecoded by the query-string parser: not JSON.
+  add('a query filter of invalid UTF-8', q('filter=%7B%22a%22%3A%22%FF%22%7D'), badFilter);
+  add('a query order "-"', q('order=-'), P('invalid_order', 400));
+  add('a query order "a,,b"', q('order=a,,b'), P('invalid_order', 400));
+  add('a query order of 9 keys', q(`order=${Array.from({ length: 9 }, (_, i) => `k${i}`).join(',')}`), P('invalid_order', 400));
+  add('a query order with SQL', q(`order=${encodeURIComponent("title; DROP TABLE versions")}`), P('invalid_order', 400));
+  add('query fields "a,,b"', q('fields=a,,b'), P('invalid_fields', 400));
+  add('query fields naming __proto__', q('fields=__proto__'), P('invalid_fields', 400));
+  add('query fields of 33 paths', q(`fields=${Array.from({ length: 33 }, (_, i) => `f${i}`).join(',')}`), P('invalid_fields', 400));
+  add('a query with a forged cursor', q(`filter=%7B%7D&cursor=${b64(JSON.stringify({ q: 'x', k: [], i: 'n0' }))}`), P('invalid_cursor', 400));
+
   // --- Admin endpoints: never with a user token, never from a form or another site.
   if (ctx.target === 'router') {
     const drain = `/_router/workers/${ctx.ownerWorker}/drain`;
