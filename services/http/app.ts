@@ -14,6 +14,7 @@ import { RequestSlots } from './request-slots.js';
 import { changeRoutes } from './routes/change-routes.js';
 import { collectionRoutes } from './routes/collection-routes.js';
 import { objectRoutes } from './routes/object-routes.js';
+import { portabilityRoutes } from './routes/portability-routes.js';
 import type { ApiInstance, RouteContext, SchemaTypeProvider } from './routes/route-context.js';
 import { systemRoutes, type SystemContext } from './routes/system-routes.js';
 import { transactionRoutes } from './routes/transaction-routes.js';
@@ -141,6 +142,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           { name: 'collections', description: 'Listing and creating' },
           { name: 'transactions', description: 'All-or-nothing optimistic transactions' },
           { name: 'changes', description: 'The change feed (JSON and SSE)' },
+          { name: 'portability', description: 'Tenant export and import (NDJSON or the SQLite file)' },
         ],
         // Only the /api/users routes are documented (the others are hidden): each needs the user's token.
         ...(options.tokens === undefined
@@ -170,6 +172,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     collectionRoutes(api, options);
     changeRoutes(api, options, { streams, requestSlots });
     transactionRoutes(api, options);
+    // Its own scope: import bodies are streams, not JSON.
+    await scope.register(async (inner) => portabilityRoutes(inner, options));
   });
   return app;
 }

@@ -79,6 +79,22 @@ export const changesQuery = {
   },
 } as const;
 
+export const exportQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    history: { type: 'boolean', default: false, description: 'Every retained version (tombstones included), not only the live objects' },
+  },
+} as const;
+
+export const importQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    replace: { type: 'boolean', default: false, description: 'Replace the user\'s data (otherwise a user with objects is 409 tenant_not_empty)' },
+  },
+} as const;
+
 export const writeHeaders = {
   type: 'object',
   properties: {

@@ -47,7 +47,7 @@ function toVersion(row: VersionRow): StoredVersion {
 
 const VERSION_COLUMNS = 'vid, rev, deleted, body, committed_at';
 
-function versionAt(sql: Statements, vid: number): StoredVersion | undefined {
+export function versionAt(sql: Statements, vid: number): StoredVersion | undefined {
   const row = sql.get(`SELECT ${VERSION_COLUMNS} FROM versions WHERE vid = ?`).get(vid) as VersionRow | undefined;
   return row && toVersion(row);
 }
@@ -57,7 +57,7 @@ function versionAt(sql: Statements, vid: number): StoredVersion | undefined {
  * newest version with rev ≤ `at`; undefined if the object had none then (or
  * it was pruned). Costs one row lookup per version written after `at`.
  */
-function chainAt(sql: Statements, vid: number, rev: number, at: number): number | undefined {
+export function chainAt(sql: Statements, vid: number, rev: number, at: number): number | undefined {
   const link = sql.get('SELECT rev, prev FROM versions WHERE vid = ?');
   let current = vid;
   let currentRev = rev;

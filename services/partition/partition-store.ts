@@ -6,6 +6,7 @@ import { assertSnapshotWithin, type Partition, type PartitionLimits } from './pa
 import { PartitionPool, type PoolOptions } from './partition-pool.js';
 import { Pruner, type RetentionOptions } from './pruner.js';
 import { partitionPath } from './user-id.js';
+import { TenantPortability } from '../portability/tenant-portability.js';
 import type { IdempotencyClaim, WriteOutcome, WriteRequest } from './write-request.js';
 
 /** The read-only face of a partition that read handlers get. */
@@ -17,6 +18,10 @@ export type PartitionView = Pick<
 export interface StoreOptions extends Omit<PoolOptions, 'onCommit'> {
   retention: RetentionOptions;
   onPruneError?: (userId: string, error: unknown) => void;
+  /** Tenant imports and SQLite exports running at once (default 4; 503 overloaded beyond). */
+  maxPortabilityJobs?: number;
+  /** Where import staging files and SQLite export copies are written (default os.tmpdir()). */
+  portabilityTempDir?: string;
 }
 
 /**
@@ -29,6 +34,8 @@ export class PartitionStore {
   readonly pool: PartitionPool;
   private readonly feed = new CommitFeed();
   private readonly pruner: Pruner;
+  /** Tenant export and import (services/portability). */
+  readonly portability: TenantPortability;
 
   private readonly dataDir: string;
   private readonly limits: PartitionLimits;
@@ -39,6 +46,15 @@ export class PartitionStore {
     this.pool = new PartitionPool({ ...options, onCommit: (userId, seq) => this.feed.publish(userId, seq) });
     this.pruner = new Pruner(this.pool, options.retention, options.onPruneError ?? (() => undefined));
     this.pruner.start();
+    this.portability = new TenantPortability({
+      pool: this.pool,
+      dataDir: this.dataDir,
+      maxUserBytes: this.limits.maxUserBytes,
+      maxDocumentBytes: this.limits.maxDocumentBytes,
+      maxConcurrent: options.maxPortabilityJobs ?? 4,
+      ...(options.portabilityTempDir === undefined ? {} : { tempDir: options.portabilityTempDir }),
+      endSubscriptions: (userId) => this.feed.close(userId, 'released'),
+    });
   }
 
   /**

@@ -13,6 +13,7 @@ import {
 } from './object-reads.js';
 import { applyWrite, assertQuota, type WriteContext, type WriteLimits } from './object-writes.js';
 import { Statements } from './statements.js';
+import { SnapshotPins } from './snapshot-pins.js';
 import { StoredObjects } from './stored-objects.js';
 import { classifyStorageError } from './storage-errors.js';
 import type { WalSync } from './wal-sync.js';
@@ -96,6 +97,8 @@ export class Partition {
   seq: number;
   prunedThrough: number;
   state: 'open' | 'closing' | 'closed' | 'broken' = 'open';
+  /** Snapshots running exports hold (the pruner keeps what they need). */
+  readonly pins = new SnapshotPins();
   /** In-flight requests using this partition (the pool will not close it meanwhile). */
   refs = 0;
   readonly openedAt = Date.now();
@@ -103,6 +106,8 @@ export class Partition {
   private pending: Job<unknown>[] = [];
   private flushScheduled = false;
   private epochRecorded = false;
+  /** Batches committed since open: what WalSync counts durability in. */
+  private batchesCommitted = 0;
   /**
    * better-sqlite3 prepares its transaction statements on a connection's first
    * db.transaction(): these are made at the first write, not at every open
@@ -124,10 +129,12 @@ export class Partition {
     this.pageSize = db.pragma('page_size', { simple: true }) as number;
     const state = db
       .prepare(
-        "SELECT (SELECT rev FROM versions ORDER BY vid DESC LIMIT 1) AS seq, (SELECT value FROM meta WHERE key = 'pruned_through') AS pruned",
+        "SELECT (SELECT rev FROM versions ORDER BY vid DESC LIMIT 1) AS seq, (SELECT value FROM meta WHERE key = 'pruned_through') AS pruned," +
+          " (SELECT value FROM meta WHERE key = 'imported_seq') AS imported",
       )
-      .get() as { seq: number | null; pruned: number };
-    this.seq = state.seq ?? 0;
+      .get() as { seq: number | null; pruned: number; imported: number | null };
+    // An import keeps its export's seq even when the last commit left no version there (services/portability).
+    this.seq = Math.max(state.seq ?? 0, Number(state.imported ?? 0));
     this.prunedThrough = Number(state.pruned);
   }
 
@@ -260,7 +267,9 @@ export class Partition {
     this.epochRecorded = true;
     this.observer.onBatch(this, batch.length, Number(process.hrtime.bigint() - started) / 1e9);
     const committed = this.seq > startSeq ? this.seq : 0;
-    const durable = this.walSync?.commit(this.seq);
+    // Counted by batch, not by seq: a maintenance job writes without a seq, and an import may move seq back.
+    const wrote = this.seq !== startSeq || batch.some((job, i) => job.savepoint && settled[i]!.ok);
+    const durable = this.walSync?.commit(wrote ? ++this.batchesCommitted : this.batchesCommitted);
     if (durable === undefined) return this.settle(batch, settled, committed);
     durable.then(
       () => this.settle(batch, settled, committed),

@@ -42,8 +42,10 @@ export function prunePartition(partition: Partition, sql: Statements, now: numbe
   let versions = 0;
   let reached = cursor;
   let horizon = partition.prunedThrough;
+  // Running exports read snapshots down to the smallest pinned seq: nothing they need is pruned.
+  const pinned = partition.pins.limit;
   for (const row of scanned) {
-    if (row.committed_at > cutoff) break;
+    if (row.committed_at > cutoff || row.rev > pinned) break;
     if (row.prev !== null) versions += drop.run(row.prev).changes;
     reached = row.vid;
     horizon = Math.max(horizon, row.rev);

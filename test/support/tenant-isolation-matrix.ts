@@ -101,7 +101,11 @@ export interface MatrixRoute {
   /** The path for `userId`; `slot` is unique per request, for writes that need an object of their own. */
   path(userId: string, slot: string): string;
   readonly body?: (slot: string) => unknown;
+  /** A body sent as it is (not as JSON), e.g. an NDJSON import. */
+  readonly rawBody?: () => string;
   readonly contentType?: string;
+  /** The Accept header, if any. */
+  readonly accept?: string;
   /** A live change feed (Accept: text/event-stream); `query`: the token goes in ?access_token=. */
   readonly sse?: 'header' | 'query';
   /** An object (collection/id) the request needs, created with an owner token before an allowed request. */
@@ -135,6 +139,23 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
     method: 'POST',
     path: (u) => `${U(u)}/_tx`,
     body: (slot) => ({ ops: [{ op: 'put', collection: 'notes', id: `tx-${slot}`, data: { tx: true } }] }),
+  },
+  { name: 'GET _export (NDJSON)', method: 'GET', path: (u) => `${U(u)}/_export?history=true` },
+  { name: 'GET _export (SQLite)', method: 'GET', path: (u) => `${U(u)}/_export`, accept: 'application/vnd.sqlite3' },
+  // Last: an allowed import replaces the victim's data (with the object the routes above read).
+  {
+    name: 'POST _import (replace)',
+    method: 'POST',
+    path: (u) => `${U(u)}/_import?replace=true`,
+    contentType: 'application/x-ndjson',
+    rawBody: () =>
+      [
+        { type: 'header', format: 'pinbase-export', version: 1, user: VICTIM, seq: 1, history: false, exportedAt: '2026-01-01T00:00:00.000Z' },
+        { type: 'version', collection: 'notes', id: 'n1', rev: 1, deleted: false, committedAt: 0, data: { title: 'secret', address: { city: 'Oslo' } } },
+        { type: 'end', count: 1 },
+      ]
+        .map((line) => `${JSON.stringify(line)}\n`)
+        .join(''),
   },
 ];
 
@@ -276,11 +297,12 @@ export async function sendMatrixRequest(
   let path = route.path(userId, slot);
   const headers: Record<string, string> = {};
   if (route.sse !== undefined) headers.accept = 'text/event-stream';
+  if (route.accept !== undefined) headers.accept = route.accept;
   if (credential !== undefined) {
     if (route.sse === 'query') path += `${path.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(credential)}`;
     else headers.authorization = credential;
   }
-  const body = route.body === undefined ? undefined : JSON.stringify(route.body(slot));
+  const body = route.rawBody !== undefined ? route.rawBody() : route.body === undefined ? undefined : JSON.stringify(route.body(slot));
   if (body !== undefined) headers['content-type'] = route.contentType ?? 'application/json';
   const response = await request(new URL(path, baseUrl), {
     method: route.method,

@@ -11,7 +11,7 @@ import type { PartitionStore } from '../../partition/partition-store.js';
 
 /** What the API routes need from the worker. */
 export interface RouteContext {
-  store: Pick<PartitionStore, 'read' | 'write' | 'subscribe'>;
+  store: Pick<PartitionStore, 'read' | 'write' | 'subscribe' | 'portability'>;
   heartbeatMs: number;
 }
 
