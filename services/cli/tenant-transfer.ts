@@ -11,7 +11,7 @@
  * always a complete export.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -122,17 +122,23 @@ export async function exportTenant(
  */
 export async function exportTenantToFile(client: ClusterClient, user: string, format: ExportFormat, history: boolean, file: string): Promise<ExportResult> {
   const partial = `${file}.partial`;
-  const handle = await open(partial, 'w', 0o600);
   try {
-    const result = await exportTenant(client, user, format, history, handle.createWriteStream({ autoClose: false }));
-    await handle.sync();
-    await handle.close();
+    const result = await exportTenant(client, user, format, history, createWriteStream(partial, { mode: 0o600 }));
+    await fsyncFile(partial);
     await rename(partial, file);
     return result;
   } catch (error) {
-    await handle.close().catch(() => undefined);
     await rm(partial, { force: true });
     throw error;
+  }
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
