@@ -301,6 +301,33 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   add('a client\'s X-Pinbase-Worker header', request('GET', `${V}/notes/n1`, { headers: [['X-Pinbase-Worker', ctx.otherWorker], ['Content-Type', 'application/json']] }), { status: 200 });
   add('Connection naming Authorization', request('GET', `${V}/notes/n1`, { headers: [['Connection', 'authorization']] }), { status: 200 }, { router: missing });
 
+  // --- Tenant export and import: a hostile file is refused whole, and nothing of the user changes.
+  const ndjsonImport = (target: string, lines: unknown[], parts: RequestParts = {}) =>
+    request('POST', target, {
+      ...parts,
+      headers: [['Content-Type', 'application/x-ndjson'], ...(parts.headers ?? [])],
+      body: lines.map((line) => `${typeof line === 'string' ? line : JSON.stringify(line)}\n`).join(''),
+    });
+  const exportHeader = { type: 'header', format: 'pinbase-export', version: 1, user: victim, seq: 1, history: false, exportedAt: '2026-01-01T00:00:00Z' };
+  const exportVersion = { type: 'version', collection: 'notes', id: 'n1', rev: 1, deleted: false, committedAt: 0, data: { title: 'pwned' } };
+  const replace = `${V}/_import?replace=true`;
+  add('an import into a user with data, without replace', ndjsonImport(`${V}/_import`, [exportHeader, exportVersion, { type: 'end', count: 1 }]), P('tenant_not_empty', 409));
+  add('an import with a read-only token', ndjsonImport(replace, [exportHeader, exportVersion, { type: 'end', count: 1 }], { auth: bearer(tokens.victimReadOnly) }), P('insufficient_scope', 403));
+  add('an import of garbage bytes', request('POST', replace, { headers: [['Content-Type', 'application/x-ndjson']], body: 'PK\u0003\u0004\u0000\u0001 not an export\n' }), P('invalid_import', 400));
+  add('an import without its end line', ndjsonImport(replace, [exportHeader, exportVersion]), P('invalid_import', 400));
+  add('an import with a wrong count', ndjsonImport(replace, [exportHeader, exportVersion, { type: 'end', count: 5 }]), P('invalid_import', 400));
+  add('an import with a traversing object id', ndjsonImport(replace, [exportHeader, { ...exportVersion, id: '../../etc/passwd' }, { type: 'end', count: 1 }]), P('invalid_import', 400));
+  add('an import of a future export format', ndjsonImport(replace, [{ ...exportHeader, version: 99 }, { type: 'end', count: 0 }]), P('invalid_import', 400));
+  add('an import of a foreign JSON file', ndjsonImport(replace, ['{"name":"package","version":"1.0.0"}']), P('invalid_import', 400));
+  add('an import with a __proto__ document', ndjsonImport(replace, [exportHeader, '{"type":"version","collection":"notes","id":"n1","rev":1,"deleted":false,"committedAt":0,"data":{"__proto__":{"admin":true}}}', { type: 'end', count: 1 }]), P('invalid_import', 400));
+  add('a truncated import into a user with no file', ndjsonImport(`${S}/_import`, [exportHeader, exportVersion], { auth: bearer(tokens.stranger) }), P('invalid_import', 400));
+  add('a SQLite import that is only a header', request('POST', replace, { headers: [['Content-Type', 'application/vnd.sqlite3']], body: `SQLite format 3\u0000${'A'.repeat(200)}` }), P('invalid_import', 400));
+  add('a SQLite import of text', request('POST', replace, { headers: [['Content-Type', 'application/vnd.sqlite3']], body: 'DROP TABLE objects;' }), P('invalid_import', 400));
+  add('a gzip-coded import', ndjsonImport(replace, [exportHeader], { headers: [['Content-Encoding', 'gzip']] }), P('unsupported_media_type', 415));
+  add('an import as JSON', json('POST', replace, '{"type":"header"}'), P('unsupported_media_type', 415));
+  add('an export in an unoffered format', request('GET', `${V}/_export`, { headers: [['Accept', 'text/html']] }), P('not_acceptable', 406));
+  add('an export with a bad history flag', request('GET', `${V}/_export?history=maybe`), P('invalid_request', 400));
+
   // --- The protocol itself: smuggling, framing, headers.
   const head = (lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
   const auth = `Authorization: ${bearer(tokens.victim)}`;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createIndexSql } from '../../../services/query/index-sql.js';
 import { body, expectProblem, jsonRequest, startHttpFixture, type HttpFixture } from './http-harness.js';
 
 const A = '/api/users/alice';
@@ -94,5 +95,114 @@ describe('POST /_import', () => {
     expect(imported.statusCode).toBe(200);
     expect(body(imported)).toEqual({ seq: 8, objects: 6, versions: 9, indexes: 0 });
     expect((await exportOf(B, '?history=true')).body.split('\n').slice(1)).toEqual((await exportOf(A, '?history=true')).body.split('\n').slice(1));
+  });
+});
+
+describe('export consistency', () => {
+  it('is the snapshot at its seq while writes continue: every line matches a read at=seq', async () => {
+    const ops = Array.from({ length: 700 }, (_, i) => ({ op: 'put', collection: 'notes', id: `n${String(i).padStart(3, '0')}`, data: { i, v: 0 } }));
+    expect((await fx.app.inject(jsonRequest('POST', `${A}/_tx`, { ops }))).statusCode).toBe(200);
+    const exporting = exportOf(A);
+    const writes = (async () => {
+      for (let i = 0; i < 700; i += 35) {
+        const id = `n${String(i).padStart(3, '0')}`;
+        await fx.app.inject(i % 2 === 0 ? jsonRequest('PUT', `${A}/notes/${id}`, { i, v: 1 }) : { method: 'DELETE', url: `${A}/notes/${id}` });
+        await fx.app.inject(jsonRequest('PUT', `${A}/notes/new${i}`, { created: true }));
+      }
+    })();
+    const [response] = await Promise.all([exporting, writes]);
+    const seq = Number(response.headers['x-pinbase-seq']);
+    const latest = Number((await fx.app.inject({ method: 'GET', url: `${A}/_changes?limit=1` })).headers['x-pinbase-seq']);
+    expect(latest).toBeGreaterThan(seq);
+    const exported = lines(response.body).filter((line) => line.type === 'version');
+    const snapshot: { id: string; rev: number; data: unknown }[] = [];
+    for (let cursor: string | undefined; ; ) {
+      const page = body<{ items: { id: string; rev: number; data: unknown }[]; cursor?: string }>(
+        await fx.app.inject({ method: 'GET', url: `${A}/notes?at=${seq}&limit=1000${cursor ? `&cursor=${cursor}` : ''}` }),
+      );
+      snapshot.push(...page.items);
+      if (!page.cursor) break;
+      cursor = page.cursor;
+    }
+    expect(exported.map((line) => ({ id: line.id, rev: line.rev, data: line.data }))).toEqual(snapshot.map(({ id, rev, data }) => ({ id, rev, data })));
+  });
+
+  it('pins its snapshot: the pruner keeps the versions a running export still reads', async () => {
+    const pruning = await startHttpFixture({
+      store: { retention: { retentionMs: 0, idempotencyTtlMs: 0, pruneIntervalMs: 0, maxRowsPerBatch: 100_000 } },
+    });
+    try {
+      const ops = Array.from({ length: 600 }, (_, i) => ({ op: 'put', collection: 'notes', id: `n${i}`, data: { v: 0 } }));
+      expect((await pruning.app.inject(jsonRequest('POST', `${A}/_tx`, { ops }))).statusCode).toBe(200);
+      const exported = await pruning.store.portability.openExport('alice', false);
+      const chunks = exported.lines();
+      const first = await chunks.next();
+      expect(first.value).toContain('"seq":1');
+      const update = ops.map((op) => ({ ...op, data: { v: 1 } }));
+      expect((await pruning.app.inject(jsonRequest('POST', `${A}/_tx`, { ops: update }))).statusCode).toBe(200);
+      await pruning.store.prune(Date.now() + 1000);
+      let text = '';
+      for await (const chunk of chunks) text += chunk;
+      const versions = lines(text).filter((line) => line.type === 'version');
+      expect(versions).toHaveLength(600);
+      expect(versions.every((line) => line.rev === 1 && (line.data as { v: number }).v === 0)).toBe(true);
+      // Unpinned, the superseded versions go.
+      const partition = pruning.store.pool.openPartitions()[0]!;
+      expect(partition.pins.count).toBe(0);
+      await pruning.store.prune(Date.now() + 120_000);
+      expect(partition.sql.get('SELECT count(*) FROM versions').pluck().get()).toBe(600);
+    } finally {
+      await pruning.close();
+    }
+  });
+
+  it('ends without its end line when the user is handed over mid-export, and lets the partition go', async () => {
+    const ops = Array.from({ length: 600 }, (_, i) => ({ op: 'put', collection: 'notes', id: `n${i}`, data: { i } }));
+    expect((await fx.app.inject(jsonRequest('POST', `${A}/_tx`, { ops }))).statusCode).toBe(200);
+    const exported = await fx.store.portability.openExport('alice', false);
+    const chunks = exported.lines();
+    await chunks.next();
+    const released = fx.store.release('alice');
+    await expect(chunks.next()).rejects.toThrow(/handed over/);
+    await released;
+    expect(fx.store.pool.isOpen('alice')).toBe(false);
+  });
+});
+
+describe('import effects', () => {
+  it('carries index definitions, rebuilt and ready, in both formats', async () => {
+    await seed(A);
+    const partition = await fx.store.pool.acquire('alice');
+    await partition.maintain((sql) => {
+      sql.db.prepare("INSERT INTO indexes VALUES ('notes', 'by-tag', '[\"tag\"]', 0, 1, 'ready', NULL, NULL, 0)").run();
+      sql.db.exec(createIndexSql({ collection: 'notes', name: 'by-tag', paths: [['tag']], unique: false, generation: 1 }));
+      sql.db.exec("UPDATE meta SET value = 1 WHERE key = 'index_generation'; UPDATE versions SET ixgen = 1");
+    });
+    fx.store.pool.release(partition);
+    const ndjson = (await exportOf(A)).body;
+    expect(lines(ndjson)[1]).toEqual({ type: 'index', collection: 'notes', name: 'by-tag', paths: ['tag'], unique: false });
+    const sqlite = (await exportOf(A, '', 'application/vnd.sqlite3')).rawPayload;
+    for (const [user, type, payload] of [['bob', 'application/x-ndjson', ndjson], ['carol', 'application/vnd.sqlite3', sqlite]] as const) {
+      const response = await fx.app.inject({ method: 'POST', url: `/api/users/${user}/_import`, headers: { 'content-type': type }, payload });
+      expect(body(response)).toMatchObject({ indexes: 1, objects: 6 });
+      const target = await fx.store.pool.acquire(user);
+      expect(target.sql.get("SELECT name FROM sqlite_master WHERE name LIKE 'pbx%'").pluck().all()).toEqual(['pbx_5_notes_by-tag']);
+      expect(target.sql.get('SELECT state FROM indexes').pluck().all()).toEqual(['ready']);
+      expect(target.sql.get('SELECT count(*) FROM versions WHERE ixgen < 1').pluck().get()).toBe(0);
+      fx.store.pool.release(target);
+    }
+  });
+
+  it('ends the user\'s live change-feed subscriptions, and new writes continue after the imported seq', async () => {
+    await seed(A);
+    const exported = (await exportOf(A)).body;
+    const closed: string[] = [];
+    fx.store.subscribe('bob', { onCommit: () => undefined, onClose: (reason) => closed.push(reason) });
+    expect((await fx.app.inject({ method: 'POST', url: `${B}/_import`, headers: { 'content-type': 'application/x-ndjson' }, payload: exported })).statusCode).toBe(200);
+    expect(closed).toEqual(['released']);
+    const write = await fx.app.inject(jsonRequest('PUT', `${B}/notes/after`, { x: 1 }));
+    expect(write.headers['x-pinbase-seq']).toBe('9');
+    // Without history only the snapshot at the export's seq is exact: older ones are pruned.
+    expectProblem(await fx.app.inject({ method: 'GET', url: `${B}/notes/n0?at=7` }), 'snapshot_pruned', 410);
   });
 });
