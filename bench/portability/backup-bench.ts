@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { readSecretLines } from '../../services/auth/secret-file.js';
@@ -62,6 +63,7 @@ async function seed(url: string, data: string): Promise<void> {
   const lane = async (): Promise<void> => {
     while (next < tenants) {
       const user = `tenant-${next++}`;
+      let retries = 0;
       for (let n = 0; n < objects; n++) {
         const res = await pool.request({
           path: `/api/users/${user}/items/i${n}`,
@@ -69,8 +71,12 @@ async function seed(url: string, data: string): Promise<void> {
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ name: `item ${n} of ${user}`, qty: n, tags: ['bench', 'small'] }),
         });
-        await res.body.dump();
-        if (res.statusCode >= 300) throw new Error(`PUT ${user}: ${res.statusCode}`);
+        const text = await res.body.text();
+        // 503 (a partition opening under load, overload): wait and send it again (a PUT is idempotent).
+        if (res.statusCode === 503 && retries++ < 50) {
+          n--;
+          await sleep(100);
+        } else if (res.statusCode >= 300) throw new Error(`PUT ${user}: ${res.statusCode} ${text}`);
       }
     }
   };
@@ -83,22 +89,29 @@ function report(what: string, seconds: number, bytes: number, summary: string): 
   console.log(`${what}: ${tenants} tenants, ${mb.toFixed(1)} MB in ${seconds.toFixed(1)} s = ${(tenants / seconds).toFixed(0)} tenants/s, ${(mb / seconds).toFixed(2)} MB/s  [${summary}]`);
 }
 
+const clusters: { stop: () => Promise<void> }[] = [];
 try {
   const source = await startCluster('source');
+  clusters.push(source);
   let start = performance.now();
   await seed(source.url, source.data);
   console.log(`seeded ${tenants} tenants x ${objects} objects in ${((performance.now() - start) / 1000).toFixed(1)} s`);
   const backupDir = join(root, 'backup');
   const backup = await timed(['backup', '--all', backupDir, '--router', source.url, '--data', source.data, '--concurrency', concurrency, '--format', format]);
-  const bytes = readdirSync(backupDir).reduce((sum, name) => sum + statSync(join(backupDir, name)).size, 0);
+  // The tenants' export files (the manifest not counted).
+  const bytes = readdirSync(backupDir)
+    .filter((name) => name !== 'manifest.json')
+    .reduce((sum, name) => sum + statSync(join(backupDir, name)).size, 0);
   report(`backup --all (${format}, concurrency ${concurrency})`, backup.seconds, bytes, backup.stderr);
   await source.stop();
 
   const target = await startCluster('target');
+  clusters.push(target);
   start = performance.now();
   const restore = await timed(['restore', '--all', backupDir, '--router', target.url, '--data', target.data, '--concurrency', concurrency]);
   report(`restore --all (${format}, concurrency ${concurrency})`, restore.seconds, bytes, restore.stderr);
   await target.stop();
 } finally {
+  await Promise.all(clusters.map((c) => c.stop()));
   rmSync(root, { recursive: true, force: true });
 }
