@@ -16,6 +16,9 @@ import { migrate } from '../partition/schema.js';
 const OBJECTS_PER_TURN = 256;
 const CHARS_PER_TURN = 512 * 1024;
 
+/** How often a running export checks whether its partition is being handed over (see abortWhenInterrupted). */
+const INTERRUPT_CHECK_MS = 250;
+
 /** Thrown inside an export whose partition was handed over or replaced: the stream ends without its end line. */
 export class ExportInterrupted extends Error {
   override name = 'ExportInterrupted';
@@ -33,6 +36,7 @@ export class NdjsonExport {
   readonly prunedThrough: number;
   private readonly pin: SnapshotPin | undefined;
   private closed = false;
+  private watch: NodeJS.Timeout | undefined;
 
   /** Takes the snapshot: call in the same turn as the partition was found readable. */
   constructor(
@@ -47,10 +51,32 @@ export class NdjsonExport {
     this.pin = partition?.pins.pin(history ? this.prunedThrough : this.seq);
   }
 
+  /**
+   * Calls `abort` (once) as soon as the export is interrupted (see lines()),
+   * even while it waits for a client that does not read: a stalled client
+   * must not hold a handover back. Checked every INTERRUPT_CHECK_MS until
+   * close().
+   */
+  abortWhenInterrupted(abort: () => void): void {
+    if (!this.partition || this.closed) return;
+    this.watch = setInterval(() => {
+      if (this.interrupted()) {
+        clearInterval(this.watch);
+        abort();
+      }
+    }, INTERRUPT_CHECK_MS);
+    this.watch.unref();
+  }
+
+  private interrupted(): boolean {
+    return this.partition !== undefined && (this.partition.state !== 'open' || !this.pin!.valid);
+  }
+
   /** Ends the export: unpins the snapshot and lets the partition go. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watch);
     this.pin?.release();
     this.release();
   }
@@ -89,7 +115,7 @@ export class NdjsonExport {
 
   private assertReadable(): void {
     if (this.closed) throw new ExportInterrupted('the export was closed');
-    if (this.partition && (this.partition.state !== 'open' || !this.pin!.valid)) {
+    if (this.interrupted()) {
       throw new ExportInterrupted('the partition was handed over or replaced during the export');
     }
   }

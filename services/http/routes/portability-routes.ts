@@ -47,6 +47,8 @@ export async function portabilityRoutes(scope: FastifyInstance, ctx: RouteContex
       const exported = await ctx.store.portability.openExport(userId, request.query.history);
       // However the stream ends (finished, client gone, handover), the partition and the pin are let go.
       reply.raw.once('close', () => exported.close());
+      // A handover (or an import) cuts the stream even while the client does not read: no end line, so it is seen as truncated.
+      exported.abortWhenInterrupted(() => reply.raw.destroy());
       return reply
         .header('x-pinbase-seq', String(exported.seq))
         .header('content-disposition', `attachment; filename="${userId}-${exported.seq}.ndjson"`)

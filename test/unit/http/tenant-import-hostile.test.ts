@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION } from '../../../services/partition/schema.js';
+import { migrate, SCHEMA_VERSION } from '../../../services/partition/schema.js';
 import { listTree } from '../../support/file-tree.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { TEST_LIMITS } from '../../support/test-store.js';
@@ -116,6 +116,22 @@ describe('a SQLite import is checked as hostile input', () => {
     ['garbage bytes', () => Buffer.from('SQLite format 3\0 but then nothing useful at all'), /not a SQLite file/],
   ])('%s', async (_name, payload, detail) => {
     await expectRefused('application/vnd.sqlite3', payload(), 'invalid_import', 400, detail);
+  });
+});
+
+describe('a SQLite file of an older schema version', () => {
+  it('is checked against that version\'s schema, migrated, and imported', async () => {
+    const file = join(temp.path, 'v2.sqlite');
+    const db = new Database(file);
+    migrate(db, 2);
+    db.exec(`INSERT INTO versions (vid, rev, collection, id, prev, deleted, committed_at, body) VALUES
+               (1, 1, 'notes', 'old', NULL, 0, 10, '{"v":1}'), (2, 2, 'notes', 'old', 1, 0, 20, '{"v":2}');
+             INSERT INTO objects (collection, id, vid, rev, deleted) VALUES ('notes', 'old', 2, 2, 0);`);
+    db.close();
+    const response = await importRequest('/api/users/legacy', 'application/vnd.sqlite3', readFileSync(file), '');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({ seq: 2, objects: 1, versions: 2, indexes: 0 });
+    expect(JSON.parse((await fx.app.inject({ method: 'GET', url: '/api/users/legacy/notes/old?at=1' })).body)).toEqual({ v: 1 });
   });
 });
 

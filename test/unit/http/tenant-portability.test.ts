@@ -189,6 +189,11 @@ describe('import effects', () => {
       expect(target.sql.get("SELECT name FROM sqlite_master WHERE name LIKE 'pbx%'").pluck().all()).toEqual(['pbx_5_notes_by-tag']);
       expect(target.sql.get('SELECT state FROM indexes').pluck().all()).toEqual(['ready']);
       expect(target.sql.get('SELECT count(*) FROM versions WHERE ixgen < 1').pluck().get()).toBe(0);
+      // Live: exactly the heads that are not tombstones.
+      expect(target.sql.get('SELECT v.vid FROM versions v JOIN objects o ON o.vid = v.vid AND o.deleted = 0 WHERE v.live = 1 ORDER BY v.vid').pluck().all()).toEqual(
+        target.sql.get('SELECT vid FROM versions WHERE live = 1 ORDER BY vid').pluck().all(),
+      );
+      expect(target.sql.get('SELECT count(*) FROM versions WHERE live = 1').pluck().get()).toBe(6);
       fx.store.pool.release(target);
     }
   });
@@ -205,4 +210,21 @@ describe('import effects', () => {
     // Without history only the snapshot at the export's seq is exact: older ones are pruned.
     expectProblem(await fx.app.inject({ method: 'GET', url: `${B}/notes/n0?at=7` }), 'snapshot_pruned', 410);
   });
+});
+
+describe('an export whose client stops reading', () => {
+  it('does not hold a handover back: the stream is cut and the partition let go', async () => {
+    const ops = Array.from({ length: 600 }, (_, i) => ({ op: 'put', collection: 'notes', id: `n${i}`, data: { i } }));
+    expect((await fx.app.inject(jsonRequest('POST', `${A}/_tx`, { ops }))).statusCode).toBe(200);
+    const exported = await fx.store.portability.openExport('alice', false);
+    await exported.lines().next();
+    let aborted = 0;
+    exported.abortWhenInterrupted(() => {
+      aborted++;
+      exported.close();
+    });
+    await fx.store.release('alice');
+    expect(aborted).toBe(1);
+    expect(fx.store.pool.isOpen('alice')).toBe(false);
+  }, 5000);
 });
