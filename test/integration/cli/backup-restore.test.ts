@@ -158,6 +158,12 @@ describe('pinbase export, import, backup --all and restore --all through the rou
     const broken = join(source.dataDir, fanOutDir('broken'), 'broken.sqlite');
     mkdirSync(join(source.dataDir, fanOutDir('broken')), { recursive: true });
     writeFileSync(broken, 'this is not a SQLite database, not even close to one: '.repeat(200));
+    // The workers reuse their listing of the data directory for 5 s: wait until it shows the new file.
+    for (let i = 0; i < 100; i++) {
+      const listed = await send(source.url, '/_router/users?after=b&limit=1', { headers: admin });
+      if ((listed.json() as { users: { id: string }[] }).users[0]?.id === 'broken') break;
+      await sleep(100);
+    }
     const first = await pinbase(dir.path, ['backup', '--all', backupDir, '--router', source.url, '--data', data]);
     expect(first.code).toBe(1);
     expect(first.stderr).toMatch(/^backed up 30 tenants .* 1 failed\nfailed: broken: 5\d\d \w+/);
