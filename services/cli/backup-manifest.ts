@@ -2,7 +2,8 @@
  * `<dir>/manifest.json` of `pinbase backup --all`: every tenant whose export
  * in the directory is complete, with its seq, size, SHA-256 and time. It is
  * written atomically (a temporary file, fsynced, renamed over it): a reader
- * sees the previous manifest or the new one, never a mix. A tenant is in the
+ * sees the previous manifest or the new one, never a mix; the directory is
+ * fsynced before (the listed files' renames) and after. A tenant is in the
  * manifest only once its file was renamed into place, so every entry names
  * a complete file; a complete file may be missing from it (the manifest is
  * rewritten every MANIFEST_EVERY tenants and at the end), and a rerun then
@@ -66,8 +67,14 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
   return manifest;
 }
 
-/** Replaces `dir`'s manifest atomically (write, fsync, rename). */
+/**
+ * Replaces `dir`'s manifest atomically and durably: the directory is fsynced
+ * first (the renames that put the listed files in place are on disk before
+ * a manifest names them), then the manifest is written, fsynced, renamed,
+ * and the directory fsynced again.
+ */
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  await fsyncDirectory(dir);
   const path = join(dir, MANIFEST_FILE);
   const temporary = `${path}.tmp`;
   const handle = await open(temporary, 'w', 0o600);
@@ -78,6 +85,16 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<vo
     await handle.close();
   }
   await rename(temporary, path);
+  await fsyncDirectory(dir);
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** `<user>.<extension>`: user ids have no dot, so the name is unambiguous. */
