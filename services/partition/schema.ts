@@ -120,7 +120,8 @@ const MIGRATIONS: readonly string[] = [
   `,
   // 3: secondary indexes. A version is `live` while it is the current,
   //    undeleted version of its object (partial expression indexes cover
-  //    live versions only), and carries the index generation current when it
+  //    live versions only; exact in collections that have an index, see
+  //    StoredObjects.indexedCollections), and carries the index generation current when it
   //    was written (`ixgen`: an index of generation g covers versions with
   //    ixgen >= g, so that it can be built a batch at a time, see
   //    services/query/index-sql.ts). `indexes` is the catalog.

@@ -36,6 +36,8 @@ export async function applyImport(partition: Partition, stagingFile: string, rep
       partition.seq = result.seq;
       partition.prunedThrough = result.prunedThrough;
       partition.objects.indexGeneration = result.generation;
+      partition.objects.indexedCollections.clear();
+      for (const collection of result.indexedCollections) partition.objects.indexedCollections.add(collection);
       return { seq: result.seq, objects: result.objects, versions: result.versions, indexes: result.indexes };
     });
   } finally {
@@ -99,5 +101,6 @@ function replaceData(sql: Statements, replace: boolean, maxUserBytes: number) {
     throw new PinbaseError('quota_exceeded', `the imported data takes ${used} bytes, beyond the user quota of ${maxUserBytes}`);
   }
   const objects = db.prepare('SELECT count(*) FROM main.objects WHERE deleted = 0').pluck().get() as number;
-  return { seq, prunedThrough, generation, objects, versions, indexes: catalog.length };
+  const indexedCollections = new Set(catalog.map((row) => row.collection));
+  return { seq, prunedThrough, generation, objects, versions, indexes: catalog.length, indexedCollections };
 }

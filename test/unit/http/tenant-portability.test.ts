@@ -194,6 +194,8 @@ describe('import effects', () => {
         target.sql.get('SELECT vid FROM versions WHERE live = 1 ORDER BY vid').pluck().all(),
       );
       expect(target.sql.get('SELECT count(*) FROM versions WHERE live = 1').pluck().get()).toBe(6);
+      // Writes after the import keep live exact in the indexed collection.
+      expect([...target.objects.indexedCollections]).toEqual(['notes']);
       fx.store.pool.release(target);
     }
   });

@@ -87,9 +87,10 @@ describe('storage model', () => {
     });
   });
 
-  it('marks live exactly the current, undeleted version of each object: after a migration, puts, patches, deletes and re-creations', async () => {
+  it('marks live exactly the current, undeleted version of each object of an indexed collection: after a migration, puts, patches, deletes and re-creations', async () => {
     writeVersionOneFile(partitionPath(dir.path, 'old'));
     store = openTestStore(dir.path);
+    await store.read('old', (view) => (view as Partition).objects.indexedCollections.add('c'));
     const live = () =>
       store.read('old', (view) =>
         (view as Partition).db
@@ -117,6 +118,17 @@ describe('storage model', () => {
       ],
     });
     expect(await live()).toEqual(['a@10', 'c@10']);
+  });
+
+  it('does not rewrite the previous version of an object in a collection without an index', async () => {
+    store = openTestStore(dir.path);
+    await store.write('u', put('a', 1));
+    await store.write('u', put('a', 2));
+    const live = await store.read('u', (view) => (view as Partition).db.prepare('SELECT rev, live FROM versions ORDER BY vid').all());
+    expect(live).toEqual([
+      { rev: 1, live: 1 },
+      { rev: 2, live: 1 },
+    ]);
   });
 
   it('lists a collection at a snapshot past many objects created later, filling every page', async () => {
