@@ -3,6 +3,7 @@
  * the data path first (which never goes through fastify); what it declines
  * reaches a fastify app with the router's own endpoints:
  *   GET  /_router/status                 cluster status (JSON; lists users: guarded)
+ *   GET  /_router/users?after=&limit=    the tenants on storage and their owners (guarded; tenant-list.ts)
  *   POST /_router/workers/:id/drain      treat a worker as down for routing (idempotent;
  *                                        the last routable worker only with ?force=true)
  *   POST /_router/workers/:id/undrain    give a drained worker its users back (idempotent)
@@ -24,6 +25,9 @@ import { replyClientError, replyProblem, replyRawProblem } from './problem-reply
 import type { MetricsText } from './router-metrics.js';
 import { isRoutable, type DrainOutcome, type RouterControl } from './router-state.js';
 import type { RouterStatus } from './status-report.js';
+import { routedTenantPage } from './tenant-list.js';
+import { USER_ID_PATTERN } from '../services/ids/id-patterns.js';
+import { MAX_PAGE } from '../services/partition/tenant-directory.js';
 
 /** What the admin endpoints need that differs between a router of one process and one of several. */
 export interface AdminBackend {
@@ -125,6 +129,16 @@ export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Ser
     return { status: 'ready', topologyVersion: state.version, routableWorkers };
   });
   app.get('/_router/status', async (_request, reply) => reply.header('cache-control', 'no-store').send(await backend.status()));
+  app.get<{ Querystring: Record<string, string | undefined> }>('/_router/users', async (request, reply) => {
+    const { after, limit } = request.query;
+    if (after !== undefined && !USER_ID_PATTERN.test(after)) {
+      return sendProblem(reply, new PinbaseError('invalid_request', `after must be a user id (${USER_ID_PATTERN.source})`), request.url);
+    }
+    const size = limit === undefined ? 100 : /^\d{1,4}$/.test(limit) ? Number(limit) : 0;
+    if (size < 1 || size > MAX_PAGE) return sendProblem(reply, new PinbaseError('invalid_request', `limit must be an integer from 1 to ${MAX_PAGE}`), request.url);
+    const page = await routedTenantPage(control.state, access.adminToken, { after, limit: size });
+    return reply.header('cache-control', 'no-store').send(page);
+  });
   app.get('/_router', async (_request, reply) => reply.redirect('/_router/'));
   app.get('/_router/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
   for (const action of ['drain', 'undrain'] as const) {

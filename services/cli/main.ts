@@ -12,6 +12,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   router: { summary: 'run the path-hashing router in front of the workers', load: () => import('./router-command.js') },
   status: { summary: 'print the cluster as a table, from the router\'s admin API', load: () => import('./status-command.js') },
   token: { summary: 'print a bearer token (JWT) for a user, signed with the cluster\'s secret', load: () => import('./token-command.js') },
+  export: { summary: 'write one tenant\'s export (NDJSON or SQLite) to stdout or a file', load: () => import('./export-command.js') },
+  import: { summary: 'import an export file into one tenant', load: () => import('./import-command.js') },
+  backup: { summary: 'back up every tenant (--all) into a directory, resumable', load: () => import('./backup-command.js') },
+  restore: { summary: 'import every tenant of a backup directory (--all)', load: () => import('./restore-command.js') },
 };
 
 function mainUsage(): string {

@@ -33,7 +33,7 @@ export async function run(argv: string[]): Promise<void> {
   const base = (values.router ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+$/.test(base)) throw new CliError(`--router must be an http:// or https:// origin, got "${values.router}"`);
   if (values['admin-token-file'] !== undefined && values.data !== undefined) throw new CliError('give --admin-token-file or --data, not both');
-  const token = adminToken(base, values['admin-token-file'], values.data);
+  const token = resolveAdminToken(base, values['admin-token-file'], values.data);
   const status = await fetchStatus(base, token);
   process.stdout.write(values.json === true ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(base, status)}\n`);
 }
@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<void> {
  * the local cluster's ./data when the router is on loopback (never sent
  * unasked to another machine).
  */
-function adminToken(base: string, file: string | undefined, dataDir: string | undefined): string | undefined {
+export function resolveAdminToken(base: string, file: string | undefined, dataDir: string | undefined): string | undefined {
   if (file !== undefined) return readAdminTokenFile(file);
   if (dataDir !== undefined) return readAdminTokenFile(join(localSecretsDir(dataDir), 'admin-token'));
   const localFile = join(localSecretsDir('./data'), 'admin-token');

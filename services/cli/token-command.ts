@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<void> {
 }
 
 /** The first secret of the file (the one that signs; the others only verify, during a rotation). */
-function readSigningSecret(path: string, isLocalCluster: boolean): string {
+export function readSigningSecret(path: string, isLocalCluster: boolean): string {
   try {
     return readSecretLines(path, 'auth secret', MIN_SECRET_LENGTH)[0]!;
   } catch (error) {

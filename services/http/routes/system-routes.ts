@@ -1,5 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { isAuthorized } from '../../auth/admin-token.js';
+import { USER_ID_PATTERN } from '../../ids/id-patterns.js';
+import { MAX_PAGE, type TenantPage } from '../../partition/tenant-directory.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { userParams } from '../schemas.js';
 import type { ApiInstance } from './route-context.js';
@@ -13,6 +15,8 @@ export interface SystemContext {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Hand the user's partition over: end its streams, close it, release the lease. */
   releasePartition(userId: string): Promise<void>;
+  /** The tenants on shared storage, for GET /_worker/users (tenant-directory.ts: bounded cost per page). */
+  tenants?: { page(after: string | undefined, limit: number): Promise<TenantPage> };
   /** Required on every /_worker/... endpoint; undefined leaves them open (loopback or --insecure only). */
   adminToken: string | undefined;
 }
@@ -50,6 +54,29 @@ export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
   });
 
   app.get('/_worker/status', { ...hidden, onRequest: requireAdmin }, async () => ({ ...ctx.status(), ...ctx.adminStatus?.() }));
+
+  app.get(
+    '/_worker/users',
+    {
+      schema: {
+        hide: true,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            after: { type: 'string', pattern: USER_ID_PATTERN.source },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
+          },
+        } as const,
+      },
+      onRequest: requireAdmin,
+    },
+    async (request, reply) => {
+      if (ctx.tenants === undefined) throw new PinbaseError('route_not_found', 'this worker has no tenant list');
+      const { after, limit } = request.query;
+      return reply.header('cache-control', 'no-store').send(await ctx.tenants.page(after, limit));
+    },
+  );
 
   app.post(
     '/_worker/partitions/:userId/release',

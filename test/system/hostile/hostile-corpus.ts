@@ -459,6 +459,10 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
     add('the status with a user token', request('GET', '/_router/status'), P('unauthorized', 401));
     add('drain of an unknown worker with the admin token', request('POST', '/_router/workers/nope/drain', { auth: bearer(ctx.adminToken) }), { status: 404 });
     add('a PUT on an admin path', request('PUT', drain, { auth: bearer(ctx.adminToken) }), { status: 404 });
+    add('the tenant list without a token', request('GET', '/_router/users', { auth: null }), P('unauthorized', 401));
+    add('the tenant list with a user token', request('GET', '/_router/users'), P('unauthorized', 401));
+    add('the tenant list after a traversing id', request('GET', '/_router/users?after=..%2F..%2Fetc', { auth: bearer(ctx.adminToken) }), P('invalid_request', 400));
+    add('the tenant list with a huge limit', request('GET', '/_router/users?limit=100000000', { auth: bearer(ctx.adminToken) }), P('invalid_request', 400));
   } else {
     const release = `/_worker/partitions/${victim}/release`;
     add('release without a token', request('POST', release, { auth: null }), P('unauthorized', 401));
@@ -473,6 +477,11 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
     add('the worker status with a user token', request('GET', '/_worker/status'), P('unauthorized', 401));
     add('the worker status from a web page with a user token', request('GET', '/_worker/status', { headers: [['Origin', 'http://evil.test']] }), P('cross_site_request', 403));
     add('a PUT on an admin path', request('PUT', release, { auth: bearer(ctx.adminToken) }), { status: 404 });
+    add('the worker\'s tenant list without a token', request('GET', '/_worker/users', { auth: null }), P('unauthorized', 401));
+    add('the worker\'s tenant list with a user token', request('GET', '/_worker/users'), P('unauthorized', 401));
+    add('the worker\'s tenant list from a web page', request('GET', '/_worker/users', { headers: [['Origin', 'http://evil.test']] }), P('cross_site_request', 403));
+    add('the worker\'s tenant list after a traversing id', request('GET', '/_worker/users?after=..%2F..%2Fetc', { auth: bearer(ctx.adminToken) }), { status: 400 });
+    add('the worker\'s tenant list with a huge limit', request('GET', '/_worker/users?limit=100000000', { auth: bearer(ctx.adminToken) }), { status: 400 });
   }
   return cases;
 }
