@@ -53,7 +53,15 @@ export class LocalControl implements RouterControl {
    * probed yet", and routing would send its users to their next-ranked worker.
    */
   async ready(): Promise<void> {
-    await this.health.firstRound();
+    // The probes' timers do not keep the process alive (unref): while nothing
+    // else does yet (no server listens before this resolves), this one does,
+    // or a router whose workers refuse connections would exit with code 0.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      await this.health.firstRound();
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   subscribe(listener: (state: RouterState) => void): () => void {

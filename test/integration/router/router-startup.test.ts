@@ -94,4 +94,28 @@ describe('router start-up', () => {
     }
     expect(w1.child.exitCode).toBeNull();
   }, 60_000);
+
+  it('stays up and listens when no worker answers yet (as under `pinbase up`, which starts the router with its workers)', async () => {
+    const topologyFile = join(dir, 'nobody.json');
+    const ports = [await freePort(), await freePort()];
+    writeFileSync(topologyFile, JSON.stringify({ version: 1, workers: ports.map((p, i) => ({ id: `w${i + 1}`, url: `http://127.0.0.1:${p}` })) }));
+    const port = await freePort();
+    const lonely = new CliProcess(['router', '--port', String(port), '--topology', topologyFile, '--log-level', 'warn', '--probe-interval', '100', '--fall', '2']);
+    const client = new HttpClient(`http://127.0.0.1:${port}`, { timeoutMs: 2000 });
+    try {
+      await waitFor('the router listened', async () => {
+        if (!lonely.running) throw new Error(`the router exited: ${lonely.output()}`);
+        try {
+          return (await client.send('/healthz', { timeoutMs: 200 })).status === 200;
+        } catch {
+          return false;
+        }
+      }, 20_000);
+      expect((await client.send('/readyz')).status).toBe(503);
+      expect(lonely.running).toBe(true);
+    } finally {
+      await client.close();
+      await lonely.stop();
+    }
+  }, 30_000);
 });
