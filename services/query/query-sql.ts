@@ -40,6 +40,12 @@ export interface CompiledQuery {
   sql: string;
   params: unknown[];
   shape: QueryShape;
+  /**
+   * Counts the rows the statement reads before its ORDER BY, at most `cap`
+   * (what SQLite must sort when the plan sorts): costs at most `cap` rows,
+   * and as few as the index seek finds.
+   */
+  countSorted(cap: number): Fragment;
 }
 
 /** Where a page resumes: the sort values of the last row it examined, and its id. */
@@ -48,7 +54,7 @@ export interface Keyset {
   id: string;
 }
 
-interface Fragment {
+export interface Fragment {
   sql: string;
   params: unknown[];
 }
@@ -210,7 +216,8 @@ export function compileQuery(collection: string, spec: QuerySpec, ready: readonl
   const from = text(shape === 'versions' ? 'versions v' : 'objects o JOIN versions v ON v.vid = o.vid');
   const columns = join([sql`${idColumn} AS id, v.rev AS rev, v.body AS body, coalesce(${compileNode(spec.filter, paths)}, 0) AS m`, ...keys.map((key, i) => sql`${key} AS k${text(String(i))}`)], ', ');
   const statement = sql`SELECT ${columns} FROM ${from} WHERE ${join(where, ' AND ')} ORDER BY ${orderBy} LIMIT ${bind(limit)}`;
-  return { ...statement, shape };
+  const countSorted = (cap: number) => sql`SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE ${join(where, ' AND ')} LIMIT ${bind(cap)})`;
+  return { ...statement, shape, countSorted };
 }
 
 /**

@@ -135,7 +135,11 @@ function currentQuery(sql: Statements, collection: string, spec: QuerySpec, opti
     query = compileQuery(collection, spec, [], options.after, bounds.maxExamined);
     prepared = prepare(sql, query);
   }
-  if (prepared.sorts) assertSortable(sql, collection, spec, bounds.maxSorted, 'SELECT count(*) FROM objects WHERE collection = ? AND deleted = 0');
+  if (prepared.sorts) {
+    // What SQLite will sort: the rows its WHERE finds (an index seek may find few), at most maxSorted + 1 counted.
+    const count = query!.countSorted(bounds.maxSorted + 1);
+    assertSortable(spec, collection, bounds.maxSorted, sql.get(count.sql).pluck().get(...count.params) as number);
+  }
   const fill = new PageFill(options);
   const items: ListedObject[] = [];
   const keysOf = (row: QueryRow): Keyset => ({ keys: spec.order.map((_, i) => row[`k${i}`] ?? null), id: row.id });
@@ -153,13 +157,12 @@ function currentQuery(sql: Statements, collection: string, spec: QuerySpec, opti
   return { items, more: false, index: prepared.index };
 }
 
-function assertSortable(sql: Statements, collection: string, spec: QuerySpec, maxSorted: number, countSql: string): void {
-  const count = sql.get(countSql).pluck().get(collection) as number;
+function assertSortable(spec: QuerySpec, collection: string, maxSorted: number, count: number): void {
   if (count <= maxSorted) return;
   const paths = spec.order.map((key) => formatFieldPath(key.path));
   throw new PinbaseError(
     'query_too_expensive',
-    `ordering ${count} objects by ${paths.join(', ')} needs an index on (${paths.join(', ')}) in collection ${collection}: ` +
+    `ordering more than ${maxSorted} objects by ${paths.join(', ')} needs an index on (${paths.join(', ')}) in collection ${collection}: ` +
       `an unindexed order is allowed up to ${maxSorted} objects`,
     { extensions: { paths } },
   );
@@ -219,7 +222,7 @@ function snapshotQuery(sql: Statements, collection: string, spec: QuerySpec, opt
     return { items, more: false, index: undefined };
   }
   // Another order needs every object at the snapshot: bounded by the heads of the collection.
-  assertSortable(sql, collection, spec, bounds.maxSorted, 'SELECT count(*) FROM objects WHERE collection = ?');
+  assertSortable(spec, collection, bounds.maxSorted, sql.get('SELECT count(*) FROM objects WHERE collection = ?').pluck().get(collection) as number);
   // Top-k: keep the best `keep` rows after the cursor, trimming whenever twice that many are held.
   const keep = options.limit + 1;
   let candidates: (SortedRow & { vid: number })[] = [];

@@ -302,6 +302,9 @@ describe('cost bounds', () => {
       expect(run('m', partition.seq)).toThrow(expect.objectContaining({ code: 'query_too_expensive' }));
       expect(run('n')().items.map((item) => item.id)).toEqual(['g00', 'g01', 'g02', 'g03', 'g04']);
       expect(runQuery(partition.sql, 'big', parseQuerySpec({ filter: '{"m":{"$lt":-9}}' }), { limit: 5, maxBytes: 1e6, costBounds: bounds }).items).toHaveLength(2);
+      // An index seek that finds few rows sorts only those (here by id): the bound counts them, not the collection.
+      const seek = runQuery(partition.sql, 'big', parseQuerySpec({ filter: '{"n":{"$gte":3,"$lt":6}}', order: 'm' }), { limit: 5, maxBytes: 1e6, costBounds: bounds });
+      expect(seek.items.map((item) => item.id)).toEqual(['g05', 'g04', 'g03']);
     } finally {
       t.store.pool.release(partition);
     }
