@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { DOCUMENT_STRUCTURE } from '../partition/json-structure.js';
 import { migrate } from '../partition/schema.js';
-import { parseJsonBody } from '../http/json-body.js';
+import { parseJsonText } from '../partition/json-text.js';
 import { COLLECTION_PATTERN, OBJECT_ID_PATTERN, USER_ID_PATTERN } from '../ids/id-patterns.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { parseFieldPath, formatFieldPath } from '../query/field-path.js';
@@ -90,7 +90,7 @@ class NdjsonReader {
     if (this.ended) throw invalidImport(`${at}: nothing may follow the end line`);
     let value: unknown;
     try {
-      value = parseJsonBody(text, { maxDepth: DOCUMENT_STRUCTURE.maxDepth + 1, maxNodes: DOCUMENT_STRUCTURE.maxNodes + 16 });
+      value = parseJsonText(text, { maxDepth: DOCUMENT_STRUCTURE.maxDepth + 1, maxNodes: DOCUMENT_STRUCTURE.maxNodes + 16 });
     } catch (error) {
       throw invalidImport(`${at}: ${error instanceof PinbaseError ? (error.detail ?? error.message) : 'not JSON'}`);
     }

@@ -1,6 +1,6 @@
 import { open as openFile, stat } from 'node:fs/promises';
 import Database from 'better-sqlite3';
-import { parseJsonBody } from '../http/json-body.js';
+import { parseJsonText } from '../partition/json-text.js';
 import { COLLECTION_PATTERN, OBJECT_ID_PATTERN } from '../ids/id-patterns.js';
 import { migrate, SCHEMA_VERSION } from '../partition/schema.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
@@ -214,7 +214,7 @@ async function checkRows(db: Database.Database, limits: StagingLimits): Promise<
     if (Buffer.byteLength(body) > limits.maxDocumentBytes) return `a body larger than ${limits.maxDocumentBytes} bytes`;
     let value: unknown;
     try {
-      value = parseJsonBody(body);
+      value = parseJsonText(body);
     } catch (error) {
       return (error as PinbaseError).detail ?? 'bad JSON';
     }

@@ -51,7 +51,8 @@ describe('tenant data through the router', () => {
     const scan = await call(`${base}/orders?filter=${filter}&order=-n&fields=n`);
     expect(scan.status).toBe(200);
     expect(scan.header('x-pinbase-index')).toBe('none');
-    expect(scan.json().items.map((item: { data: unknown }) => item.data)).toEqual([45, 40, 35, 30, 25, 20, 15, 10].map((n) => ({ n })));
+    const scanned = scan.json() as { items: { data: unknown }[] };
+    expect(scanned.items.map((item) => item.data)).toEqual([45, 40, 35, 30, 25, 20, 15, 10].map((n) => ({ n })));
 
     const index = await call(`${base}/_indexes/orders/by_status`, { method: 'PUT', json: { paths: ['status', 'n'] } });
     expect([201, 202]).toContain(index.status);
