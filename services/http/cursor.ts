@@ -14,15 +14,7 @@ export function encodeCursor(cursor: ListCursor): string {
 /** Decodes a cursor made by encodeCursor; anything else is 400 `invalid_cursor`. */
 export function decodeCursor(text: string): ListCursor {
   const invalid = new PinbaseError('invalid_cursor', 'the cursor is not one this server returned');
-  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(text)) throw invalid;
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid;
-  }
-  if (typeof value !== 'object' || value === null) throw invalid;
-  const { after, at } = value as { after?: unknown; at?: unknown };
+  const { after, at } = decodeCursorObject(text, invalid) as { after?: unknown; at?: unknown };
   if (typeof after !== 'string' || after.length > 256) throw invalid;
   if (at !== undefined && (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0)) throw invalid;
   return at === undefined ? { after } : { after, at };
@@ -52,7 +44,16 @@ export function encodeQueryCursor(cursor: QueryCursor): string | undefined {
 /** Decodes a cursor made by encodeQueryCursor; anything else (a listing's cursor included) is 400 invalid_cursor. */
 export function decodeQueryCursor(text: string): QueryCursor {
   const invalid = new PinbaseError('invalid_cursor', 'the cursor is not one this server returned for a query');
-  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(text)) throw invalid;
+  const { q, a, k, i } = decodeCursorObject(text, invalid) as { q?: unknown; a?: unknown; k?: unknown; i?: unknown };
+  if (typeof q !== 'string' || typeof i !== 'string' || i.length > 256 || !Array.isArray(k)) throw invalid;
+  if (!k.every((key) => key === null || typeof key === 'string' || (typeof key === 'number' && Number.isFinite(key)))) throw invalid;
+  if (a !== undefined && (typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0)) throw invalid;
+  return { query: q, keys: k as QueryCursor['keys'], id: i, ...(a === undefined ? {} : { at: a }) };
+}
+
+/** The JSON object inside a base64url cursor of at most MAX_CURSOR_CHARS; `invalid` for anything else. */
+function decodeCursorObject(text: string, invalid: PinbaseError): object {
+  if (text.length > MAX_CURSOR_CHARS || !/^[A-Za-z0-9_-]+$/.test(text)) throw invalid;
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
@@ -60,9 +61,5 @@ export function decodeQueryCursor(text: string): QueryCursor {
     throw invalid;
   }
   if (typeof value !== 'object' || value === null) throw invalid;
-  const { q, a, k, i } = value as { q?: unknown; a?: unknown; k?: unknown; i?: unknown };
-  if (typeof q !== 'string' || typeof i !== 'string' || i.length > 256 || !Array.isArray(k)) throw invalid;
-  if (!k.every((key) => key === null || typeof key === 'string' || (typeof key === 'number' && Number.isFinite(key)))) throw invalid;
-  if (a !== undefined && (typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0)) throw invalid;
-  return { query: q, keys: k as QueryCursor['keys'], id: i, ...(a === undefined ? {} : { at: a }) };
+  return value;
 }
