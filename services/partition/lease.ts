@@ -164,11 +164,12 @@ export class PartitionLease {
     this.released = true;
     const lockDirectory = lockDirectoryPath(this.file);
     heldLocks.delete(lockDirectory);
-    if (!this.isCurrent()) keepOnUnlock.add(lockDirectory);
+    const current = this.isCurrent();
+    if (!current) keepOnUnlock.add(lockDirectory);
     try {
       await this.unlock();
-    } catch {
-      // A compromised lock is already gone from proper-lockfile's books.
+    } catch (error) {
+      if (current) await removeAbandonedLock(lockDirectory, error);
     } finally {
       keepOnUnlock.delete(lockDirectory);
     }
@@ -187,11 +188,12 @@ export class PartitionLease {
     this.verify();
     rmSync(ownerRecordPath(this.file), { force: true });
     this.released = true;
-    heldLocks.delete(lockDirectoryPath(this.file));
+    const lockDirectory = lockDirectoryPath(this.file);
+    heldLocks.delete(lockDirectory);
     try {
       await this.unlock();
-    } catch {
-      // A compromised lock is already gone from proper-lockfile's books.
+    } catch (error) {
+      await removeAbandonedLock(lockDirectory, error);
     }
   }
 
@@ -204,6 +206,22 @@ export class PartitionLease {
       return false;
     }
   }
+}
+
+/**
+ * After proper-lockfile gave a lock up as compromised (a refresh failed, or
+ * found an mtime it could not tell from a takeover's), it forgets the lock
+ * and leaves its directory, which then blocks every acquirer for the stale
+ * time. The caller has just read its own owner record on storage, so nobody
+ * took the lock over: the directory is removed as an unlock would. (Should
+ * an acquirer have re-created it between that read and this rmdir, before
+ * writing its record, its next refresh finds it gone and gives its lease up;
+ * its commits are fenced by the owner record as after any stale takeover.)
+ */
+async function removeAbandonedLock(lockDirectory: string, unlockError: unknown): Promise<void> {
+  // ERELEASED: the unlock of a lock proper-lockfile marked released when it gave it up.
+  if ((unlockError as NodeJS.ErrnoException).code !== 'ERELEASED') return;
+  await fs.promises.rmdir(lockDirectory).catch(() => undefined);
 }
 
 export function ownerRecordPath(file: string): string {

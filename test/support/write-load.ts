@@ -36,6 +36,8 @@ export interface Ack extends Write {
   readonly worker: string;
   /** When the acknowledgement arrived (epoch ms). */
   readonly at: number;
+  /** When the write was first sent (epoch ms). */
+  readonly sentAt: number;
 }
 
 /** Statuses that say nothing was changed and the request may be sent again. */
@@ -106,9 +108,13 @@ export class WriteLoad {
     await Promise.all(this.loops);
   }
 
-  /** The first acknowledged write for `user` at or after `since` (epoch ms). */
-  firstAckAfter(user: string, since: number): Ack | undefined {
-    return this.acks.find((ack) => ack.at >= since && ack.path.startsWith(`/api/users/${user}/`));
+  /**
+   * The first acknowledged write for `user` first sent at or after `since`
+   * (epoch ms). A write sent earlier may be acknowledged later by a worker
+   * that has since been killed: it was served before the kill.
+   */
+  firstAckSentAfter(user: string, since: number): Ack | undefined {
+    return this.acks.find((ack) => ack.sentAt >= since && ack.path.startsWith(`/api/users/${user}/`));
   }
 
   private async loop(): Promise<void> {
@@ -116,10 +122,11 @@ export class WriteLoad {
       const n = this.next++;
       const tag = `${this.name}-${n}`;
       const write = { path: `/api/users/${this.users[n % this.users.length]}/load/${tag}`, body: JSON.stringify({ n }) };
+      const sentAt = Date.now();
       try {
         const reply = await putWithRetry(this.url, write, tag, this.authorization);
         this.retries += reply.retries;
-        if (reply.status === 200 || reply.status === 201) this.acks.push({ ...write, worker: reply.header('x-pinbase-worker') ?? '', at: Date.now() });
+        if (reply.status === 200 || reply.status === 201) this.acks.push({ ...write, worker: reply.header('x-pinbase-worker') ?? '', at: Date.now(), sentAt });
         else this.failures.push(`${write.path}: ${reply.status} ${reply.body}`);
       } catch (error) {
         this.failures.push(`${write.path}: ${(error as Error).message}`);

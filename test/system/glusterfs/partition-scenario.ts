@@ -159,12 +159,13 @@ async function probeUntilServedBy(cluster: GlusterCluster, users: readonly strin
     for (const user of users) {
       if (served.has(user)) continue;
       const write = { path: `/api/users/${user}/probe/p${n}`, body: JSON.stringify({ n }) };
+      const sentAt = Date.now();
       pending.push(
         putWithRetry(cluster.routerUrl, write, `probe-${user}-${n}`, authorization).then(
           (reply) => {
             if (reply.status !== 200 && reply.status !== 201) return;
             const by = reply.header('x-pinbase-worker') ?? '';
-            acks.push({ ...write, worker: by, at: Date.now() });
+            acks.push({ ...write, worker: by, at: Date.now(), sentAt });
             if (by === worker) served.add(user);
           },
           () => undefined,

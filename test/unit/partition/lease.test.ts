@@ -54,6 +54,33 @@ describe('partition lease', () => {
     await lease.release();
   });
 
+  it('removes its lock directory when it releases a lease it gave up while the owner record was still its own', async () => {
+    const compromised: Error[] = [];
+    const lease = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: (error) => compromised.push(error) });
+    const foreign = new Date(Date.now() + 400);
+    utimesSync(`${file}.lock`, foreign, foreign);
+    // Stalled past the skew margin: the refresh cannot tell the moved mtime from a takeover and gives the lease up.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1700);
+    await sleep(300);
+    expect(compromised).toHaveLength(1);
+    await lease.release();
+    // Nobody took the lock over (the owner record is this lease's): it is not left behind to go stale.
+    expect(existsSync(`${file}.lock`)).toBe(false);
+    const next = await PartitionLease.acquire(file, { workerId: 'w2', timing, onCompromised: noop });
+    expect(next.epoch).toBe(2);
+    await next.release();
+  });
+
+  it('leaves the lock directory of a lease it gave up to the worker that took it over', async () => {
+    const lease = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: noop });
+    writeFileSync(`${file}.owner`, JSON.stringify({ epoch: 99, worker: 'w2', nonce: 'x', pid: 1, host: 'h', acquiredAt: '' }).padEnd(512, ' '));
+    const foreign = new Date(Date.now() + 400);
+    utimesSync(`${file}.lock`, foreign, foreign);
+    await sleep(1300);
+    await lease.release();
+    expect(existsSync(`${file}.lock`)).toBe(true);
+  });
+
   it('makes a second acquirer wait, ask the holder once, then fail with retryable partition_busy', async () => {
     const held = await PartitionLease.acquire(file, { workerId: 'w1', timing, onCompromised: noop });
     const asked: (string | undefined)[] = [];
