@@ -16,6 +16,7 @@ import { ensureLocalSecrets, type LocalSecrets } from '../auth/local-secrets.js'
 import { parseCorsOrigins } from '../http/cors.js';
 import { parseTopology, serializeTopology, type Topology } from '../topology/topology.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export const usage = `Usage: pinbase up [--workers 2] [--port 8080] [--data ./data]
 
@@ -28,7 +29,8 @@ Options:
   --workers N           number of workers (default 2)
   --port P              router port (default 8080)
   --worker-port P       first worker port (default 3601)
-  --data DIR            data directory (default ./data); the topology is written to DIR/topology.json,
+  --data DIR            data directory (default ./data), one cluster at a time (locked: DIR/up.lock, DIR/up.json
+                        name the running one); the topology is written to DIR/topology.json,
                         the secrets (created on first run, 0600) to DIR/secrets/: auth-secret (users'
                         tokens), admin-token (admin endpoints), cluster-secret (the router's hints)
   --processes N         router processes (default 1)
@@ -55,9 +57,18 @@ export async function run(argv: string[]): Promise<void> {
   const dataDir = resolve(v.data ?? './data');
   const ports = [port, ...Array.from({ length: workers }, (_, i) => workerPort + i)];
   if (new Set(ports).size !== ports.length) throw new CliError(`--port ${port} overlaps the worker ports ${workerPort}-${workerPort + workers - 1}`);
-  for (const p of ports) await assertPortFree(p);
+  const routerUrl = `http://127.0.0.1:${port}`;
 
   mkdirSync(dataDir, { recursive: true });
+  // One cluster per data dir: a second one would rewrite topology.json under the first one's router.
+  let lost: (error: Error) => void = () => undefined;
+  const dataLock = await lockDataDir(dataDir, routerUrl, (error) => lost(error));
+  try {
+    for (const p of ports) await assertPortFree(p);
+  } catch (error) {
+    await dataLock.release();
+    throw error;
+  }
   const secrets = ensureLocalSecrets(dataDir);
   const topologyPath = join(dataDir, 'topology.json');
   const topology = writeTopology(topologyPath, workers, workerPort);
@@ -79,13 +90,14 @@ export async function run(argv: string[]): Promise<void> {
   const router = new SupervisedProcess('router', routerArgs);
   for (const child of children) child.start();
   router.start();
-  handleShutdown(router, children);
+  const stop = handleShutdown(router, children, dataLock);
+  lost = (error) => stop(`the lock on ${dataDir} was lost (${error.message})`);
 
-  const routerUrl = `http://127.0.0.1:${port}`;
   try {
     await waitUntilReady([routerUrl, ...topology.workers.map((w) => w.url)], 60_000);
   } catch (error) {
     for (const child of [router, ...children]) child.kill();
+    await dataLock.release();
     throw new CliError((error as Error).message);
   }
   process.stdout.write(banner(routerUrl, topology, dataDir, secrets, v.data));
@@ -154,25 +166,28 @@ async function waitUntilReady(urls: string[], timeoutMs: number): Promise<void> 
   }
 }
 
-function handleShutdown(router: SupervisedProcess, workers: SupervisedProcess[]): void {
+/** Stops the cluster on SIGINT/SIGTERM; returns the stop, for other reasons to stop. */
+function handleShutdown(router: SupervisedProcess, workers: SupervisedProcess[], dataLock: DataDirLock): (reason: string) => void {
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (reason: string) => {
     if (stopping) {
-      process.stderr.write(`${signal} again: killing everything now\n`);
+      process.stderr.write(`${reason} again: killing everything now\n`);
       for (const child of [router, ...workers]) child.kill();
       process.exit(1);
     }
     stopping = true;
-    process.stderr.write(`\n${signal}: stopping the router, then the workers (press Ctrl-C again to force)\n`);
+    process.stderr.write(`\n${reason}: stopping the router, then the workers (press Ctrl-C again to force)\n`);
     void (async () => {
       await router.stop();
       await Promise.all(workers.map((w) => w.stop()));
+      await dataLock.release();
       process.stderr.write('pinbase: cluster stopped\n');
       process.exit(0);
     })();
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  return stop;
 }
 
 /**

@@ -78,6 +78,17 @@ describe('pinbase up', () => {
       acked.push(`user${i}`);
     }
 
+    // A second cluster on the same data dir is refused at once, naming the running one, and changes nothing.
+    const topologyBefore = readFileSync(join(dir, 'topology.json'), 'utf8');
+    const otherPort = await freePort();
+    const rival = new CliProcess(['up', '--workers', '1', '--port', String(otherPort), '--worker-port', String(await freePortRange(1)), '--data', dir]);
+    running.push(rival);
+    expect(await rival.exited).toEqual({ code: 2, signal: null });
+    expect(rival.stderr).toContain(`${dir} is in use by the cluster of \`pinbase up\` pid ${first.child.pid} (router ${url},`);
+    expect(readFileSync(join(dir, 'topology.json'), 'utf8')).toBe(topologyBefore);
+    expect(await isFree(otherPort)).toBe(true);
+    expect((await send(url, '/api/users/user0/notes/first', { headers: auth })).status).toBe(200);
+
     const pid = workerPid(workerPort);
     expect(pid).toBeGreaterThan(0);
     process.kill(pid!, 'SIGKILL');
