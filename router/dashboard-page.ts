@@ -96,7 +96,7 @@ async function act(id, action) {
 }
 function render(s) {
   document.getElementById('meta').textContent =
-    'topology v' + s.topologyVersion + ' · ' + s.processes + ' process(es) · ' + s.totals.users + ' users seen · ' +
+    'topology v' + s.topologyVersion + ' · ' + s.processes + ' process(es) · ' + s.totals.users + ' users seen recently · ' +
     s.totals.inFlight + ' in flight · ' + s.totals.requests + ' requests';
   const most = Math.max(1, ...s.workers.map((w) => w.users));
   document.getElementById('map').replaceChildren(...s.workers.map((w) => {

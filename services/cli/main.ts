@@ -21,11 +21,15 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 function mainUsage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return ['Usage: pinbase <command> [options]', '', 'Commands:', ...lines, '', 'Run `pinbase <command> --help` for its options.'].join('\n');
+  return ['Usage: pinbase <command> [options]', '', 'Commands:', ...lines, '', 'Run `pinbase <command> --help` or `pinbase help <command>` for its options.'].join('\n');
 }
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest[0] !== undefined && !rest[0].startsWith('-')) {
+    // `pinbase help <command>` is `pinbase <command> --help`.
+    return main([rest[0], '--help']);
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${mainUsage()}\n`);
     return;

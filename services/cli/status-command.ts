@@ -60,7 +60,9 @@ async function fetchStatus(base: string, token: string | undefined): Promise<Rou
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach the router at ${base}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new CliError(
+      `cannot reach the router at ${base}: ${cause?.code ?? cause?.message ?? (error as Error).message}; is \`pinbase up\` (or the router) running? (--router URL)`,
+    );
   }
   if (response.status === 401) {
     const what = token === undefined ? 'needs the cluster\'s admin token' : 'refused this admin token';
@@ -81,7 +83,8 @@ export function formatStatus(base: string, status: RouterStatus): string {
   const summary =
     `Router ${base} · topology v${status.topologyVersion} · ${status.processes} process${status.processes === 1 ? '' : 'es'}` +
     ` · ${status.workers.filter((w) => w.routable).length}/${status.workers.length} workers routable`;
-  const totals = `${status.totals.users} users seen, ${status.totals.inFlight} in flight, ${status.totals.requests} requests`;
+  const users = status.totals.users;
+  const totals = `${users} ${users === 1 ? 'user' : 'users'} seen recently, ${status.totals.inFlight} in flight, ${status.totals.requests} requests`;
   return [summary, '', line(header), ...rows.map(line), '', totals].join('\n');
 }
 

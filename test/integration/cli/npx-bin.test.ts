@@ -18,4 +18,14 @@ describe('the pinbase command', () => {
     expect(result.status).toBe(2);
     expect(result.stderr.trim()).toBe('pinbase: unknown command "frobnicate"; run `pinbase --help`');
   });
+
+  it('prints a subcommand\'s help both ways: `pinbase help up` is `pinbase up --help`', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [`${root}/bin/pinbase.cjs`, ...args], { encoding: 'utf8' });
+    const viaHelp = run('help', 'up');
+    const viaFlag = run('up', '--help');
+    expect(viaHelp.status).toBe(0);
+    expect(viaHelp.stdout).toMatch(/^Usage: pinbase up /);
+    expect(viaHelp.stdout).toBe(viaFlag.stdout);
+    expect(run('help', 'frobnicate').status).toBe(2);
+  });
 });

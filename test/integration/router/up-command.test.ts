@@ -129,7 +129,9 @@ describe('pinbase up', () => {
     const port = await freePort();
     const p = new CliProcess(['status', '--router', `http://127.0.0.1:${port}`]);
     expect(await p.exited).toEqual({ code: 2, signal: null });
-    expect(p.stderr).toBe(`pinbase: cannot reach the router at http://127.0.0.1:${port}: ECONNREFUSED\n`);
+    expect(p.stderr).toBe(
+      `pinbase: cannot reach the router at http://127.0.0.1:${port}: ECONNREFUSED; is \`pinbase up\` (or the router) running? (--router URL)\n`,
+    );
   });
 
   it('refuses a bad flag with one line and exit code 2', async () => {

@@ -45,5 +45,6 @@ describe('formatStatus', () => {
     expect(lines[2]).toMatch(/^WORKER\s+URL\s+HEALTH\s+USERS\s+IN-FLIGHT\s+REQUESTS$/);
     expect(lines[3]).toMatch(/^w1\s+http:\/\/127\.0\.0\.1:3601\s+up\s+1\s+0\s+0$/);
     expect(lines[4]).toMatch(/^w2\s+http:\/\/127\.0\.0\.1:3602\s+down \(ECONNREFUSED\)\s+0\s+0\s+0$/);
+    expect(lines[6]).toBe('1 user seen recently, 0 in flight, 0 requests');
   });
 });
