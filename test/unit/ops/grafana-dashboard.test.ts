@@ -22,12 +22,19 @@ const dashboard = JSON.parse(readFileSync(new URL('../../../docs/grafana/pinbase
 };
 const SCRAPE_LABELS = new Set(['instance', 'job']);
 
+interface ExportedMetric {
+  name: string;
+  type: string;
+  labelNames?: string[];
+  get(): Promise<{ values: { labels: Record<string, unknown> }[] }>;
+}
+
 /** Every series name a registry exposes, with the label names it carries. */
 async function seriesOf(registry: Registry): Promise<Map<string, Set<string>>> {
   const series = new Map<string, Set<string>>();
-  for (const metric of registry.getMetricsAsArray()) {
-    const { name, type } = metric as unknown as { name: string; type: string };
-    const declared = (metric as unknown as { labelNames?: string[] }).labelNames ?? [];
+  for (const metric of registry.getMetricsAsArray() as unknown as ExportedMetric[]) {
+    const { name, type } = metric;
+    const declared = metric.labelNames ?? [];
     const seen = (await metric.get()).values.flatMap((value) => Object.keys(value.labels));
     const labels = new Set([...declared, ...seen]);
     // A custom metric with no samples yet declares no labels: the router's latency histogram has `worker`.
