@@ -3,7 +3,7 @@
  * process or (--processes N) as a node:cluster primary with N processes.
  */
 import cluster from 'node:cluster';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { RouterClusterPrimary } from '../../router/cluster-primary.js';
 import { runRouterProcess } from '../../router/cluster-process.js';
 import { DEFAULT_ROUTER_OPTIONS as D, type RouterOptions } from '../../router/router-options.js';
@@ -11,6 +11,7 @@ import { startRouter } from '../../router/router-server.js';
 import { parseRouterAuth, ROUTER_AUTH_FLAGS, ROUTER_AUTH_USAGE } from '../auth/auth-options.js';
 import { TopologyError } from '../topology/topology.js';
 import { formatDuration } from '../worker/durations.js';
+import { createLogger, LOG_FORMATS, parseLogFormat, type LogFormat } from './log-output.js';
 import { CliError, durationOption, integerOption, parseCommandArgs } from './command.js';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel, type LogLevel } from './log-level.js';
 
@@ -54,6 +55,7 @@ Options:
   --upstream-timeout DURATION     wait for a worker's response headers (default ${formatDuration(D.headersTimeoutMs)}); 504 beyond
   --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
   -l, --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
+  --log-format FORMAT             ${LOG_FORMATS.join(', ')}: JSON lines, or readable ones (auto: readable on a terminal)
 
 ${ROUTER_AUTH_USAGE}`;
 
@@ -83,11 +85,12 @@ const FLAGS = {
   'upstream-timeout': { type: 'string' },
   'max-attempts': { type: 'string' },
   'log-level': { type: 'string', short: 'l' },
+  'log-format': { type: 'string' },
   ...ROUTER_AUTH_FLAGS,
 } as const;
 
 /** Parses and validates the flags; throws CliError (one line) on anything wrong. */
-export function parseRouterArgs(argv: string[]): { options: RouterOptions; processes: number; logLevel: LogLevel } {
+export function parseRouterArgs(argv: string[]): { options: RouterOptions; processes: number; logLevel: LogLevel; logFormat: LogFormat } {
   const v = parseCommandArgs(argv, FLAGS);
   if (v.topology === undefined) throw new CliError('--topology FILE is required');
   const logLevel = parseLogLevel(v['log-level']);
@@ -123,12 +126,12 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     throw new CliError(`--headers-timeout (${options.clientHeadersTimeoutMs}) must not exceed --request-timeout (${options.clientRequestTimeoutMs})`);
   }
   const processes = integerOption(v.processes, 'processes', 1, 1, 64);
-  return { options, processes, logLevel };
+  return { options, processes, logLevel, logFormat: parseLogFormat(v['log-format']) };
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { options, processes, logLevel } = parseRouterArgs(argv);
-  const log = pino({ name: 'pinbase-router', level: logLevel });
+  const { options, processes, logLevel, logFormat } = parseRouterArgs(argv);
+  const log = createLogger('router', logLevel, logFormat);
   if (cluster.isWorker && process.env.PINBASE_ROUTER_PROCESS === '1') {
     await runAsClusterProcess(options, log);
     return;

@@ -17,8 +17,11 @@ import { parseCorsOrigins } from '../http/cors.js';
 import { parseTopology, serializeTopology, type Topology } from '../topology/topology.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { formatLogText, isPretty, LOG_FORMATS, parseLogFormat } from './log-output.js';
 
-export const usage = `Usage: pinbase up [-w 2] [-p 8080] [--worker-port 3601] [-d ./data] [--processes 1] [--cors-origin ORIGIN] [--allow-unsafe-storage]
+const COLORS = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+
+export const usage = `Usage: pinbase up [-w 2] [-p 8080] [--worker-port 3601] [-d ./data] [--processes 1] [--cors-origin ORIGIN] [--log-format auto] [-q] [--allow-unsafe-storage]
 
 Runs a local cluster: the router on --port and N workers on --worker-port,
 --worker-port+1, ..., all on 127.0.0.1, with every user's SQLite file under
@@ -35,6 +38,10 @@ Options:
                         tokens), admin-token (admin endpoints), cluster-secret (the router's hints)
   --processes N         router processes (default 1)
   --cors-origin ORIGIN  let browser apps on ORIGIN call the API (repeatable or comma-separated)
+  --log-format FORMAT   ${LOG_FORMATS.join(', ')}: the processes' logs as JSON lines (each names its process
+                        in \`name\`), or readable ones (auto: readable on a terminal)
+  -q, --quiet           no log line per request (by default every worker logs each request at info:
+                        method, path, status, ms)
   --allow-unsafe-storage
                         start the workers even on a file system under --data that the storage check
                         refuses (see \`pinbase worker --help\`)`;
@@ -48,12 +55,15 @@ export async function run(argv: string[]): Promise<void> {
     processes: { type: 'string' },
     'cors-origin': { type: 'string', multiple: true },
     'allow-unsafe-storage': { type: 'boolean' },
+    'log-format': { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
   });
   const workers = integerOption(v.workers, 'workers', 2, 1, 64);
   const port = integerOption(v.port, 'port', 8080, 1, 65535);
   const workerPort = integerOption(v['worker-port'], 'worker-port', 3601, 1, 65535 - workers);
   const processes = integerOption(v.processes, 'processes', 1, 1, 64);
   const corsOrigins = parseCorsOrigins(v['cors-origin'] ?? []);
+  const pretty = isPretty(parseLogFormat(v['log-format']));
   const dataDir = resolve(v.data ?? './data');
   const ports = [port, ...Array.from({ length: workers }, (_, i) => workerPort + i)];
   if (new Set(ports).size !== ports.length) throw new CliError(`--port ${port} overlaps the worker ports ${workerPort}-${workerPort + workers - 1}`);
@@ -81,13 +91,14 @@ export async function run(argv: string[]): Promise<void> {
     ...clusterArgs,
     ...corsOrigins.flatMap((o) => ['--cors-origin', o]),
     ...(v['allow-unsafe-storage'] === true ? ['--allow-unsafe-storage'] : []),
+    ...(v.quiet === true ? [] : ['--log-requests']),
   ];
   const children = topology.workers.map(
     (w, i) =>
-      new SupervisedProcess(w.id, ['worker', '--id', w.id, '--port', String(workerPort + i), '--data', dataDir, '--topology', topologyPath, ...workerAuthArgs]),
+      new SupervisedProcess(w.id, ['worker', '--id', w.id, '--port', String(workerPort + i), '--data', dataDir, '--topology', topologyPath, ...workerAuthArgs], pretty),
   );
   const routerArgs = ['router', '--port', String(port), '--topology', topologyPath, ...clusterArgs, ...(processes > 1 ? ['--processes', String(processes)] : [])];
-  const router = new SupervisedProcess('router', routerArgs);
+  const router = new SupervisedProcess('router', routerArgs, pretty);
   for (const child of children) child.start();
   router.start();
   const stop = handleShutdown(router, children, dataLock);
@@ -204,7 +215,20 @@ class SupervisedProcess {
   constructor(
     readonly name: string,
     private readonly args: string[],
+    private readonly pretty: boolean,
   ) {}
+
+  /**
+   * A line of the child's output as this process prints it: a readable line
+   * on a terminal, else a JSON log line (the child's own, or, for a line
+   * that is not one, e.g. a crash on stderr, one made for it), which names
+   * the process in its `name` field.
+   */
+  private output(line: string, level: 30 | 50): string {
+    if (this.pretty) return formatLogText(line, COLORS, this.name);
+    if (line.startsWith('{') && line.endsWith('}')) return line;
+    return JSON.stringify({ level, time: Date.now(), name: this.name, msg: line });
+  }
 
   start(): void {
     const startedAt = Date.now();
@@ -214,8 +238,8 @@ class SupervisedProcess {
       detached: true,
     });
     this.child = child;
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${this.name}] ${line}\n`));
+    for (const [stream, level] of [[child.stdout, 30], [child.stderr, 50]] as const) {
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${this.output(line, level)}\n`));
     }
     this.exited = new Promise((resolveExit) =>
       child.once('exit', (code, signal) => {

@@ -5,6 +5,7 @@ import { WORKER_ID_PATTERN } from '../ids/id-patterns.js';
 import { DAY_MS, WORKER_DEFAULTS, defaultMaxOpen, type WorkerConfig } from '../worker/worker-config.js';
 import { CliError, durationOption, integerOption, parseCommandArgs } from './command.js';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel } from './log-level.js';
+import { LOG_FORMATS, parseLogFormat } from './log-output.js';
 
 export const usage = `Usage: pinbase worker --id ID --port PORT --data DIR [options]
 
@@ -39,6 +40,8 @@ Options:
   --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
                           turn of the event loop); more trades latency for larger batches
   -l, --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
+  --log-format FORMAT     ${LOG_FORMATS.join(', ')}: JSON lines, or readable ones (auto: readable on a terminal)
+  --log-requests          log every request (method, path, status, ms) at info; off by default
 
 ${WORKER_AUTH_USAGE}
   --allow-unsafe-storage  start even if --data is on storage that can break the single-writer
@@ -71,6 +74,8 @@ const OPTIONS = {
   'headers-timeout': { type: 'string' },
   'commit-delay': { type: 'string' },
   'log-level': { type: 'string', short: 'l' },
+  'log-format': { type: 'string' },
+  'log-requests': { type: 'boolean' },
   ...WORKER_AUTH_FLAGS,
   'cors-origin': { type: 'string', multiple: true },
   'allow-unsafe-storage': { type: 'boolean' },
@@ -124,6 +129,8 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     corsOrigins: parseCorsOrigins(values['cors-origin'] ?? []),
     allowUnsafeStorage: values['allow-unsafe-storage'] === true,
     logLevel,
+    logFormat: parseLogFormat(values['log-format']),
+    logRequests: values['log-requests'] === true,
   };
 }
 

@@ -40,7 +40,8 @@ export interface OwnershipCheck {
 
 export interface RequestMetrics {
   onRequest(): void;
-  onResponse(method: string, route: string, status: number, seconds: number): void;
+  /** `url` is the request's target as sent (its query string included). */
+  onResponse(method: string, route: string, status: number, seconds: number, url: string): void;
 }
 
 export interface AppOptions extends RouteContext, SystemContext, StreamLimits {
@@ -122,7 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     options.requestMetrics.onRequest();
   });
   app.addHook('onResponse', async (request, reply) => {
-    options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000, request.url);
   });
 
   installProblemHandlers(app);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Durability } from '../partition/partition-database.js';
 import type { AuthOptions } from '../auth/auth-options.js';
 import type { LogLevel } from '../cli/log-level.js';
+import type { LogFormat } from '../cli/log-output.js';
 
 export interface WorkerConfig {
   id: string;
@@ -36,6 +37,10 @@ export interface WorkerConfig {
   leaseWaitMs: number;
   cacheKiB: number;
   logLevel: LogLevel;
+  /** JSON lines, or readable lines (`pretty`; `auto`: on a terminal). */
+  logFormat?: LogFormat;
+  /** One info line per request (method, path, status, ms); off by default (`pinbase up` turns it on). */
+  logRequests?: boolean;
   /** Users' tokens, the admin token (POST /_worker/..., handover requests) and the router's hint key. */
   auth: AuthOptions;
   /** Origins browser apps may call the API from (--cors-origin); empty: no CORS headers. */

@@ -83,13 +83,15 @@ export class WorkerMetrics {
   }
 
   /** Pool events feeding these metrics; `log` receives the ones worth a log line. */
-  poolEvents(log: (message: string, fields: Record<string, unknown>) => void): PoolEvents {
+  poolEvents(log: (level: 'warn' | 'debug', message: string, fields: Record<string, unknown>) => void): PoolEvents {
     return {
       opened: (_userId, seconds) => this.opens.observe(seconds),
       closed: (_userId: string, reason: CloseReason) => this.closes.inc({ reason }),
       lease: (event, userId, detail) => {
         this.leaseEvents.inc({ event });
-        if (event === 'lost' || event === 'busy') log(`lease ${event}`, { userId, detail });
+        // A lost lease is worth a warning; a busy one is routine (every user moved by a drain or a handover).
+        if (event === 'lost') log('warn', 'lease lost', { userId, detail });
+        else if (event === 'busy') log('debug', 'lease busy: asked its holder to hand the user over', { userId, holder: detail });
       },
       batch: (size, seconds) => {
         this.commits.inc();

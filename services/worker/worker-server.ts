@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../cli/log-output.js';
 import { request } from 'undici';
 import { bearer } from '../auth/admin-token.js';
 import { HintVerifier } from '../auth/hint-signature.js';
@@ -39,7 +40,7 @@ class WorkerServer {
   private readonly storage: StorageVerdict;
 
   constructor(private readonly config: WorkerConfig) {
-    this.log = pino({ name: 'pinbase-worker', level: config.logLevel, base: { worker: config.id, pid: process.pid }, ...TOKEN_SAFE_LOGGING });
+    this.log = createLogger(config.id, config.logLevel, config.logFormat ?? 'auto', { base: { worker: config.id }, ...TOKEN_SAFE_LOGGING });
     mkdirSync(config.dataDir, { recursive: true });
     this.storage = this.checkStorage();
     this.topology = this.watchTopology();
@@ -60,7 +61,7 @@ class WorkerServer {
         maxPendingWrites: config.maxPendingWrites,
         commitDelayMs: config.commitDelayMs,
       },
-      events: this.metrics.poolEvents((message, fields) => this.log.warn(fields, message)),
+      events: this.metrics.poolEvents((level, message, fields) => this.log[level](fields, message)),
       retention: {
         retentionMs: config.retentionMs,
         idempotencyTtlMs: config.idempotencyTtlMs,
@@ -141,8 +142,11 @@ class WorkerServer {
 
   async start(): Promise<RunningWorker> {
     const app = await this.buildApp();
+    const { id, dataDir, durability, maxOpen } = this.config;
     try {
-      await app.listen({ host: this.config.host, port: this.config.port });
+      // Fastify logs this line once listening: the worker's one startup line.
+      const listenTextResolver = (address: string) => `worker ${id} listening at ${address} (data ${dataDir}, durability ${durability}, max open ${maxOpen})`;
+      await app.listen({ host: this.config.host, port: this.config.port, listenTextResolver });
     } catch (error) {
       await this.store.close();
       this.topology?.close();
@@ -151,8 +155,6 @@ class WorkerServer {
     }
     const address = app.server.address();
     const url = `http://${this.config.host}:${typeof address === 'object' && address ? address.port : this.config.port}`;
-    const { dataDir, durability, maxOpen } = this.config;
-    this.log.info({ url, data: dataDir, durability, maxOpen }, 'worker listening');
     return { app, store: this.store, url, stop: () => this.stop(app) };
   }
 
@@ -165,10 +167,12 @@ class WorkerServer {
       ownership: this.ownership,
       requestMetrics: {
         onRequest: () => metrics.inFlight.inc(),
-        onResponse: (method, route, status, seconds) => {
+        onResponse: (method, route, status, seconds, url) => {
           metrics.inFlight.dec();
           metrics.requests.inc({ method, route, status });
           metrics.latency.observe({ method, route }, seconds);
+          // The path only: a query string may carry an access token (EventSource) or a user's filter.
+          if (config.logRequests === true) this.log.info({ method, path: url.split('?', 1)[0], status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
         },
       },
       bodyLimit: config.bodyLimit,
