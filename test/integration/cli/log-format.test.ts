@@ -13,7 +13,7 @@ import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
-const ANSI = /\u001b\[[0-9;]*m/g;
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
 let dir: ReturnType<typeof makeTempDir>;
 const started: { stop: () => Promise<void> }[] = [];
@@ -56,7 +56,7 @@ describe.skipIf(!hasScript)('worker logs', () => {
     const worker = onTerminal(['worker', '--id', 'w1', '--port', String(port), '--data', dir.path, '--log-requests']);
     await worker.waitFor(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  w1 {6}worker w1 listening at http://127\\.0\\.0\\.1:${port} \\(data `, 'm'));
     expect((await send(`http://127.0.0.1:${port}`, `/api/users/bob/notes?filter=${encodeURIComponent('{"secret":1}')}`)).status).toBe(200);
-    await worker.waitFor(/^\S+ INFO  w1 {6}request  method=GET path=\/api\/users\/bob\/notes status=200 ms=[\d.]+$/m);
+    await worker.waitFor(/^\S+ INFO {2}w1 {6}request {2}method=GET path=\/api\/users\/bob\/notes status=200 ms=[\d.]+$/m);
     expect(worker.output()).not.toContain('secret');
     // One startup line: no second "listening" from the framework.
     expect(worker.output().match(/listening/g)).toHaveLength(1);
