@@ -44,6 +44,7 @@ export const objectEnvelope = {
 /** One page of a listing or a query. */
 export const objectPage = {
   type: 'object',
+  description: 'One page of the listing or query, in order; follow `next` for the rest',
   additionalProperties: false,
   required: ['items', 'next'],
   properties: {
@@ -81,6 +82,7 @@ export const objectVersion = {
 
 export const historyPage = {
   type: 'object',
+  description: "The object's versions, newest first, within the retention window",
   additionalProperties: false,
   required: ['versions', 'next'],
   properties: {
@@ -106,6 +108,7 @@ export const changeRow = {
 /** A JSON page of the change feed. */
 export const changePage = {
   type: 'object',
+  description: 'The commits after `since`, whole, oldest first',
   additionalProperties: false,
   required: ['changes', 'lastSeq', 'hasMore'],
   properties: {
@@ -140,6 +143,7 @@ export const changeResponses = {
 /** What a transaction answers: the commit and one entry per operation, in order. */
 export const transactionResult = {
   type: 'object',
+  description: "The transaction's commit, and what each operation did, in order",
   additionalProperties: false,
   required: ['seq', 'results'],
   properties: {
@@ -164,6 +168,7 @@ export const transactionResult = {
 
 export const indexList = {
   type: 'object',
+  description: "The user's secondary indexes",
   additionalProperties: false,
   required: ['items'],
   properties: { items: { type: 'array', items: indexResponse } },
@@ -171,6 +176,7 @@ export const indexList = {
 
 export const importResult = {
   type: 'object',
+  description: "The import's commit and what it brought in",
   additionalProperties: false,
   required: ['seq', 'objects', 'versions', 'indexes'],
   properties: {
@@ -192,6 +198,7 @@ export const exportResponses = {
 /** C1: what a client in direct mode routes by. */
 export const topologyResponse = {
   type: 'object',
+  description: "The cluster's workers, for a client that routes straight to the owner",
   additionalProperties: false,
   required: ['version', 'workers', 'down'],
   properties: {

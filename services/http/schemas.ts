@@ -255,6 +255,7 @@ export const indexBody = {
 /** An index as GET /_indexes shows it. */
 export const indexResponse = {
   type: 'object',
+  description: 'A secondary index and its state',
   additionalProperties: false,
   required: ['collection', 'name', 'paths', 'unique', 'state', 'createdAt'],
   properties: {
