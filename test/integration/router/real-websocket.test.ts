@@ -151,6 +151,25 @@ describe('WebSocket change feed through a real router', () => {
     for (const ws of open.splice(0)) ws.terminate();
   });
 
+  it('moves a drained worker\'s feed: closed with 4421, and a reconnect through the router resumes on the next owner with no gap and no duplicate', async () => {
+    const user = cluster.usersOwnedBy('w1', 1, 'wsdrain')[0]!;
+    const token = await tokenFor(user);
+    const written = [await put(user, token, 'before')];
+    const feed = new ResumingFeed(user, token);
+    feed.start();
+    for (let i = 0; i < 100 && feed.seqs.length === 0; i++) await sleep(20);
+    const headers = { authorization: `Bearer ${secrets.admin}` };
+    expect((await send(cluster.url, '/_router/workers/w1/drain', { method: 'POST', headers })).status).toBe(200);
+    for (let i = 0; i < 10; i++) written.push(await put(user, token, `d${i}`));
+    for (let i = 0; i < 300 && feed.seqs.at(-1) !== written.at(-1); i++) await sleep(20);
+    feed.stop();
+    expect((await send(cluster.url, '/_router/workers/w1/undrain', { method: 'POST', headers })).status).toBe(200);
+    await cluster.waitRoutable(2);
+    // The new owner took the partition at the first write: the old one closed the feed with 4421.
+    expect(feed.closeCodes[0]).toBe(4421);
+    expect(feed.seqs).toEqual(written);
+  }, 20_000);
+
   it('closes the feed with 4421 when the user moves to a new worker, and a reconnect through the router resumes with no gap and no duplicate', async () => {
     // A user that a third worker would take over.
     const ids = ['w1', 'w2', 'w3'];
