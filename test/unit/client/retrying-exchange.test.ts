@@ -50,7 +50,7 @@ describe('RetryingExchange', () => {
       req.on('end', () => steps[Math.min(seen.length - 1, steps.length - 1)]!(req, res));
     });
     await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
-    return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, seen };
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
   }
 
   const exchangeFor = (url: string, deadlineMs = 5000, attemptTimeoutMs = 2000) =>
