@@ -35,6 +35,8 @@ export const ERROR_TABLE = {
   invalid_index: { status: 400, title: 'Invalid index definition', retryable: false },
   invalid_patch: { status: 400, title: 'Invalid JSON Patch document', retryable: false },
   invalid_import: { status: 400, title: 'Invalid import file', retryable: false },
+  // An Upgrade (WebSocket or other) on a route that serves none: only GET /api/users/:userId/_changes upgrades.
+  upgrade_not_supported: { status: 400, title: 'Upgrade not supported on this route', retryable: false },
   request_timeout: { status: 408, title: 'Request not received in time', retryable: true },
   headers_too_large: { status: 431, title: 'Request headers too large', retryable: false },
 
