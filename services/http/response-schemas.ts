@@ -221,6 +221,22 @@ export const topologyResponse = {
   },
 } as const;
 
+/** GET /healthz: the process answers. */
+export const healthResponse = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['status'],
+  properties: { status: { type: 'string', const: 'ok' } },
+} as const;
+
+/** GET /readyz: the worker serves; the rest is its status (worker id, pid, topology version, counts), kept whole. */
+export const readinessResponse = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['status'],
+  properties: { status: { type: 'string', const: 'ready' } },
+} as const;
+
 export const emptyResponse = { type: 'null', description: 'No body' } as const;
 
 export { indexResponse, problemResponse, revertResponse };
