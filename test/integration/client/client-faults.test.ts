@@ -1,7 +1,9 @@
 /**
  * `pinbase/client` against a real cluster under faults (router + worker
  * processes from dist/, authentication on): automatic idempotent retries
- * under a worker kill -9, `changes()` resuming across a worker restart and a
+ * under a worker pause (attempts timed out, applied later) and a kill -9,
+ * checked with the chaos test's counter check and linearizability checker
+ * (test/system/chaos), `changes()` resuming across a worker restart and a
  * topology change, direct routing following a topology change and falling
  * back to the router while a worker is down.
  *
@@ -40,8 +42,9 @@ async function tokenFor(userId: string): Promise<string> {
   return token;
 }
 
-function client(routing: 'direct' | 'router'): PinbaseClient {
-  const made = createClient({ url: cluster.url, getToken: tokenFor, routing, deadlineMs: 20_000, attemptTimeoutMs: 5000 });
+/** `attemptTimeoutMs`: short ones make the client give up on attempts the worker still applies, and retry them. */
+function client(routing: 'direct' | 'router', attemptTimeoutMs = 5000): PinbaseClient {
+  const made = createClient({ url: cluster.url, getToken: tokenFor, routing, deadlineMs: 20_000, attemptTimeoutMs });
   clients.push(made);
   return made;
 }
@@ -89,8 +92,17 @@ describe('the client under faults', () => {
     const users = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'];
     const victim = cluster.ownerOf('k0');
     const workload = new ClientWorkload(`run${Date.now()}`, users);
-    const running = workload.run([client('direct'), client('router')], 8, 6000);
-    await sleep(2000);
+    // Two more clients give up on an attempt after 200 ms. While the victim is paused (shorter than a lease's
+    // stale time), their attempts there time out and are retried, and the worker applies the first ones when
+    // it resumes: the retries must be recognised as the same writes (the Idempotency-Key), or the checks
+    // find writes applied twice.
+    const running = workload.run([client('direct'), client('router'), client('direct', 200), client('router', 200)], 12, 6000);
+    await sleep(1500);
+    const paused = cluster.workers.find((w) => w.id === victim)!.process!.child;
+    paused.kill('SIGSTOP');
+    await sleep(900);
+    paused.kill('SIGCONT');
+    await sleep(1000);
     const killedAt = performance.now();
     await cluster.killWorker(victim, 'SIGKILL');
     await cluster.startWorker(victim).waitReady(20_000);
