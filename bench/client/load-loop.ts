@@ -33,7 +33,8 @@ interface Setup {
 async function clientSetup(plan: LoadPlan, method: LoadMethod, routing: 'direct' | 'router'): Promise<Setup> {
   // The client's own build, as an application imports it (`pinbase/client`).
   const { createClient } = await import('../../services/client/index.js');
-  const client = createClient({ url: plan.routerUrl, getToken: (userId: string) => plan.tokens[userId]!, routing });
+  // As many connections per worker as the ceiling's pools (the client's default is 16).
+  const client = createClient({ url: plan.routerUrl, getToken: (userId: string) => plan.tokens[userId]!, routing, connectionsPerWorker: plan.concurrency });
   const objects = new Map(plan.users.map((user) => [user, client.user(user).collection<typeof PUT_BODY>(BENCH_COLLECTION)]));
   const send: Send =
     method === 'GET'

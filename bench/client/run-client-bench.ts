@@ -17,7 +17,7 @@
  *   npm run bench:client -- --quick      # seconds: 100 users, 1 round of 0.5 s each (CI smoke test)
  *   BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_CONCURRENCY=32 BENCH_USERS=1000
  *   BENCH_SETUPS=client-direct,ceiling   # only these setups (ratios to a setup left out print as -)
- *   BENCH_PROFILE=client-direct          # that setup's load process runs with --cpu-prof (files in BENCH_PROFILE_DIR, default .)
+ *   BENCH_PROFILE=client-direct,ceiling  # these setups' load processes run with --cpu-prof (files in BENCH_PROFILE_DIR, default .)
  *
  * Bounded: every process it starts is stopped at the end (and on failure),
  * and the temporary folder removed.
@@ -147,7 +147,7 @@ async function seed(workers: { id: string; url: string }[], users: string[], own
 }
 
 function runLoadProcess(setup: LoadSetup, method: LoadMethod, planFile: string): Promise<LoadResult> {
-  const profile = PROFILE === setup ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${setup}-${method}-${Date.now()}.cpuprofile`] : [];
+  const profile = PROFILE?.split(',').includes(setup) ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${setup}-${method}-${Date.now()}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...profile, LOAD_LOOP, setup, method, planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
