@@ -14,7 +14,7 @@ export function corsOptions(origins: readonly string[]): FastifyCorsOptions {
     origin: origins.includes('*') ? '*' : [...origins],
     methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Last-Event-ID'],
-    exposedHeaders: ['ETag', 'Location', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed', 'X-Pinbase-Seq', 'X-Pinbase-Worker'],
+    exposedHeaders: ['ETag', 'Location', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed', 'X-Pinbase-Seq', 'X-Pinbase-Worker', 'X-Pinbase-Topology'],
     maxAge: 600,
     // An OPTIONS without Origin is not a preflight: answer it like one rather than with a text/plain 400.
     strictPreflight: false,
