@@ -10,6 +10,7 @@ import { DEFAULT_ROUTER_OPTIONS as D, type RouterOptions } from '../../router/ro
 import { startRouter } from '../../router/router-server.js';
 import { parseRouterAuth, ROUTER_AUTH_FLAGS, ROUTER_AUTH_USAGE } from '../auth/auth-options.js';
 import { TopologyError } from '../topology/topology.js';
+import { parseCorsOrigins } from '../http/cors.js';
 import { CliError, integerOption, parseCommandArgs } from './command.js';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel, type LogLevel } from './log-level.js';
 
@@ -53,6 +54,8 @@ Options:
   --upstream-timeout MS           wait for a worker's response headers (default ${D.headersTimeoutMs}); 504 beyond
   --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
   --log-level LEVEL               ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
+  --cors-origin ORIGIN            browser apps on ORIGIN can read the router's own refusals (429, 503, 413…);
+                                  give the workers the same list (repeatable or comma-separated; * = any)
 
 ${ROUTER_AUTH_USAGE}`;
 
@@ -82,6 +85,7 @@ const FLAGS = {
   'upstream-timeout': { type: 'string' },
   'max-attempts': { type: 'string' },
   'log-level': { type: 'string' },
+  'cors-origin': { type: 'string', multiple: true },
   ...ROUTER_AUTH_FLAGS,
 } as const;
 
@@ -117,6 +121,7 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     headersTimeoutMs: integerOption(v['upstream-timeout'], 'upstream-timeout', D.headersTimeoutMs, 10, 3_600_000),
     maxAttempts: integerOption(v['max-attempts'], 'max-attempts', D.maxAttempts, 1, 10),
     auth: parseRouterAuth(v, host),
+    corsOrigins: parseCorsOrigins(v['cors-origin'] ?? []),
   };
   if (options.clientHeadersTimeoutMs > options.clientRequestTimeoutMs) {
     throw new CliError(`--headers-timeout (${options.clientHeadersTimeoutMs}) must not exceed --request-timeout (${options.clientRequestTimeoutMs})`);

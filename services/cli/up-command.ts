@@ -75,18 +75,19 @@ export async function run(argv: string[]): Promise<void> {
 
   // Every process gets the admin token and the cluster secret; the workers also check users' tokens.
   const clusterArgs = ['--admin-token-file', secrets.adminTokenFile, '--cluster-secret-file', secrets.clusterSecretFile];
+  const corsArgs = corsOrigins.flatMap((o) => ['--cors-origin', o]);
   const workerAuthArgs = [
     '--auth-secret-file',
     secrets.authSecretFile,
     ...clusterArgs,
-    ...corsOrigins.flatMap((o) => ['--cors-origin', o]),
+    ...corsArgs,
     ...(v['allow-unsafe-storage'] === true ? ['--allow-unsafe-storage'] : []),
   ];
   const children = topology.workers.map(
     (w, i) =>
       new SupervisedProcess(w.id, ['worker', '--id', w.id, '--port', String(workerPort + i), '--data', dataDir, '--topology', topologyPath, ...workerAuthArgs]),
   );
-  const routerArgs = ['router', '--port', String(port), '--topology', topologyPath, ...clusterArgs, ...(processes > 1 ? ['--processes', String(processes)] : [])];
+  const routerArgs = ['router', '--port', String(port), '--topology', topologyPath, ...clusterArgs, ...corsArgs, ...(processes > 1 ? ['--processes', String(processes)] : [])];
   const router = new SupervisedProcess('router', routerArgs);
   for (const child of children) child.start();
   router.start();
