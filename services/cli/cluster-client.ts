@@ -17,16 +17,16 @@ import { readSigningSecret } from './token-command.js';
 
 /** The flags every command of this family takes to reach the cluster. */
 export const CLUSTER_OPTIONS = {
-  router: { type: 'string' },
+  router: { type: 'string', short: 'r' },
   token: { type: 'string' },
-  data: { type: 'string' },
+  data: { type: 'string', short: 'd' },
   timeout: { type: 'string' },
 } as const;
 
 export const CLUSTER_USAGE = `  --router URL        the router's address (default http://127.0.0.1:8080)
   --token T           a bearer token; default: env PINBASE_TOKEN, else a service token minted for
                       this run from DIR/secrets/auth-secret of --data (the local cluster's secret)
-  --data DIR          the data directory of \`pinbase up\` (default ./data), for its secrets
+  -d, --data DIR      the data directory of \`pinbase up\` (default ./data), for its secrets
   --timeout SECONDS   how long the cluster may stay silent during one request (default 60)`;
 
 /** The sub of the tokens this CLI mints: a service token reads and writes every tenant. */

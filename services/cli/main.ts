@@ -18,10 +18,16 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   restore: { summary: 'import every tenant of a backup directory (--all)', load: () => import('./restore-command.js') },
 };
 
+/** Printed under every command's help. */
+const CONFIGURATION_NOTE = `Durations: 500ms, 30s, 5m, 24h, 7d (a bare number is milliseconds).
+Every flag can also be set in the environment: --max-open is PINBASE_MAX_OPEN, --cors-origin a comma list
+in PINBASE_CORS_ORIGIN, a switch PINBASE_INSECURE=true. The command line wins over the environment,
+which wins over the default.`;
+
 function mainUsage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return ['Usage: pinbase <command> [options]', '', 'Commands:', ...lines, '', 'Run `pinbase <command> --help` or `pinbase help <command>` for its options.'].join('\n');
+  return ['Usage: pinbase <command> [options]', '', 'Commands:', ...lines, '', 'Run `pinbase <command> --help` or `pinbase help <command>` for its options.', '', CONFIGURATION_NOTE].join('\n');
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -44,7 +50,7 @@ async function main(argv: string[]): Promise<void> {
   if (entry === undefined) throw new CliError(`unknown command "${name}"; run \`pinbase --help\``);
   const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${command.usage}\n`);
+    process.stdout.write(`${command.usage.replace(/\n\nDurations: [^\n]*$/, '')}\n\n${CONFIGURATION_NOTE}\n`);
     return;
   }
   await command.run(rest);

@@ -11,7 +11,8 @@ import { startRouter } from '../../router/router-server.js';
 import { parseRouterAuth, ROUTER_AUTH_FLAGS, ROUTER_AUTH_USAGE } from '../auth/auth-options.js';
 import { TopologyError } from '../topology/topology.js';
 import { parseCorsOrigins } from '../http/cors.js';
-import { CliError, integerOption, parseCommandArgs } from './command.js';
+import { formatDuration } from '../worker/durations.js';
+import { CliError, durationOption, integerOption, parseCommandArgs } from './command.js';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel, type LogLevel } from './log-level.js';
 
 export const usage = `Usage: pinbase router --port ${D.port} --topology FILE [options]
@@ -23,15 +24,15 @@ retries and back-pressure. Admin: /_router/status, /_router/ (dashboard),
 and on SIGHUP; SIGTERM/SIGINT stop gracefully.
 
 Options:
-  --topology FILE                 topology JSON file (required)
-  --port P                        listen port (default ${D.port})
+  -t, --topology FILE             topology JSON file (required)
+  -p, --port P                    listen port (default ${D.port})
   --host ADDR                     listen address (default ${D.host})
   --processes N                   router processes sharing the port (default 1)
   --body-limit BYTES              largest request body (default ${D.bodyLimitBytes}); 413 beyond
   --max-import-bytes BYTES        largest tenant import (POST /api/users/<id>/_import), streamed to the
                                   worker, never buffered (default ${D.maxImportBytes}); 413 import_too_large beyond
-  --import-timeout MS             wait for the worker's answer to an import, its upload included (default
-                                  ${D.importTimeoutMs}); 504 beyond. The upload is also bounded by --request-timeout
+  --import-timeout DURATION       wait for the worker's answer to an import, its upload included (default
+                                  ${formatDuration(D.importTimeoutMs)}); 504 beyond. The upload is also bounded by --request-timeout
   --max-in-flight-per-worker N    default ${D.maxInFlightPerWorker}; beyond it 503 + Retry-After
   --max-in-flight-per-user N      default ${D.maxInFlightPerUser}; beyond it 429 + Retry-After
   --max-streams-per-worker N      open event streams (SSE) per worker, counted apart from the
@@ -43,25 +44,25 @@ Options:
                                   it a connection's first request gets 503 overloaded, then it is closed
   --max-connections-per-client N  per client address, IPv6 per /64 (default ${D.maxConnectionsPerClient}); beyond it
                                   429 too_many_connections, then closed
-  --request-timeout MS            a client's whole request, headers and body (default ${D.clientRequestTimeoutMs}); 408 beyond
-  --headers-timeout MS            a client's request headers (default ${D.clientHeadersTimeoutMs}); 408 beyond
-  --keep-alive-timeout MS         an idle client connection is closed after it (default ${D.keepAliveTimeoutMs})
-  --probe-interval MS             GET /readyz on each worker every MS (default ${D.probeIntervalMs})
-  --probe-timeout MS              default ${D.probeTimeoutMs}
+  --request-timeout DURATION      a client's whole request, headers and body (default ${formatDuration(D.clientRequestTimeoutMs)}); 408 beyond
+  --headers-timeout DURATION      a client's request headers (default ${formatDuration(D.clientHeadersTimeoutMs)}); 408 beyond
+  --keep-alive-timeout DURATION   an idle client connection is closed after it (default ${formatDuration(D.keepAliveTimeoutMs)})
+  --probe-interval DURATION       GET /readyz on each worker this often (default ${formatDuration(D.probeIntervalMs)})
+  --probe-timeout DURATION        default ${formatDuration(D.probeTimeoutMs)}
   --fall N                        failed probes before a worker is down (default ${D.fall})
   --rise N                        good probes before it is up again (default ${D.rise})
-  --connect-timeout MS            default ${D.connectTimeoutMs}
-  --upstream-timeout MS           wait for a worker's response headers (default ${D.headersTimeoutMs}); 504 beyond
+  --connect-timeout DURATION      default ${formatDuration(D.connectTimeoutMs)}
+  --upstream-timeout DURATION     wait for a worker's response headers (default ${formatDuration(D.headersTimeoutMs)}); 504 beyond
   --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
-  --log-level LEVEL               ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
+  -l, --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
   --cors-origin ORIGIN            browser apps on ORIGIN can read the router's own refusals (429, 503, 413…);
                                   give the workers the same list (repeatable or comma-separated; * = any)
 
 ${ROUTER_AUTH_USAGE}`;
 
 const FLAGS = {
-  topology: { type: 'string' },
-  port: { type: 'string' },
+  topology: { type: 'string', short: 't' },
+  port: { type: 'string', short: 'p' },
   host: { type: 'string' },
   processes: { type: 'string' },
   'body-limit': { type: 'string' },
@@ -84,7 +85,7 @@ const FLAGS = {
   'connect-timeout': { type: 'string' },
   'upstream-timeout': { type: 'string' },
   'max-attempts': { type: 'string' },
-  'log-level': { type: 'string' },
+  'log-level': { type: 'string', short: 'l' },
   'cors-origin': { type: 'string', multiple: true },
   ...ROUTER_AUTH_FLAGS,
 } as const;
@@ -102,7 +103,7 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     port: integerOption(v.port, 'port', D.port, 0, 65535),
     bodyLimitBytes: integerOption(v['body-limit'], 'body-limit', D.bodyLimitBytes, 1, 1024 ** 3),
     maxImportBytes: integerOption(v['max-import-bytes'], 'max-import-bytes', D.maxImportBytes, 1, 64 * 1024 ** 3),
-    importTimeoutMs: integerOption(v['import-timeout'], 'import-timeout', D.importTimeoutMs, 100, 24 * 3_600_000),
+    importTimeoutMs: durationOption(v['import-timeout'], 'import-timeout', D.importTimeoutMs, 100, 24 * 3_600_000),
     maxInFlightPerWorker: integerOption(v['max-in-flight-per-worker'], 'max-in-flight-per-worker', D.maxInFlightPerWorker, 1, 1_000_000),
     maxInFlightPerUser: integerOption(v['max-in-flight-per-user'], 'max-in-flight-per-user', D.maxInFlightPerUser, 1, 1_000_000),
     maxStreamsPerWorker: integerOption(v['max-streams-per-worker'], 'max-streams-per-worker', D.maxStreamsPerWorker, 1, 1_000_000),
@@ -110,15 +111,15 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     maxStreamsPerClient: integerOption(v['max-streams-per-client'], 'max-streams-per-client', D.maxStreamsPerClient, 1, 1_000_000),
     maxConnections: integerOption(v['max-connections'], 'max-connections', D.maxConnections, 1, 1_000_000),
     maxConnectionsPerClient: integerOption(v['max-connections-per-client'], 'max-connections-per-client', D.maxConnectionsPerClient, 1, 1_000_000),
-    clientRequestTimeoutMs: integerOption(v['request-timeout'], 'request-timeout', D.clientRequestTimeoutMs, 100, 3_600_000),
-    clientHeadersTimeoutMs: integerOption(v['headers-timeout'], 'headers-timeout', D.clientHeadersTimeoutMs, 100, 3_600_000),
-    keepAliveTimeoutMs: integerOption(v['keep-alive-timeout'], 'keep-alive-timeout', D.keepAliveTimeoutMs, 100, 3_600_000),
-    probeIntervalMs: integerOption(v['probe-interval'], 'probe-interval', D.probeIntervalMs, 50, 600_000),
-    probeTimeoutMs: integerOption(v['probe-timeout'], 'probe-timeout', D.probeTimeoutMs, 10, 600_000),
+    clientRequestTimeoutMs: durationOption(v['request-timeout'], 'request-timeout', D.clientRequestTimeoutMs, 100, 3_600_000),
+    clientHeadersTimeoutMs: durationOption(v['headers-timeout'], 'headers-timeout', D.clientHeadersTimeoutMs, 100, 3_600_000),
+    keepAliveTimeoutMs: durationOption(v['keep-alive-timeout'], 'keep-alive-timeout', D.keepAliveTimeoutMs, 100, 3_600_000),
+    probeIntervalMs: durationOption(v['probe-interval'], 'probe-interval', D.probeIntervalMs, 50, 600_000),
+    probeTimeoutMs: durationOption(v['probe-timeout'], 'probe-timeout', D.probeTimeoutMs, 10, 600_000),
     fall: integerOption(v.fall, 'fall', D.fall, 1, 100),
     rise: integerOption(v.rise, 'rise', D.rise, 1, 100),
-    connectTimeoutMs: integerOption(v['connect-timeout'], 'connect-timeout', D.connectTimeoutMs, 10, 600_000),
-    headersTimeoutMs: integerOption(v['upstream-timeout'], 'upstream-timeout', D.headersTimeoutMs, 10, 3_600_000),
+    connectTimeoutMs: durationOption(v['connect-timeout'], 'connect-timeout', D.connectTimeoutMs, 10, 600_000),
+    headersTimeoutMs: durationOption(v['upstream-timeout'], 'upstream-timeout', D.headersTimeoutMs, 10, 3_600_000),
     maxAttempts: integerOption(v['max-attempts'], 'max-attempts', D.maxAttempts, 1, 10),
     auth: parseRouterAuth(v, host),
     corsOrigins: parseCorsOrigins(v['cors-origin'] ?? []),

@@ -16,18 +16,18 @@ Prints the workers the router knows, their health, the users routed to each
 and the requests in flight.
 
 Options:
-  --router URL             the router's address (default http://127.0.0.1:8080)
+  -r, --router URL         the router's address (default http://127.0.0.1:8080)
   --admin-token-file FILE  the cluster's admin token (the router's --admin-token-file)
-  --data DIR               the data directory of \`pinbase up\`: use DIR/secrets/admin-token. Without
+  -d, --data DIR           the data directory of \`pinbase up\`: use DIR/secrets/admin-token. Without
                            either flag, ./data/secrets/admin-token is used when it exists and the
                            router is on this machine
   --json                   print the raw JSON of /_router/status`;
 
 export async function run(argv: string[]): Promise<void> {
   const values = parseCommandArgs(argv, {
-    router: { type: 'string' },
+    router: { type: 'string', short: 'r' },
     'admin-token-file': { type: 'string' },
-    data: { type: 'string' },
+    data: { type: 'string', short: 'd' },
     json: { type: 'boolean' },
   });
   const base = (values.router ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');

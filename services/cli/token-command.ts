@@ -24,7 +24,7 @@ Options:
   --read-only           scope "read": reads only (writes answer 403 insufficient_scope)
   --service             scope "service": any user, not only <userId> (for back-end services)
   --ttl DURATION        lifetime, e.g. 15m, 1h, 7d (default 1h, at most 30d)
-  --data DIR            the local cluster's data directory (default ./data): signs with
+  -d, --data DIR        the local cluster's data directory (default ./data): signs with
                         DIR/secrets/auth-secret
   --secret-file FILE    sign with the first secret of FILE instead (a worker's --auth-secret-file)
   --issuer ISS          set "iss" (for workers started with --jwt-issuer)
@@ -35,7 +35,7 @@ const OPTIONS = {
   'read-only': { type: 'boolean' },
   service: { type: 'boolean' },
   ttl: { type: 'string' },
-  data: { type: 'string' },
+  data: { type: 'string', short: 'd' },
   'secret-file': { type: 'string' },
   issuer: { type: 'string' },
   audience: { type: 'string' },

@@ -18,7 +18,7 @@ import { parseTopology, serializeTopology, type Topology } from '../topology/top
 import { CliError, integerOption, parseCommandArgs } from './command.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
-export const usage = `Usage: pinbase up [--workers 2] [--port 8080] [--data ./data]
+export const usage = `Usage: pinbase up [-w 2] [-p 8080] [--worker-port 3601] [-d ./data] [--processes 1] [--cors-origin ORIGIN] [--allow-unsafe-storage]
 
 Runs a local cluster: the router on --port and N workers on --worker-port,
 --worker-port+1, ..., all on 127.0.0.1, with every user's SQLite file under
@@ -26,10 +26,10 @@ Runs a local cluster: the router on --port and N workers on --worker-port,
 one. Ctrl-C stops it gracefully (no acknowledged write is lost).
 
 Options:
-  --workers N           number of workers (default 2)
-  --port P              router port (default 8080)
+  -w, --workers N       number of workers (default 2)
+  -p, --port P          router port (default 8080)
   --worker-port P       first worker port (default 3601)
-  --data DIR            data directory (default ./data), one cluster at a time (locked: DIR/up.lock, DIR/up.json
+  -d, --data DIR        data directory (default ./data), one cluster at a time (locked: DIR/up.lock, DIR/up.json
                         name the running one); the topology is written to DIR/topology.json,
                         the secrets (created on first run, 0600) to DIR/secrets/: auth-secret (users'
                         tokens), admin-token (admin endpoints), cluster-secret (the router's hints)
@@ -41,10 +41,10 @@ Options:
 
 export async function run(argv: string[]): Promise<void> {
   const v = parseCommandArgs(argv, {
-    workers: { type: 'string' },
-    port: { type: 'string' },
+    workers: { type: 'string', short: 'w' },
+    port: { type: 'string', short: 'p' },
     'worker-port': { type: 'string' },
-    data: { type: 'string' },
+    data: { type: 'string', short: 'd' },
     processes: { type: 'string' },
     'cors-origin': { type: 'string', multiple: true },
     'allow-unsafe-storage': { type: 'boolean' },

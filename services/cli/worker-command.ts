@@ -2,9 +2,8 @@ import { resolve } from 'node:path';
 import { parseWorkerAuth, WORKER_AUTH_FLAGS, WORKER_AUTH_USAGE } from '../auth/auth-options.js';
 import { parseCorsOrigins } from '../http/cors.js';
 import { WORKER_ID_PATTERN } from '../ids/id-patterns.js';
-import { parseDuration } from '../worker/durations.js';
 import { DAY_MS, WORKER_DEFAULTS, defaultMaxOpen, type WorkerConfig } from '../worker/worker-config.js';
-import { CliError, integerOption, parseCommandArgs } from './command.js';
+import { CliError, durationOption, integerOption, parseCommandArgs } from './command.js';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel } from './log-level.js';
 
 export const usage = `Usage: pinbase worker --id ID --port PORT --data DIR [options]
@@ -13,11 +12,11 @@ Serves the object API for the users it owns, one SQLite file per user.
 
 Required:
   --id ID                 worker id, as in the topology file (${WORKER_ID_PATTERN.source})
-  --port PORT             port to listen on
-  --data DIR              data directory (shared storage in a cluster)
+  -p, --port PORT         port to listen on
+  -d, --data DIR          data directory (shared storage in a cluster)
 
 Options:
-  --topology FILE         cluster topology (JSON); without it the worker owns every user.
+  -t, --topology FILE     cluster topology (JSON); without it the worker owns every user.
                           Reloaded on change and on SIGHUP.
   --host HOST             address to listen on (default ${WORKER_DEFAULTS.host})
   --durability MODE       pipelined (default): ack after the WAL fsync, run off the event loop
@@ -39,7 +38,7 @@ Options:
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
   --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
                           turn of the event loop); more trades latency for larger batches
-  --log-level LEVEL       ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
+  -l, --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
 
 ${WORKER_AUTH_USAGE}
   --allow-unsafe-storage  start even if --data is on storage that can break the single-writer
@@ -52,9 +51,9 @@ Durations: 500ms, 30s, 15m, 24h, 7d.`;
 
 const OPTIONS = {
   id: { type: 'string' },
-  port: { type: 'string' },
-  data: { type: 'string' },
-  topology: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  data: { type: 'string', short: 'd' },
+  topology: { type: 'string', short: 't' },
   host: { type: 'string' },
   durability: { type: 'string' },
   'max-open': { type: 'string' },
@@ -71,19 +70,11 @@ const OPTIONS = {
   'request-timeout': { type: 'string' },
   'headers-timeout': { type: 'string' },
   'commit-delay': { type: 'string' },
-  'log-level': { type: 'string' },
+  'log-level': { type: 'string', short: 'l' },
   ...WORKER_AUTH_FLAGS,
   'cors-origin': { type: 'string', multiple: true },
   'allow-unsafe-storage': { type: 'boolean' },
 } as const;
-
-function durationOption(value: string | undefined, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new CliError(`--${name} must be a duration like 30s, 24h or 7d, got "${value}"`);
-  if (ms < min) throw new CliError(`--${name} must be at least ${min} ms, got ${value}`);
-  return ms;
-}
 
 /** Parses and validates `pinbase worker` arguments; a bad one is a one-line CliError. */
 export function parseWorkerArgs(argv: string[]): WorkerConfig {

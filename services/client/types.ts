@@ -1,0 +1,163 @@
+/**
+ * The client's public types: what the worker answers and takes, as the
+ * client hands them to callers. They mirror the worker's route schemas
+ * (services/http/schemas.ts) and handlers; `T` is the caller's type of an
+ * object's data (not checked at run time: the server stores any JSON object).
+ */
+
+/** A JSON object, as stored. */
+export type JsonObject = { [key: string]: unknown };
+
+/** One object as read or written: its id, revision (the seq of its last write), the commit the answer reflects, and its data. */
+export interface ObjectResult<T> {
+  id: string;
+  rev: number;
+  /** The partition seq the answer reflects (X-Pinbase-Seq): the write's commit, or the snapshot read. */
+  seq: number;
+  data: T;
+}
+
+/** What a write without a body to echo answers (patch, delete): the object's new revision and the commit. */
+export interface WriteResult {
+  collection: string;
+  id: string;
+  rev: number;
+  seq: number;
+  /** True for a delete. */
+  deleted?: boolean;
+}
+
+/** One item of a listing or query page (a query's `fields` narrow `data`). */
+export interface PageItem<T> {
+  id: string;
+  rev: number;
+  data: T;
+}
+
+/** One page of a listing or query: the items and the commit they reflect. */
+export interface Page<T> {
+  items: ObjectResult<T>[];
+  seq: number;
+}
+
+export interface ListOptions {
+  /** Items per page, 1–1000 (server default 100). */
+  limit?: number;
+  /** An AbortSignal that stops the iteration (the pending request rejects with its reason). */
+  signal?: AbortSignal;
+}
+
+/** A query (README "Queries"): filter in the Mongo / Mango style, order by paths (`-` descending), fields to keep. */
+export interface QueryOptions extends ListOptions {
+  filter?: JsonObject;
+  order?: string[];
+  fields?: string[];
+}
+
+/** One version of an object, newest first; `data` is null for a deletion. */
+export interface HistoryEntry<T> {
+  rev: number;
+  deleted: boolean;
+  committedAt: string;
+  data: T | null;
+}
+
+export interface HistoryPage<T> {
+  versions: HistoryEntry<T>[];
+  /** Pass as `before` for the next (older) page; null at the end. */
+  next: number | null;
+}
+
+export interface WriteOptions {
+  /** The Idempotency-Key of this write (1–255 visible ASCII characters); a random UUID otherwise. */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export interface PreconditionOptions extends WriteOptions {
+  /** Apply only if the object is at this revision (If-Match); else 412 precondition_failed. */
+  ifRev?: number;
+}
+
+export interface PutOptions extends PreconditionOptions {
+  /** Apply only if the object does not exist (If-None-Match: *); else 412 precondition_failed. */
+  ifAbsent?: boolean;
+}
+
+/** One RFC 6902 operation. */
+export type JsonPatchOperation =
+  | { op: 'add' | 'replace' | 'test'; path: string; value: unknown }
+  | { op: 'remove'; path: string }
+  | { op: 'move' | 'copy'; from: string; path: string };
+
+/** A read-set entry of a transaction: the rev read (0: read as absent). */
+export interface TxRead {
+  collection: string;
+  id: string;
+  rev: number;
+}
+
+export type TxOperation =
+  | { op: 'put'; collection: string; id: string; data: JsonObject; ifRev?: number }
+  | { op: 'patch'; collection: string; id: string; patch: JsonObject | JsonPatchOperation[]; ifRev?: number }
+  | { op: 'delete'; collection: string; id: string; ifRev?: number }
+  | { op: 'create'; collection: string; id?: string; data: JsonObject };
+
+export interface TxResultEntry {
+  op: TxOperation['op'];
+  collection: string;
+  id: string;
+  rev: number;
+  deleted: boolean;
+}
+
+/** A committed transaction: its commit and one entry per operation, in order. */
+export interface TxResult {
+  seq: number;
+  results: TxResultEntry[];
+}
+
+/** One object changed by a commit (`data` only with `includeData`; null for a deletion). */
+export interface ChangeRow {
+  seq: number;
+  collection: string;
+  id: string;
+  deleted: boolean;
+  data?: JsonObject | null;
+}
+
+/** One commit of the change feed: its seq and every object it changed. */
+export interface ChangeEvent {
+  seq: number;
+  changes: ChangeRow[];
+}
+
+export interface ChangesOptions {
+  /** Deliver the commits after this seq (0: from the beginning; default: only new commits). */
+  since?: number;
+  /** Include each object's data as of the feed's read. */
+  includeData?: boolean;
+  /** Ends the iteration (without an error). */
+  signal?: AbortSignal;
+  /** `auto` (default): WebSocket where available, else SSE; `sse`: SSE only. */
+  transport?: 'auto' | 'websocket' | 'sse';
+}
+
+export interface ClientOptions {
+  /** The router's base URL, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** A bearer token for every user addressed. */
+  token?: string;
+  /** The bearer token for `userId`, awaited before every request (cache it yourself). */
+  getToken?: (userId: string) => string | Promise<string>;
+  /** `router` (default): every request through the router; `direct` (Node only): straight to the owning worker. */
+  routing?: 'router' | 'direct';
+  /** Overall time budget of one call, retries included (default 30 s). */
+  deadlineMs?: number;
+  /** Time budget of one attempt (default 10 s). */
+  attemptTimeoutMs?: number;
+  /** The fetch to use in router mode (default globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Direct mode: connections per worker (default 16). */
+  connectionsPerWorker?: number;
+}
