@@ -84,8 +84,7 @@ export class DataPath implements ExchangeHost {
 
   release(exchange: ProxyExchange): void {
     if (exchange.isStream) {
-      if (exchange.userId !== '') this.userStreams.decrement(exchange.userId);
-      this.clientStreams.decrement(exchange.clientKey);
+      this.releaseStreamSlot(exchange.userId, exchange.clientKey);
     } else if (exchange.userId !== '') {
       this.userInFlight.decrement(exchange.userId);
     }
@@ -139,33 +138,54 @@ export class DataPath implements ExchangeHost {
   }
 
   private admitStream(exchange: ProxyExchange, res: ServerResponse): boolean {
-    const route: WorkerRoute = exchange.worker;
+    const refusal = this.takeStreamSlot(exchange.worker, exchange.userId, exchange.clientKey);
+    if (refusal === undefined) return true;
+    this.refuse(res, refusal.code, refusal.code, refusal.detail);
+    return false;
+  }
+
+  /**
+   * Takes a stream slot for a stream of `userId` ('' for none) from the
+   * client `client` (clientKey) to `route`: per user and per client here;
+   * the per-worker count is the caller's (`route.streams`, counted while it
+   * is open upstream). Returns the refusal when a cap is reached (nothing is
+   * taken then); otherwise the caller gives the slot back once with
+   * releaseStreamSlot(). SSE exchanges and WebSocket upgrades share it.
+   */
+  takeStreamSlot(route: WorkerRoute, userId: string, client: string): StreamRefusal | undefined {
     const { maxStreamsPerWorker, maxStreamsPerUser, maxStreamsPerClient } = this.options;
     if (route.streams >= maxStreamsPerWorker) {
-      this.refuse(res, 'overloaded', 'overloaded', `worker ${route.id} has ${route.streams} open streams`);
-      return false;
+      return { code: 'overloaded', detail: `worker ${route.id} has ${route.streams} open streams` };
     }
-    const userId = exchange.userId;
     const userCount = userId === '' ? 0 : this.userStreams.get(userId);
     if (userCount >= maxStreamsPerUser) {
-      this.refuse(res, 'too_many_streams', 'too_many_streams', `user ${userId} has ${userCount} open streams (at most ${maxStreamsPerUser})`);
-      return false;
+      return { code: 'too_many_streams', detail: `user ${userId} has ${userCount} open streams (at most ${maxStreamsPerUser})` };
     }
-    const client = exchange.clientKey;
     const clientCount = this.clientStreams.get(client);
     if (clientCount >= maxStreamsPerClient) {
-      this.refuse(res, 'too_many_streams', 'too_many_streams', `this client address has ${clientCount} open streams (at most ${maxStreamsPerClient})`);
-      return false;
+      return { code: 'too_many_streams', detail: `this client address has ${clientCount} open streams (at most ${maxStreamsPerClient})` };
     }
     if (userId !== '') this.userStreams.increment(userId);
     this.clientStreams.increment(client);
-    return true;
+    return undefined;
+  }
+
+  /** Gives back a slot takeStreamSlot() gave (once per slot). */
+  releaseStreamSlot(userId: string, client: string): void {
+    if (userId !== '') this.userStreams.decrement(userId);
+    this.clientStreams.decrement(client);
   }
 
   private refuse(res: ServerResponse, kind: RouterErrorKind, code: ErrorCode, detail: string): void {
     this.metrics.errors.inc({ kind });
     replyProblem(res, code, detail, false, this.options.corsOrigins);
   }
+}
+
+/** Why a stream was refused: 503 overloaded (the worker's cap) or 429 too_many_streams (the user's or the client's). */
+export interface StreamRefusal {
+  readonly code: Extract<ErrorCode, 'overloaded' | 'too_many_streams'>;
+  readonly detail: string;
 }
 
 /** Open things per key; a key is dropped when its count returns to 0, so the map holds only what is open. */

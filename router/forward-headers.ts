@@ -140,6 +140,29 @@ function connectionTokens(value: string): string[] {
   return value.split(',').map((token) => token.trim().toLowerCase());
 }
 
+/**
+ * The headers to send upstream for a WebSocket upgrade request, as the
+ * object http-proxy-3 sends (duplicates joined with ", "; Cookie with "; "):
+ * the same filtering as upstreamRequestHeaders (hop-by-hop and client
+ * `X-Pinbase-*` dropped, `X-Forwarded-*` set, Host left to the upstream
+ * connection) with the handshake's own hop-by-hop pair put back
+ * (`Connection: Upgrade`, `Upgrade: websocket`). The `Sec-WebSocket-*`
+ * headers are end to end and pass as sent. Sets every field of `facts`.
+ */
+export function upgradeRequestHeaders(rawHeaders: readonly string[], remoteAddress: string, facts: RequestFacts): Record<string, string> {
+  const list = upstreamRequestHeaders(rawHeaders, remoteAddress, facts);
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!.toLowerCase();
+    const value = list[i + 1]!;
+    const previous = headers[name];
+    headers[name] = previous === undefined ? value : `${previous}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  headers.connection = 'Upgrade';
+  headers.upgrade = 'websocket';
+  return headers;
+}
+
 /** What the router learns about a response from its headers. */
 export interface ResponseFacts {
   /** Content-Type text/event-stream: the response is an SSE stream. */

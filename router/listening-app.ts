@@ -10,6 +10,7 @@
  *   GET  /_router/                       the dashboard (HTML)
  *   GET  /metrics                        Prometheus (no user ids)
  *   GET  /healthz, /readyz               the router's own health
+ * Upgrade requests go to upgrade-path.ts (WebSocket change feeds; anything else is refused).
  * Who may call the guarded ones: admin-access.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -42,6 +43,8 @@ export interface AdminBackend {
 export interface ListeningAppParts {
   /** Forwards a request if it belongs to the data path; returns false for anything else. */
   readonly dataPath: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Answers every upgrade request: proxies a WebSocket to the owner or refuses with a problem (upgrade-path.ts). */
+  readonly upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
   readonly admin: AdminBackend;
   /** The control state this process routes with, for /readyz. */
   readonly control: Pick<RouterControl, 'state'>;
@@ -71,7 +74,11 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1000;
  * served; CONNECT (it would close the connection without a word) is 400; a
  * request it cannot parse or that times out is answered by clientErrorHandler.
  */
-function createListeningServer(limits: ClientLimits, handle: (req: IncomingMessage, res: ServerResponse) => void): Server {
+function createListeningServer(
+  limits: ClientLimits,
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+  upgrade: ListeningAppParts['upgrade'],
+): Server {
   const server = createServer(
     {
       requestTimeout: limits.requestTimeoutMs,
@@ -83,6 +90,8 @@ function createListeningServer(limits: ClientLimits, handle: (req: IncomingMessa
   );
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.on('checkExpectation', handle);
+  // Without this listener Node would answer an upgrade request as a plain one.
+  server.on('upgrade', upgrade);
   server.on('connect', (_req: IncomingMessage, socket: Socket) => replyRawProblem(socket, 'invalid_request', 'CONNECT is not supported: this is not a forward proxy'));
   new ConnectionGate(limits).install(server);
   return server;
@@ -94,7 +103,7 @@ function createListeningServer(limits: ClientLimits, handle: (req: IncomingMessa
  * reaches the admin endpoints.
  */
 export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Server> {
-  const { dataPath, admin: backend, control, access, clients } = parts;
+  const { dataPath, upgrade, admin: backend, control, access, clients } = parts;
   const app = Fastify({
     logger: false,
     // Served until the server closes; a plain-JSON 503 would not be a problem document.
@@ -106,7 +115,7 @@ export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Ser
         const refusal = connectionRefusal(req.socket);
         if (refusal !== undefined) replyProblem(res, refusal.code, refusal.detail, true);
         else if (!dataPath(req, res)) handler(req, res);
-      }),
+      }, upgrade),
     clientErrorHandler: (error, socket) => replyClientError(socket, error),
   });
 

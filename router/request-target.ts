@@ -44,17 +44,29 @@ export function userIdOf(url: string): string | PathRejection {
   return restIsClean(url, end) ? url.slice(start, end) : INVALID_PATH;
 }
 
-const IMPORT_SUFFIX = '/_import';
-
 /**
  * Whether `url` (whose user id, as userIdOf read it, is `userIdLength`
  * characters long) is the user's import: `/api/users/<id>/_import`, with or
  * without a query string. No allocation.
  */
 export function isImportTarget(url: string, userIdLength: number): boolean {
+  return isUserEndpoint(url, userIdLength, '/_import');
+}
+
+/**
+ * Whether `url` (user id `userIdLength` characters long, as userIdOf read
+ * it) is the user's change feed: `/api/users/<id>/_changes`, with or without
+ * a query string. No allocation.
+ */
+export function isChangesTarget(url: string, userIdLength: number): boolean {
+  return isUserEndpoint(url, userIdLength, '/_changes');
+}
+
+/** Whether the path after the user id is exactly `suffix`, a query string allowed after it. */
+function isUserEndpoint(url: string, userIdLength: number, suffix: string): boolean {
   const at = USER_PATH_PREFIX.length + userIdLength;
-  if (!url.startsWith(IMPORT_SUFFIX, at)) return false;
-  const end = at + IMPORT_SUFFIX.length;
+  if (!url.startsWith(suffix, at)) return false;
+  const end = at + suffix.length;
   return url.length === end || url.charCodeAt(end) === 63; /* ? */
 }
 

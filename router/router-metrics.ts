@@ -21,7 +21,20 @@ export type RouterErrorKind =
   | 'too_many_requests'
   | 'too_many_streams'
   | 'misdirected'
-  | 'client_aborted';
+  | 'client_aborted'
+  | 'upgrade_not_supported';
+
+/**
+ * What became of a WebSocket upgrade request: the `outcome` label of
+ * pinbase_router_upgrades_total (upgrade-path.ts).
+ * - `proxied`: the worker switched protocols; the router pipes the bytes;
+ * - `answered`: the worker answered without upgrading (a refusal); passed on;
+ * - `refused`: the router refused it before any worker saw it;
+ * - `failed`: the worker could not be reached, or did not answer in time;
+ * - `cut`: a proxied socket the router closed because its worker left the
+ *   topology, died, or no longer owns the user.
+ */
+export type UpgradeOutcome = 'proxied' | 'answered' | 'refused' | 'failed' | 'cut';
 
 export type RetryReason = 'refused' | 'connection' | 'misdirected';
 
@@ -64,6 +77,12 @@ export class RouterMetrics {
     name: 'pinbase_router_errors_total',
     help: 'Requests the router refused or could not complete, by kind',
     labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly upgrades = new Counter<'outcome'>({
+    name: 'pinbase_router_upgrades_total',
+    help: 'WebSocket upgrade requests, by outcome (proxied, answered, refused, failed, cut)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
   readonly healthTransitions = new Counter({

@@ -16,6 +16,7 @@ import type { RouterOptions } from './router-options.js';
 import type { RouterControl } from './router-state.js';
 import { WorkerRoutes } from './route-table.js';
 import { buildStatus } from './status-report.js';
+import { UpgradePath } from './upgrade-path.js';
 
 export interface RouterServer {
   readonly port: number;
@@ -24,7 +25,7 @@ export interface RouterServer {
   readonly dataPath: DataPath;
   /**
    * Stops accepting, lets requests in flight finish for up to `graceMs`
-   * (SSE streams are cut then), and closes the upstream pools.
+   * (SSE streams and proxied WebSockets are cut then), and closes the upstream pools.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -41,8 +42,10 @@ export async function serveRouter(parts: RouterServerParts): Promise<RouterServe
   const { options, control, metrics } = parts;
   const routes = new WorkerRoutes(options, metrics);
   const dataPath = new DataPath(options, routes, control, metrics);
+  const upgradePath = new UpgradePath(dataPath, control);
   const app = buildListeningApp({
     dataPath: (req, res) => dataPath.handle(req, res),
+    upgrade: (req, socket, head) => upgradePath.handle(req, socket, head),
     admin: parts.admin(dataPath),
     control,
     access: { adminToken: options.auth.adminToken, listensOnLoopback: isLoopbackHost(options.host) },
@@ -62,6 +65,8 @@ export async function serveRouter(parts: RouterServerParts): Promise<RouterServe
     const deadline = Date.now() + graceMs;
     while (dataPath.inFlight() > 0 && Date.now() < deadline) await sleep(20);
     app.server.closeAllConnections();
+    // Upgraded sockets are no longer the server's: they are closed here.
+    upgradePath.close();
     await closed;
     dataPath.close();
     await routes.close();

@@ -27,6 +27,7 @@ export const ERROR_TABLE = {
   invalid_request: { status: 400, title: 'Invalid request', retryable: false },
   invalid_path: { status: 400, title: 'Invalid request path', retryable: false },
   invalid_header: { status: 400, title: 'Invalid request header', retryable: false },
+  upgrade_not_supported: { status: 400, title: 'This endpoint does not upgrade the connection', retryable: false },
   invalid_filter: { status: 400, title: 'Invalid query filter', retryable: false },
   invalid_order: { status: 400, title: 'Invalid query order', retryable: false },
   invalid_fields: { status: 400, title: 'Invalid field projection', retryable: false },

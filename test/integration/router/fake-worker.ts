@@ -4,10 +4,12 @@
  * ownership check with X-Pinbase-Down answering 421, SSE on _changes) and
  * echoes what it received, so tests can see exactly what the router sent.
  * Given a HintVerifier it believes a down list only with a valid signed
- * hint, as a worker with a cluster secret does.
+ * hint, as a worker with a cluster secret does. It also serves WebSocket
+ * upgrades of _changes (a real `ws` server), after the same ownership check.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { HintVerdict, HintVerifier } from '../../../services/auth/hint-signature.js';
 import { Placement } from '../../../services/topology/placement.js';
 
@@ -35,6 +37,13 @@ export class FakeWorker {
   /** The verdict on each signed down list received, in order. */
   readonly hintVerdicts: HintVerdict[] = [];
   private readonly streams = new Set<ServerResponse>();
+  /** The WebSockets open on _changes. */
+  readonly sockets = new Set<WebSocket>();
+  /** Leave upgrade requests unanswered (a worker that hangs in the handshake). */
+  stallUpgrades = false;
+  private readonly wss = new WebSocketServer({ noServer: true });
+  /** Sockets handed over by 'upgrade' events: no longer the server's, so kill() ends them itself. */
+  private readonly upgradeSockets = new Set<Socket>();
   private server!: Server;
   port = 0;
 
@@ -46,6 +55,7 @@ export class FakeWorker {
 
   async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => this.handle(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.handleUpgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, '127.0.0.1', () => resolve());
@@ -63,9 +73,16 @@ export class FakeWorker {
     return this.streams.size;
   }
 
+  /** Sends one text message to every open WebSocket. */
+  publishWs(data: string): void {
+    for (const socket of this.sockets) socket.send(data);
+  }
+
   /** Stops listening and drops every connection at once (like kill -9, as seen from outside). */
   async kill(): Promise<void> {
     for (const res of this.streams) res.destroy();
+    for (const socket of this.sockets) socket.terminate();
+    for (const socket of this.upgradeSockets) socket.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -83,23 +100,11 @@ export class FakeWorker {
       }
       this.received.push({ method: req.method ?? '', url, headers: req.headers, body });
       if (this.behavior?.(req, res, body) === true) return;
-      const userId = /^\/api\/users\/([^/?]+)/.exec(url)?.[1];
-      if (userId !== undefined && this.checkOwnership) {
-        const header = req.headers['x-pinbase-down'];
-        let downList = typeof header === 'string' ? header : '';
-        if (this.hints !== undefined && downList !== '') {
-          const hint = req.headers['x-pinbase-hint'];
-          const verdict = this.hints.verify(typeof hint === 'string' ? hint : undefined, req.method ?? '', url, downList);
-          this.hintVerdicts.push(verdict);
-          if (verdict !== 'valid') downList = '';
-        }
-        const down = new Set(downList === '' ? [] : downList.split(','));
-        const owner = new Placement(this.topologyIds).owner(userId, (id) => !down.has(id));
-        if (owner !== this.id) {
-          res.setHeader('content-type', 'application/problem+json');
-          this.json(res, 421, { code: 'misdirected_request', status: 421, owner });
-          return;
-        }
+      const owner = this.misdirectedTo(req, url);
+      if (owner !== undefined) {
+        res.setHeader('content-type', 'application/problem+json');
+        this.json(res, 421, { code: 'misdirected_request', status: 421, owner });
+        return;
       }
       if (url.includes('/_changes') && req.headers.accept === 'text/event-stream') {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
@@ -109,6 +114,44 @@ export class FakeWorker {
         return;
       }
       this.json(res, 200, { worker: this.id, method: req.method, url, body }, { 'x-pinbase-seq': '1', etag: '"1"' });
+    });
+  }
+
+  /** The owner of the request's user when it is not this worker (by the down list it believes), else undefined. */
+  private misdirectedTo(req: IncomingMessage, url: string): string | undefined {
+    const userId = /^\/api\/users\/([^/?]+)/.exec(url)?.[1];
+    if (userId === undefined || !this.checkOwnership) return undefined;
+    const header = req.headers['x-pinbase-down'];
+    let downList = typeof header === 'string' ? header : '';
+    if (this.hints !== undefined && downList !== '') {
+      const hint = req.headers['x-pinbase-hint'];
+      const verdict = this.hints.verify(typeof hint === 'string' ? hint : undefined, req.method ?? '', url, downList);
+      this.hintVerdicts.push(verdict);
+      if (verdict !== 'valid') downList = '';
+    }
+    const down = new Set(downList === '' ? [] : downList.split(','));
+    const owner = new Placement(this.topologyIds).owner(userId, (id) => !down.has(id));
+    return owner === this.id ? undefined : (owner ?? '');
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const url = req.url ?? '';
+    this.received.push({ method: req.method ?? '', url, headers: req.headers, body: '' });
+    socket.on('error', () => {});
+    this.upgradeSockets.add(socket);
+    socket.once('close', () => this.upgradeSockets.delete(socket));
+    if (this.stallUpgrades) return;
+    const owner = this.misdirectedTo(req, url);
+    if (owner !== undefined || !url.includes('/_changes')) {
+      const body = JSON.stringify(owner === undefined ? { code: 'upgrade_not_supported', status: 400 } : { code: 'misdirected_request', status: 421, owner });
+      const status = owner === undefined ? '400 Bad Request' : '421 Misdirected Request';
+      socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-pinbase-worker: ${this.id}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.sockets.add(ws);
+      ws.on('close', () => this.sockets.delete(ws));
+      ws.send(JSON.stringify({ type: 'ready', worker: this.id }));
     });
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientResponseHeaders, upstreamRequestHeaders, type RequestFacts } from '../../../router/forward-headers.js';
+import { clientResponseHeaders, upgradeRequestHeaders, upstreamRequestHeaders, type RequestFacts } from '../../../router/forward-headers.js';
 
 function facts(): RequestFacts {
   return { contentLength: -1, chunked: false, hasIdempotencyKey: false, wantsEventStream: false, hosts: 0 };
@@ -107,5 +107,30 @@ describe('clientResponseHeaders', () => {
     expect(f.isEventStream).toBe(true);
     clientResponseHeaders([Buffer.from('content-type'), Buffer.from('application/json')], f);
     expect(f.isEventStream).toBe(false);
+  });
+});
+
+describe('upgradeRequestHeaders', () => {
+  it('keeps the WebSocket handshake, drops other hop-by-hop and client X-Pinbase-* headers, and joins duplicates', () => {
+    const raw = [
+      'Host', 'example.test', 'Connection', 'Upgrade, X-Secret', 'Upgrade', 'WebSocket', 'X-Secret', 's',
+      'Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version', '13', 'Sec-WebSocket-Protocol', 'a, b',
+      'Authorization', 'Bearer t', 'X-Pinbase-Hint', 'forged', 'Cookie', 'a=1', 'Cookie', 'b=2', 'X-Forwarded-For', '203.0.113.1',
+    ];
+    const f = facts();
+    const headers = upgradeRequestHeaders(raw, '10.0.0.9', f);
+    expect({ ...headers }).toEqual({
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'sec-websocket-version': '13',
+      'sec-websocket-protocol': 'a, b',
+      authorization: 'Bearer t',
+      cookie: 'a=1; b=2',
+      'x-forwarded-for': '203.0.113.1, 10.0.0.9',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'example.test',
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+    });
+    expect(f.hosts).toBe(1);
   });
 });

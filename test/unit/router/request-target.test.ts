@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INVALID_PATH, INVALID_USER_ID, isImportTarget, userIdOf } from '../../../router/request-target.js';
+import { INVALID_PATH, INVALID_USER_ID, isChangesTarget, isImportTarget, userIdOf } from '../../../router/request-target.js';
 
 describe('userIdOf', () => {
   it.each([
@@ -68,6 +68,18 @@ describe('isImportTarget', () => {
     expect(is('/api/users/alice/_import/')).toBe(false);
     expect(is('/api/users/alice/notes/_import')).toBe(false);
     expect(is('/api/users/alice/_export')).toBe(false);
+    expect(is('/api/users/alice')).toBe(false);
+  });
+});
+
+describe('isChangesTarget', () => {
+  it('is true only for exactly /api/users/<id>/_changes, with or without a query', () => {
+    const is = (url: string) => isChangesTarget(url, 'alice'.length);
+    expect(is('/api/users/alice/_changes')).toBe(true);
+    expect(is('/api/users/alice/_changes?since=4')).toBe(true);
+    expect(is('/api/users/alice/_changes/')).toBe(false);
+    expect(is('/api/users/alice/_changesx')).toBe(false);
+    expect(is('/api/users/alice/notes/_changes')).toBe(false);
     expect(is('/api/users/alice')).toBe(false);
   });
 });
