@@ -1,7 +1,7 @@
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { FromSchema } from 'json-schema-to-ts';
 import { requireUserTokens } from '../auth/request-auth.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
@@ -19,10 +19,12 @@ import { portabilityRoutes } from './routes/portability-routes.js';
 import type { ApiInstance, RouteContext, SchemaTypeProvider } from './routes/route-context.js';
 import { systemRoutes, type SystemContext } from './routes/system-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
+import { topologyRoutes } from './routes/topology-routes.js';
 import { transactionRoutes } from './routes/transaction-routes.js';
 import type { userParams } from './schemas.js';
 import { StreamSlots, type StreamLimits } from './stream-slots.js';
 import { buildValidatorCompiler } from './validator.js';
+import type { Topology } from '../topology/topology.js';
 
 /** What the ownership check reads of a request: the router's signed hint (X-Pinbase-Down, X-Pinbase-Hint). */
 export interface HintedRequest {
@@ -32,11 +34,20 @@ export interface HintedRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-/** Decides whether this worker serves a user (421 misdirected_request otherwise). */
+/** The topology this worker routes by, and whether it serves a user (421 misdirected_request otherwise). */
 export interface OwnershipCheck {
-  /** Throws PinbaseError misdirected_request unless this worker owns `userId`, given the router's down list if its hint verifies. */
-  assertOwner(userId: string, request: HintedRequest): void;
+  /**
+   * Throws PinbaseError misdirected_request unless this worker owns `userId`, given the router's down list if its hint
+   * verifies. Returns that down list when `reportDown` and the hint verified (each hint is checked at most once), else [].
+   */
+  assertOwner(userId: string, request: HintedRequest, reportDown?: boolean): readonly string[];
+  readonly current: Topology;
+  /** `current.version` as the X-Pinbase-Topology value: computed once per topology change, not per request. */
+  readonly topologyHeader: string;
 }
+
+/** The requests that get X-Pinbase-Topology (contract C1). */
+const USER_PATH_PREFIX = '/api/users/';
 
 export interface RequestMetrics {
   onRequest(): void;
@@ -72,6 +83,8 @@ export interface AppOptions extends RouteContext, SystemContext, StreamLimits {
  * error is application/problem+json with a stable code.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  // A worker without a topology file serves every user: topology version 0, no workers to route to.
+  const topologyHeader = () => options.ownership?.topologyHeader ?? '0';
   const app = Fastify({
     ...(typeof options.logger === 'boolean' ? { logger: options.logger } : { loggerInstance: options.logger }),
     bodyLimit: options.bodyLimit,
@@ -84,6 +97,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Errors fastify's router raises before any hook runs (bad percent-encoding, over-long path parameter).
     frameworkErrors: (error, request, reply) => {
       reply.header('x-pinbase-worker', options.workerId);
+      if (request.url.startsWith(USER_PATH_PREFIX)) reply.header('x-pinbase-topology', topologyHeader());
       void sendProblem(reply, toPinbaseError(error, request), request.url);
     },
   }) as unknown as FastifyInstance;
@@ -100,6 +114,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-pinbase-worker', options.workerId);
+    // Every answer for a user, errors included, so that a direct client notices a topology change.
+    if (request.url.startsWith(USER_PATH_PREFIX)) reply.header('x-pinbase-topology', topologyHeader());
     try {
       assertOneHost(request);
     } catch (error) {
@@ -147,6 +163,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           { name: 'indexes', description: 'Secondary indexes on JSON fields' },
           { name: 'tenant', description: 'Whole-tenant operations: revert, erase' },
           { name: 'portability', description: 'Tenant export and import (NDJSON or the SQLite file)' },
+          { name: 'topology', description: 'The cluster\'s workers, for clients that route straight to the owner' },
         ],
         // Only the /api/users routes are documented (the others are hidden): each needs the user's token.
         ...(options.tokens === undefined
@@ -161,6 +178,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
 
   systemRoutes(app.withTypeProvider<SchemaTypeProvider>(), options);
+  // The router's down list of a request whose hint the ownership check verified (routes with config.reportsDown).
+  const believedDown = new WeakMap<FastifyRequest, readonly string[]>();
   await app.register(async (scope) => {
     const api: ApiInstance = scope.withTypeProvider<SchemaTypeProvider>();
     // Before the ownership check and anything that reads the body or opens a partition.
@@ -169,7 +188,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const ownership = options.ownership;
       // Every route of this scope is under /api/users/:userId, validated by its schema.
       api.addHook<{ Params: FromSchema<typeof userParams> }>('preHandler', async (request) => {
-        ownership.assertOwner(request.params.userId, request);
+        const down = ownership.assertOwner(request.params.userId, request, request.routeOptions.config.reportsDown === true);
+        if (down.length > 0) believedDown.set(request, down);
       });
     }
     objectRoutes(api, options);
@@ -178,6 +198,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transactionRoutes(api, options);
     indexRoutes(api, options);
     tenantRoutes(api, options);
+    topologyRoutes(api, { topology: () => options.ownership?.current, believedDown: (request) => believedDown.get(request) ?? [] });
     // Its own scope: import bodies are streams, not JSON.
     await scope.register(async (inner) => portabilityRoutes(inner, options));
   });

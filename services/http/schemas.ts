@@ -255,6 +255,9 @@ export const indexBody = {
 /** An index as GET /_indexes shows it. */
 export const indexResponse = {
   type: 'object',
+  description: 'A secondary index and its state',
+  additionalProperties: false,
+  required: ['collection', 'name', 'paths', 'unique', 'state', 'createdAt'],
   properties: {
     collection: { type: 'string' },
     name: { type: 'string' },
@@ -280,19 +283,29 @@ export const revertBody = {
 export const revertResponse = {
   description: 'The revert\'s commit, and how many objects it changed (0: nothing to change, no commit, seq is the latest commit)',
   type: 'object',
+  additionalProperties: false,
+  required: ['seq', 'reverted'],
   properties: { seq, reverted: { type: 'integer', minimum: 0 } },
 } as const;
 
-const problemResponse = {
+/**
+ * An RFC 9457 problem. Extensions (e.g. `owner` on 421, `conflicts` on a
+ * transaction conflict, `op` on a JSON Patch error) ride along as further
+ * members, so it stays open.
+ */
+export const problemResponse = {
   description: 'An RFC 9457 problem (application/problem+json) with a stable `code`',
   type: 'object',
+  additionalProperties: true,
+  required: ['type', 'title', 'status', 'code', 'retryable'],
   properties: {
-    type: { type: 'string' },
+    type: { type: 'string', description: 'urn:pinbase:problem:<code>' },
     title: { type: 'string' },
     status: { type: 'integer' },
-    code: { type: 'string' },
-    retryable: { type: 'boolean' },
+    code: { type: 'string', description: 'Stable: what a program branches on' },
+    retryable: { type: 'boolean', description: 'Whether the same request may succeed later (after Retry-After, if given)' },
     detail: { type: 'string' },
+    instance: { type: 'string', description: 'The request target (an access_token redacted)' },
   },
 } as const;
 

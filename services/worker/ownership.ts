@@ -19,6 +19,8 @@ import type { Topology } from '../topology/topology.js';
  */
 export class Ownership implements OwnershipCheck {
   private placement: Placement;
+  /** X-Pinbase-Topology's value: computed once per topology, not per request. */
+  private versionHeader: string;
   private lastDownHeader = '';
   private lastDown = new Set<string>();
 
@@ -29,15 +31,25 @@ export class Ownership implements OwnershipCheck {
     private readonly hints: HintVerifier | undefined,
   ) {
     this.placement = new Placement(topology.workers.map((w) => w.id));
+    this.versionHeader = String(topology.version);
   }
 
   get topologyVersion(): number {
     return this.topology.version;
   }
 
+  get current(): Topology {
+    return this.topology;
+  }
+
+  get topologyHeader(): string {
+    return this.versionHeader;
+  }
+
   update(topology: Topology): void {
     this.topology = topology;
     this.placement = new Placement(topology.workers.map((w) => w.id));
+    this.versionHeader = String(topology.version);
   }
 
   /** Whether this worker owns `userId` when every worker is up. */
@@ -48,14 +60,20 @@ export class Ownership implements OwnershipCheck {
   /**
    * Throws misdirected_request unless this worker owns `userId` for this
    * request. The hint's signature is checked only when the down list would
-   * change the answer: a user this worker owns with every worker up stays
-   * its own whatever other workers are down.
+   * change the answer (a user this worker owns with every worker up stays
+   * its own whatever other workers are down), or when `reportDown` asks for
+   * the list; it is checked at most once per request (a hint's nonce is
+   * good for one check). Returns the down list when `reportDown` and the
+   * hint verifies: the topology's workers it names, in topology order (so
+   * at most the topology's size); otherwise an empty list.
    */
-  assertOwner(userId: string, request: HintedRequest): void {
+  assertOwner(userId: string, request: HintedRequest, reportDown = false): readonly string[] {
     const header = request.headers[DOWN_HEADER];
     const down = this.downSet(typeof header === 'string' ? header : undefined);
+    let believed: boolean | undefined;
+    const believe = () => (believed ??= this.believes(request, header as string));
     let owner = this.placement.owner(userId);
-    if (down.size > 0 && (owner !== this.workerId || down.has(this.workerId)) && this.believes(request, header as string)) {
+    if (down.size > 0 && (owner !== this.workerId || down.has(this.workerId)) && believe()) {
       owner = this.placement.owner(userId, (id) => !down.has(id));
     }
     if (owner !== this.workerId) {
@@ -63,6 +81,8 @@ export class Ownership implements OwnershipCheck {
         extensions: { owner: owner ?? null, topologyVersion: this.topology.version },
       });
     }
+    if (!reportDown || down.size === 0 || !believe()) return NO_WORKERS;
+    return this.topology.workers.filter((w) => down.has(w.id)).map((w) => w.id);
   }
 
   /** The URL of a worker in the current topology. */
@@ -88,3 +108,4 @@ export class Ownership implements OwnershipCheck {
 }
 
 const EMPTY: ReadonlySet<string> = new Set<string>();
+const NO_WORKERS: readonly string[] = [];

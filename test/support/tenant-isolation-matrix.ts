@@ -125,6 +125,7 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { name: 'GET _changes (JSON)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0&includeData=true` },
   { name: 'GET _changes (SSE)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0`, sse: 'header' },
   { name: 'GET _changes (SSE, access_token)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0`, sse: 'query' },
+  { name: 'GET _topology', method: 'GET', path: (u) => `${U(u)}/_topology` },
   { name: 'PUT object', method: 'PUT', path: (u, slot) => `${U(u)}/notes/put-${slot}`, body: () => ({ by: 'matrix' }) },
   {
     name: 'PATCH object',

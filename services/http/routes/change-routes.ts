@@ -7,6 +7,7 @@ import { problemDocument } from '../../problem/problem-document.js';
 import { toPinbaseError } from '../problem-reply.js';
 import type { RequestSlots } from '../request-slots.js';
 import { changesQuery, errorResponses, userParams } from '../schemas.js';
+import { changeResponses } from '../response-schemas.js';
 import type { StreamSlots } from '../stream-slots.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
@@ -40,7 +41,7 @@ export function changeRoutes(app: ApiInstance, ctx: RouteContext, slots: LiveStr
         params: userParams,
         querystring: { ...changesQuery, properties: { ...changesQuery.properties, ...accessTokenQueryProperty } },
         headers: { type: 'object', properties: { 'last-event-id': { type: 'string', pattern: '^[0-9]{1,16}$' } } },
-        response: errorResponses,
+        response: { 200: changeResponses, ...errorResponses },
       },
       // EventSource cannot send an Authorization header (services/auth/request-auth.ts).
       config: { acceptsQueryToken: true },

@@ -2,6 +2,7 @@ import { PinbaseError } from '../../problem/pinbase-error.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { idempotencyClaim } from '../idempotency-key.js';
 import { collectionParams, documentBody, errorResponses, listQuery, writeHeaders } from '../schemas.js';
+import { objectPage, writeResponse } from '../response-schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
 import { answerQuery } from './collection-query.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
@@ -19,7 +20,7 @@ export function collectionRoutes(app: ApiInstance, ctx: RouteContext): void {
         tags: ['collections'],
         params: collectionParams,
         querystring: listQuery,
-        response: errorResponses,
+        response: { 200: objectPage, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -58,7 +59,7 @@ export function collectionRoutes(app: ApiInstance, ctx: RouteContext): void {
         params: collectionParams,
         headers: writeHeaders,
         body: documentBody,
-        response: errorResponses,
+        response: { 201: writeResponse, ...errorResponses },
       },
     },
     async (request, reply) => {

@@ -3,6 +3,7 @@ import type { IndexEntry } from '../../query/index-catalog.js';
 import { formatFieldPath, parseFieldPath, type FieldPath } from '../../query/field-path.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { errorResponses, indexBody, indexListParams, indexParams, indexResponse } from '../schemas.js';
+import { indexList } from '../response-schemas.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
 const INDEXES = `${USER_BASE}/_indexes`;
@@ -68,7 +69,7 @@ export function indexRoutes(app: ApiInstance, ctx: RouteContext): void {
         description: INDEX_DESCRIPTION,
         tags: ['indexes'],
         params: indexListParams,
-        response: { 200: { type: 'object', properties: { items: { type: 'array', items: indexResponse } } }, ...errorResponses },
+        response: { 200: indexList, ...errorResponses },
       },
     },
     async (request) => {

@@ -17,6 +17,7 @@ import {
   snapshotQuery,
   writeHeaders,
 } from '../schemas.js';
+import { documentResponse, emptyResponse, historyPage, jsonValueResponse, writeResponse } from '../response-schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
@@ -32,7 +33,7 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
         tags: ['objects'],
         params: objectParams,
         querystring: snapshotQuery,
-        response: errorResponses,
+        response: { 200: documentResponse, 304: { ...emptyResponse, description: 'Not modified (If-None-Match)' }, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -54,7 +55,7 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
         tags: ['objects'],
         params: pointerParams,
         querystring: snapshotQuery,
-        response: errorResponses,
+        response: { 200: jsonValueResponse, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -76,7 +77,7 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
         tags: ['objects'],
         params: objectParams,
         querystring: historyQuery,
-        response: errorResponses,
+        response: { 200: historyPage, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -111,7 +112,7 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
       schema: {
         ...writeSchema('Create or replace an object (If-Match / If-None-Match: * for compare-and-set)'),
         body: documentBody,
-        response: errorResponses,
+        response: { 200: writeResponse, 201: writeResponse, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -139,7 +140,7 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
           'does not hold is 409 `patch_test_failed`, an operation whose target does not exist 409 `patch_conflict` ' +
           '(RFC 5789 §2.2: the patch cannot be applied to the current state); with If-Match, a stale rev is still 412.',
         body: objectPatchBodies,
-        response: errorResponses,
+        response: { 200: writeResponse, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -151,7 +152,12 @@ export function objectRoutes(app: ApiInstance, ctx: RouteContext): void {
 
   app.delete(
     OBJECT,
-    { schema: { ...writeSchema('Delete an object (its history is kept for the retention window)'), response: errorResponses } },
+    {
+      schema: {
+        ...writeSchema('Delete an object (its history is kept for the retention window)'),
+        response: { 200: writeResponse, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const { userId, collection, id } = request.params;
       const precondition = parsePrecondition(request.headers);

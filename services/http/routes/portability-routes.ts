@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { NDJSON_TYPE, SQLITE_TYPE, type PortableFormat } from '../../portability/export-format.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { errorResponses, exportQuery, importQuery, userParams } from '../schemas.js';
+import { exportResponses, importResult } from '../response-schemas.js';
 import { USER_BASE, type ApiInstance, type RouteContext, type SchemaTypeProvider } from './route-context.js';
 
 /**
@@ -37,7 +38,7 @@ export async function portabilityRoutes(scope: FastifyInstance, ctx: RouteContex
         tags: ['portability'],
         params: userParams,
         querystring: exportQuery,
-        response: errorResponses,
+        response: { 200: exportResponses, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -69,13 +70,7 @@ export async function portabilityRoutes(scope: FastifyInstance, ctx: RouteContex
         tags: ['portability'],
         params: userParams,
         querystring: importQuery,
-        response: {
-          200: {
-            type: 'object',
-            properties: { seq: { type: 'integer' }, objects: { type: 'integer' }, versions: { type: 'integer' }, indexes: { type: 'integer' } },
-          },
-          ...errorResponses,
-        },
+        response: { 200: importResult, ...errorResponses },
       },
     },
     async (request, reply) => {

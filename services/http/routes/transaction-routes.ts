@@ -5,6 +5,7 @@ import type { TxOperation } from '../../partition/write-request.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { idempotencyClaim } from '../idempotency-key.js';
 import { errorResponses, transactionBody, userParams, writeHeaders } from '../schemas.js';
+import { transactionResult } from '../response-schemas.js';
 import { sendWriteOutcome } from '../write-reply.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
@@ -31,7 +32,7 @@ export function transactionRoutes(app: ApiInstance, ctx: RouteContext): void {
         params: userParams,
         headers: writeHeaders,
         body: transactionBody,
-        response: errorResponses,
+        response: { 200: transactionResult, ...errorResponses },
       },
     },
     async (request, reply) => {

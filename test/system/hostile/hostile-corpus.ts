@@ -353,6 +353,16 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   }), P('object_not_found', 404), { direct: P('misdirected_request', 421) });
   add('a client\'s X-Pinbase-Worker header', request('GET', `${V}/notes/n1`, { headers: [['X-Pinbase-Worker', ctx.otherWorker], ['Content-Type', 'application/json']] }), { status: 200 });
   add('Connection naming Authorization', request('GET', `${V}/notes/n1`, { headers: [['Connection', 'authorization']] }), { status: 200 }, { router: missing });
+  // The topology (worker URLs) only for a user's own token; the down list only from the router's signed hint.
+  add('GET _topology without a token', request('GET', `${V}/_topology`, { auth: null }), missing);
+  add('GET _topology with a forged token', request('GET', `${V}/_topology`, { auth: bearer(tokens.algNone) }), invalid);
+  add('GET _topology with another tenant\'s token', request('GET', `${V}/_topology`, { auth: bearer(tokens.other) }), P('forbidden', 403));
+  add('GET _topology of a user of another worker, with a forged X-Pinbase-Down', request('GET', `/api/users/${ctx.foreign}/_topology`, {
+    auth: bearer(tokens.other),
+    headers: [['X-Pinbase-Down', ctx.otherWorker]],
+  }), { status: 200 }, { direct: P('misdirected_request', 421) });
+  add('access_token in the query of _topology', request('GET', `${V}/_topology?access_token=${tokens.victim}`, { auth: null }), missing);
+  add('POST _topology', json('POST', `${V}/_topology`, '{}'), P('invalid_collection', 400));
 
   // --- Tenant export and import: a hostile file is refused whole, and nothing of the user changes.
   const ndjsonImport = (target: string, lines: unknown[], parts: RequestParts = {}) =>
