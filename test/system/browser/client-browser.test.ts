@@ -31,7 +31,7 @@ interface PageApp {
   connect(url: string, token: string, userId: string, options: { deadlineMs: number }): void;
   writeAndRead(): Promise<WriteAndRead>;
   follow(since: number): void;
-  received(): { changes: { seq: number; collection: string; id: string; deleted: boolean }[]; error: unknown };
+  received(): { commits: { seq: number; changes: { seq: number; collection: string; id: string; deleted: boolean }[] }[]; error: unknown };
   close(): Promise<void>;
 }
 interface WriteAndRead {
@@ -60,11 +60,14 @@ describe.skipIf(!haveChromium)(`the client in headless Chromium${haveChromium ? 
     secret = generateSecret();
     const authFile = join(dir.path, 'auth-secret');
     const clusterFile = join(dir.path, 'cluster-secret');
+    const adminFile = join(dir.path, 'admin-token');
     writeFileSync(authFile, `${secret}\n`, { mode: 0o600 });
     writeFileSync(clusterFile, `${generateSecret()}\n`, { mode: 0o600 });
+    writeFileSync(adminFile, `${generateSecret()}\n`, { mode: 0o600 });
     pages = await PageServer.start(await freePort());
+    const shared = ['--cluster-secret-file', clusterFile, '--admin-token-file', adminFile, '--cors-origin', pages.origin];
     [cluster, browser] = await Promise.all([
-      RealCluster.start(2, ['--cluster-secret-file', clusterFile], ['--auth-secret-file', authFile, '--cluster-secret-file', clusterFile, '--cors-origin', pages.origin]),
+      RealCluster.start(2, shared, ['--auth-secret-file', authFile, ...shared]),
       chromium.launch({ executablePath: CHROMIUM, headless: true }),
     ]);
   }, 60_000);
@@ -125,28 +128,29 @@ describe.skipIf(!haveChromium)(`the client in headless Chromium${haveChromium ? 
       expect(stored.json()).toEqual({ title: 'edited in the browser' });
 
       // The feed: a WebSocket through the router, the token in the first message, never in the URL.
-      const ready = new Promise<string>((resolve) => {
-        page.on('websocket', (socket) => {
-          socket.on('framereceived', (frame) => {
-            if (typeof frame.payload === 'string' && frame.payload.includes('"ready"')) resolve(socket.url());
-          });
-        });
-      });
+      const sent: string[] = [];
+      page.on('websocket', (socket) => socket.on('framesent', (frame) => sent.push(String(frame.payload))));
+      const opened = page.waitForEvent('websocket', { timeout: 10_000 });
       await page.evaluate((since) => globalThis.notesApp.follow(since), result.created.seq);
-      const socketUrl = await ready;
+      const socket = await opened;
+      await socket.waitForEvent('framereceived', { predicate: (frame) => String(frame.payload).includes('"type":"ready"'), timeout: 10_000 });
+      const socketUrl = socket.url();
+      // The first message authenticated it (a browser cannot set the upgrade's headers).
+      expect(sent.map((m) => JSON.parse(m))).toEqual([{ type: 'auth', token: expect.any(String) }]);
       expect(socketUrl).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:\\d+/api/users/${userId}/_changes\\?`));
       expect(new URL(socketUrl).port).toBe(new URL(cluster.url).port);
       expect(socketUrl).not.toContain('access_token');
 
       const live = await writeThroughRouter(userId, 'notes/live', { title: 'written elsewhere' });
       const liveSeq = Number(live.header('x-pinbase-seq'));
-      await expect.poll(() => page.evaluate(() => globalThis.notesApp.received()), { timeout: 10_000 }).toMatchObject({
-        changes: expect.arrayContaining([expect.objectContaining({ seq: liveSeq, collection: 'notes', id: 'live', deleted: false })]),
-      });
-      // Everything after `since`, in order, once: the browser's own update, then the live write.
-      const { changes, error } = await page.evaluate(() => globalThis.notesApp.received());
+      await expect.poll(async () => (await page.evaluate(() => globalThis.notesApp.received())).commits.at(-1)?.seq, { timeout: 10_000 }).toBe(liveSeq);
+      // Every commit after `since`, in order, once: the browser's own update, then the live write.
+      const { commits, error } = await page.evaluate(() => globalThis.notesApp.received());
       expect(error).toBeUndefined();
-      expect(changes.map((c) => c.seq)).toEqual([result.updated.rev, liveSeq]);
+      expect(commits).toEqual([
+        { seq: result.updated.rev, changes: [{ seq: result.updated.rev, collection: 'notes', id: result.created.id, deleted: false }] },
+        { seq: liveSeq, changes: [{ seq: liveSeq, collection: 'notes', id: 'live', deleted: false }] },
+      ]);
       expect(errors).toEqual([]);
     } finally {
       await page.evaluate(() => globalThis.notesApp.close());
@@ -168,11 +172,11 @@ describe.skipIf(!haveChromium)(`the client in headless Chromium${haveChromium ? 
 
       const live = await writeThroughRouter(userId, 'notes/live', { title: 'written elsewhere' });
       const liveSeq = Number(live.header('x-pinbase-seq'));
-      await expect.poll(() => page.evaluate(() => globalThis.notesApp.received()), { timeout: 10_000 }).toMatchObject({
-        changes: [expect.objectContaining({ seq: liveSeq, collection: 'notes', id: 'live', deleted: false })],
-      });
+      await expect.poll(async () => (await page.evaluate(() => globalThis.notesApp.received())).commits.at(-1)?.seq, { timeout: 10_000 }).toBe(liveSeq);
+      const { commits, error } = await page.evaluate(() => globalThis.notesApp.received());
+      expect(error).toBeUndefined();
+      expect(commits).toEqual([{ seq: liveSeq, changes: [{ seq: liveSeq, collection: 'notes', id: 'live', deleted: false }] }]);
       expect(sockets).toEqual([]);
-      expect((await page.evaluate(() => globalThis.notesApp.received())).error).toBeUndefined();
       expect(errors).toEqual([]);
     } finally {
       await page.evaluate(() => globalThis.notesApp.close());
