@@ -136,7 +136,7 @@ describe.skipIf(!haveChromium)(`the client in headless Chromium${haveChromium ? 
       await socket.waitForEvent('framereceived', { predicate: (frame) => String(frame.payload).includes('"type":"ready"'), timeout: 10_000 });
       const socketUrl = socket.url();
       // The first message authenticated it (a browser cannot set the upgrade's headers).
-      expect(sent.map((m) => JSON.parse(m))).toEqual([{ type: 'auth', token: expect.any(String) }]);
+      expect(sent.map((m): unknown => JSON.parse(m))).toEqual([{ type: 'auth', token: expect.any(String) }]);
       expect(socketUrl).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:\\d+/api/users/${userId}/_changes\\?`));
       expect(new URL(socketUrl).port).toBe(new URL(cluster.url).port);
       expect(socketUrl).not.toContain('access_token');
