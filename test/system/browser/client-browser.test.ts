@@ -32,6 +32,7 @@ interface PageApp {
   writeAndRead(): Promise<WriteAndRead>;
   follow(since: number): void;
   received(): { commits: { seq: number; changes: { seq: number; collection: string; id: string; deleted: boolean }[] }[]; error: unknown };
+  directRouting(url: string): string;
   close(): Promise<void>;
 }
 interface WriteAndRead {
@@ -124,6 +125,7 @@ describe.skipIf(!haveChromium)(`the client in headless Chromium${haveChromium ? 
       expect(result.stale).toEqual({ status: 412, code: 'precondition_failed', retryable: false });
       expect(result.missing).toEqual({ status: 404, code: 'object_not_found', retryable: false });
       expect(result.ids).toEqual([result.created.id]);
+      expect(await page.evaluate((url) => globalThis.notesApp.directRouting(url), cluster.url)).toMatch(/^TypeError: .*'direct' runs on Node only/);
       const stored = await readThroughRouter(userId, `notes/${result.created.id}`);
       expect(stored.json()).toEqual({ title: 'edited in the browser' });
 
