@@ -10,10 +10,14 @@
  * Writes are every method but GET, HEAD and OPTIONS. The token comes from
  * the Authorization header; only a route that says so (the SSE change feed:
  * EventSource cannot send headers) also takes it from `?access_token=`,
- * and only for `Accept: text/event-stream` without an Authorization header.
+ * and only for `Accept: text/event-stream` without an Authorization header,
+ * never on a WebSocket upgrade. A WebSocket upgrade of the change feed
+ * without an Authorization header is let through: it sends its token in its
+ * first message (http/routes/change-socket.ts), and nothing before.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../http/problem-reply.js';
+import { isWebSocketRequest } from '../http/websocket-upgrade.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { ACCESS_TOKEN_PARAM } from './token-redaction.js';
 import { MAX_TOKEN_LENGTH, type TokenVerifier, type VerifiedToken } from './token-verifier.js';
@@ -50,6 +54,8 @@ export function requestToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header !== undefined) return bearerToken(header);
   if (request.routeOptions.config.acceptsQueryToken !== true) return undefined;
+  // Never on a WebSocket upgrade, whatever its Accept says: it sends a header or its auth message.
+  if (request.ws) return undefined;
   if (request.headers.accept?.includes('text/event-stream') !== true) return undefined;
   const value = (request.query as Record<string, unknown> | undefined)?.[ACCESS_TOKEN_PARAM];
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -102,6 +108,8 @@ export function challengeFor(error: PinbaseError): string | undefined {
  */
 export function requireUserTokens(scope: FastifyInstance, verifier: TokenVerifier): void {
   scope.addHook('onRequest', async (request, reply) => {
+    // A WebSocket feed without an Authorization header authenticates by its first message (routes/change-socket.ts).
+    if (request.headers.authorization === undefined && isWebSocketRequest(request)) return;
     const refusal = await checkRequest(request, verifier);
     if (refusal !== undefined) return refuse(reply, request, refusal);
   });

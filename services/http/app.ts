@@ -9,6 +9,7 @@ import { PinbaseError } from '../problem/pinbase-error.js';
 import { assertOneHost, clientErrorHandler, edgeServerOptions, ignoreUnknownExpectations, refuseConnect, type EdgeTimeouts } from './http-edge.js';
 import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
+import { AUTH_TIMEOUT_MS } from './change-socket-protocol.js';
 import { corsOptions } from './cors.js';
 import { RequestSlots } from './request-slots.js';
 import { changeRoutes } from './routes/change-routes.js';
@@ -22,6 +23,7 @@ import { tenantRoutes } from './routes/tenant-routes.js';
 import { topologyRoutes } from './routes/topology-routes.js';
 import { transactionRoutes } from './routes/transaction-routes.js';
 import type { userParams } from './schemas.js';
+import { registerWebSockets } from './websocket-upgrade.js';
 import { StreamSlots, type StreamLimits } from './stream-slots.js';
 import { buildValidatorCompiler } from './validator.js';
 import type { Topology } from '../topology/topology.js';
@@ -75,6 +77,8 @@ export interface AppOptions extends RouteContext, SystemContext, StreamLimits {
   tokens?: TokenVerifier | undefined;
   /** Origins browser apps may call the API from (CORS); none: no CORS headers. */
   corsOrigins?: readonly string[];
+  /** How long a change-feed WebSocket without an Authorization header has to send its auth message (default AUTH_TIMEOUT_MS, 5 s). */
+  socketAuthTimeoutMs?: number;
 }
 
 /**
@@ -140,6 +144,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => {
     options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
+  // Upgrade: websocket on GET /_changes only (websocket-upgrade.ts), after the request slot is taken.
+  await registerWebSockets(app, options.workerId, options.requestMetrics);
 
   installProblemHandlers(app);
   registerJsonBodies(app);
@@ -194,7 +200,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     objectRoutes(api, options);
     collectionRoutes(api, options);
-    changeRoutes(api, options, { streams, requestSlots });
+    changeRoutes(api, {
+      store: options.store,
+      heartbeatMs: options.heartbeatMs,
+      slots: { streams, requestSlots },
+      tokens: options.tokens,
+      authTimeoutMs: options.socketAuthTimeoutMs ?? AUTH_TIMEOUT_MS,
+    });
     transactionRoutes(api, options);
     indexRoutes(api, options);
     tenantRoutes(api, options);

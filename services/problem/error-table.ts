@@ -27,7 +27,6 @@ export const ERROR_TABLE = {
   invalid_request: { status: 400, title: 'Invalid request', retryable: false },
   invalid_path: { status: 400, title: 'Invalid request path', retryable: false },
   invalid_header: { status: 400, title: 'Invalid request header', retryable: false },
-  upgrade_not_supported: { status: 400, title: 'This endpoint does not upgrade the connection', retryable: false },
   invalid_filter: { status: 400, title: 'Invalid query filter', retryable: false },
   invalid_order: { status: 400, title: 'Invalid query order', retryable: false },
   invalid_fields: { status: 400, title: 'Invalid field projection', retryable: false },
@@ -36,6 +35,8 @@ export const ERROR_TABLE = {
   invalid_index: { status: 400, title: 'Invalid index definition', retryable: false },
   invalid_patch: { status: 400, title: 'Invalid JSON Patch document', retryable: false },
   invalid_import: { status: 400, title: 'Invalid import file', retryable: false },
+  // An Upgrade (WebSocket or other) on a route that serves none: only GET /api/users/:userId/_changes upgrades.
+  upgrade_not_supported: { status: 400, title: 'Upgrade not supported on this route', retryable: false },
   request_timeout: { status: 408, title: 'Request not received in time', retryable: true },
   headers_too_large: { status: 431, title: 'Request headers too large', retryable: false },
 

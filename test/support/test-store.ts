@@ -75,13 +75,17 @@ export async function buildTestApp(
     corsOrigins?: readonly string[];
     /** Serve /docs (default false). */
     docs?: boolean;
+    /** Live feeds' heartbeat interval (default 15 s, as a worker). */
+    heartbeatMs?: number;
+    /** How long a change-feed WebSocket has to send its auth message (default 5 s). */
+    socketAuthTimeoutMs?: number;
   } = {},
 ): Promise<TestApp> {
   const store = openTestStore(dataDir, options.store);
   const app = await buildApp({
     workerId: 'w-test',
     store,
-    heartbeatMs: 15_000,
+    heartbeatMs: options.heartbeatMs ?? 15_000,
     ownership: options.ownership,
     requestMetrics: { onRequest: () => undefined, onResponse: () => undefined },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -105,6 +109,7 @@ export async function buildTestApp(
     adminToken: options.adminToken,
     tokens: options.tokens,
     corsOrigins: options.corsOrigins,
+    socketAuthTimeoutMs: options.socketAuthTimeoutMs,
   });
   return {
     app,

@@ -33,6 +33,8 @@ export interface FixtureOptions {
   corsOrigins?: readonly string[];
   adminToken?: string;
   docs?: boolean;
+  heartbeatMs?: number;
+  socketAuthTimeoutMs?: number;
 }
 
 /** Starts the app over `<fresh temp dir>/data`, recording the pool's events. */
