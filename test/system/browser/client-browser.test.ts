@@ -32,6 +32,7 @@ interface PageApp {
   writeAndRead(): Promise<WriteAndRead>;
   follow(since: number): void;
   received(): { commits: { seq: number; changes: { seq: number; collection: string; id: string; deleted: boolean }[] }[]; error: unknown };
+  oversize(): Promise<unknown>;
   directRouting(url: string): string;
   close(): Promise<void>;
 }
@@ -126,6 +127,8 @@ describe.skipIf(!haveChromium)(`the client in headless Chromium${haveChromium ? 
       expect(result.stale).toEqual({ status: 412, code: 'precondition_failed', retryable: false });
       expect(result.missing).toEqual({ status: 404, code: 'object_not_found', retryable: false });
       expect(result.ids).toEqual([result.created.id]);
+      // The router's own refusal carries CORS headers (its --cors-origin): the page reads the 413, not a network error.
+      expect(await page.evaluate(() => globalThis.notesApp.oversize())).toEqual({ status: 413, code: 'body_too_large', retryable: false });
       expect(await page.evaluate((url) => globalThis.notesApp.directRouting(url), cluster.url)).toMatch(/^TypeError: .*'direct' runs on Node only/);
       const stored = await readThroughRouter(userId, `notes/${result.created.id}`);
       expect(stored.json()).toEqual({ title: 'edited in the browser' });
