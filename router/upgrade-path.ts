@@ -17,7 +17,9 @@
  *
  * Bounds: the worker must switch protocols (or answer) within
  * `headersTimeoutMs` (504 `upstream_timeout` beyond; the client's
- * handshake itself was bounded by the listening server's headers timeout);
+ * handshake itself was bounded by the listening server's headers timeout;
+ * a client that leaves during the worker's handshake is noticed when the
+ * worker answers, or at that timeout);
  * an unreachable worker is 503 `no_worker_available` (nothing was sent;
  * the worker is reported down) or 502 `upstream_failed`, never a hang. An
  * upgraded socket then lives until either side closes it, and costs the
@@ -189,7 +191,8 @@ function wantsWebSocket(req: IncomingMessage): boolean {
   return req.headers.upgrade?.trim().toLowerCase() === 'websocket';
 }
 
-type UpgradePhase = 'handshake' | 'open' | 'answered';
+/** handshake → open (switched) | answered (a refusal, passed on or the router's) | closed (the client left first). */
+type UpgradePhase = 'handshake' | 'open' | 'answered' | 'closed';
 
 /**
  * One admitted upgrade, from admission until its client socket closes: it
@@ -220,6 +223,12 @@ class ProxiedUpgrade {
     socket.once('close', () => {
       clearTimeout(this.timer);
       route.streams--;
+      if (this.phase === 'handshake') {
+        // The client left during the handshake: end the request to the worker rather than let it finish unseen.
+        this.phase = 'closed';
+        this.host.metrics.errors.inc({ kind: 'client_aborted' });
+        this.proxyReq?.destroy();
+      }
       this.upstream?.destroy();
       onClose(this);
     });
@@ -238,12 +247,17 @@ class ProxiedUpgrade {
     proxyReq.once('upgrade', (_response: IncomingMessage, upstream: Socket) => {
       clearTimeout(this.timer);
       this.upstream = upstream;
+      if (this.phase === 'closed') {
+        upstream.destroy();
+        return;
+      }
       this.phase = 'open';
       metrics.upgrades.inc({ outcome: 'proxied' });
     });
     proxyReq.once('response', (response: IncomingMessage) => {
       // The worker refused to upgrade (problem+json); http-proxy-3 passes it on, then closes.
       clearTimeout(this.timer);
+      if (this.phase === 'closed') return;
       this.phase = 'answered';
       metrics.upgrades.inc({ outcome: 'answered' });
       // The worker knows a newer topology than this router: re-read it, so the client's retry goes right.

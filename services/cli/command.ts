@@ -13,6 +13,8 @@ export class CliError extends Error {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+/** What parseArgs answers for `options` (spelled out so that the build can emit declarations). */
+type ParsedCommandLine<T extends Options, P extends boolean> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: P }>>;
 
 /** The environment variable of a flag: `--max-open` is `PINBASE_MAX_OPEN`. */
 export function envName(flag: string): string {
@@ -46,7 +48,7 @@ export function withEnvironment(argv: readonly string[], options: Options, env: 
 }
 
 /** parseArgs with strict checking (flags from the environment too), turning its errors into one-line CliErrors. */
-export function parseCommandArgs<T extends Options>(argv: string[], options: T) {
+export function parseCommandArgs<T extends Options>(argv: string[], options: T): ParsedCommandLine<T, false>['values'] {
   try {
     return parseArgs({ args: withEnvironment(argv, options), options, strict: true, allowPositionals: false }).values;
   } catch (error) {
@@ -55,7 +57,7 @@ export function parseCommandArgs<T extends Options>(argv: string[], options: T) 
 }
 
 /** Like parseCommandArgs, for a command that also takes positional arguments. */
-export function parseCommandLine<T extends Options>(argv: string[], options: T) {
+export function parseCommandLine<T extends Options>(argv: string[], options: T): ParsedCommandLine<T, true> {
   try {
     return parseArgs({ args: withEnvironment(argv, options), options, strict: true, allowPositionals: true });
   } catch (error) {

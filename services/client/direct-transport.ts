@@ -23,6 +23,7 @@
  * the router; a topology document of at most 1 MiB is read.
  */
 import { Pool } from 'undici';
+import type { Topology } from '../http/api-types.js';
 import { Placement } from '../topology/placement.js';
 import { PinbaseError } from './pinbase-error.js';
 import type { ExchangeRequest, ExchangeResponse, Transport } from './transport.js';
@@ -36,12 +37,8 @@ export interface DirectTransportOptions {
   connectionsPerWorker?: number | undefined;
 }
 
-/** The topology document of C1 (router: GET /api/users/:id/_topology). */
-export interface TopologyDocument {
-  version: number;
-  workers: { id: string; url: string }[];
-  down: string[];
-}
+/** The topology document (GET /api/users/:id/_topology through the router). */
+export type TopologyDocument = Topology;
 
 const MAX_TOPOLOGY_CHARS = 1024 * 1024;
 

@@ -7,5 +7,5 @@
 export { createClient, PinbaseClient } from './client.js';
 export { CollectionHandle, CollectionReads } from './collection-handle.js';
 export { PinbaseError, type ClientErrorCode, type Problem } from './pinbase-error.js';
-export { SnapshotView, UserHandle, type IndexDefinition } from './user-handle.js';
+export { SnapshotView, UserHandle, type IndexDefinition, type IndexInfo } from './user-handle.js';
 export type * from './types.js';

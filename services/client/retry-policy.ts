@@ -22,7 +22,8 @@ export function parseRetryAfter(value: string | undefined | null, now: number = 
   if (value === undefined || value === null) return undefined;
   const text = value.trim();
   if (/^\d{1,9}$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
+  // An HTTP-date names its day and month (Sun, 06 Nov 1994 08:49:37 GMT); "-1" or "1.5" is neither form.
+  const date = /^[A-Za-z]{3}, /.test(text) ? Date.parse(text) : Number.NaN;
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 

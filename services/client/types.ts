@@ -5,8 +5,37 @@
  * object's data (not checked at run time: the server stores any JSON object).
  */
 
+import type {
+  ChangeEvent,
+  ChangeRow,
+  HistoryPage,
+  JsonDocument,
+  JsonPatchOperation,
+  ObjectEnvelope,
+  ObjectVersion,
+  Topology,
+  TransactionOperation,
+  TransactionRead,
+  TransactionResult,
+  TransactionResultEntry,
+  WriteResult as WireWriteResult,
+} from '../http/api-types.js';
+
+// The wire shapes, derived from the worker's own schemas (services/http/api-types.ts): one source of truth.
+export type { ChangeEvent, ChangeRow, HistoryPage, JsonPatchOperation, Topology };
 /** A JSON object, as stored. */
-export type JsonObject = { [key: string]: unknown };
+export type JsonObject = JsonDocument;
+/** One item of a listing or query page (a query's `fields` narrow `data`). */
+export type PageItem<T> = ObjectEnvelope<T>;
+/** One version of an object, newest first; `data` is null for a deletion. */
+export type HistoryEntry<T> = ObjectVersion<T>;
+/** A read-set entry of a transaction: the rev read (0: read as absent). */
+export type TxRead = TransactionRead;
+/** One operation of a transaction: put, patch (merge patch object or JSON Patch array), delete, create. */
+export type TxOperation = TransactionOperation;
+/** A committed transaction: its commit and one entry per operation, in order. */
+export type TxResult = TransactionResult;
+export type TxResultEntry = TransactionResultEntry;
 
 /** One object as read or written: its id, revision (the seq of its last write), the commit the answer reflects, and its data. */
 export interface ObjectResult<T> {
@@ -17,22 +46,8 @@ export interface ObjectResult<T> {
   data: T;
 }
 
-/** What a write without a body to echo answers (patch, delete): the object's new revision and the commit. */
-export interface WriteResult {
-  collection: string;
-  id: string;
-  rev: number;
-  seq: number;
-  /** True for a delete. */
-  deleted?: boolean;
-}
-
-/** One item of a listing or query page (a query's `fields` narrow `data`). */
-export interface PageItem<T> {
-  id: string;
-  rev: number;
-  data: T;
-}
+/** What a write without a body to echo answers (patch, delete): the object's new revision (`deleted: true` on a delete), and the commit. */
+export type WriteResult = WireWriteResult & { seq: number };
 
 /** One page of a listing or query: the items and the commit they reflect. */
 export interface Page<T> {
@@ -54,20 +69,6 @@ export interface QueryOptions extends ListOptions {
   fields?: string[];
 }
 
-/** One version of an object, newest first; `data` is null for a deletion. */
-export interface HistoryEntry<T> {
-  rev: number;
-  deleted: boolean;
-  committedAt: string;
-  data: T | null;
-}
-
-export interface HistoryPage<T> {
-  versions: HistoryEntry<T>[];
-  /** Pass as `before` for the next (older) page; null at the end. */
-  next: number | null;
-}
-
 export interface WriteOptions {
   /** The Idempotency-Key of this write (1–255 visible ASCII characters); a random UUID otherwise. */
   idempotencyKey?: string;
@@ -82,54 +83,6 @@ export interface PreconditionOptions extends WriteOptions {
 export interface PutOptions extends PreconditionOptions {
   /** Apply only if the object does not exist (If-None-Match: *); else 412 precondition_failed. */
   ifAbsent?: boolean;
-}
-
-/** One RFC 6902 operation. */
-export type JsonPatchOperation =
-  | { op: 'add' | 'replace' | 'test'; path: string; value: unknown }
-  | { op: 'remove'; path: string }
-  | { op: 'move' | 'copy'; from: string; path: string };
-
-/** A read-set entry of a transaction: the rev read (0: read as absent). */
-export interface TxRead {
-  collection: string;
-  id: string;
-  rev: number;
-}
-
-export type TxOperation =
-  | { op: 'put'; collection: string; id: string; data: JsonObject; ifRev?: number }
-  | { op: 'patch'; collection: string; id: string; patch: JsonObject | JsonPatchOperation[]; ifRev?: number }
-  | { op: 'delete'; collection: string; id: string; ifRev?: number }
-  | { op: 'create'; collection: string; id?: string; data: JsonObject };
-
-export interface TxResultEntry {
-  op: TxOperation['op'];
-  collection: string;
-  id: string;
-  rev: number;
-  deleted: boolean;
-}
-
-/** A committed transaction: its commit and one entry per operation, in order. */
-export interface TxResult {
-  seq: number;
-  results: TxResultEntry[];
-}
-
-/** One object changed by a commit (`data` only with `includeData`; null for a deletion). */
-export interface ChangeRow {
-  seq: number;
-  collection: string;
-  id: string;
-  deleted: boolean;
-  data?: JsonObject | null;
-}
-
-/** One commit of the change feed: its seq and every object it changed. */
-export interface ChangeEvent {
-  seq: number;
-  changes: ChangeRow[];
 }
 
 export interface ChangesOptions {

@@ -1,5 +1,6 @@
 import { openChangeFeed, type FeedContext } from './change-feed.js';
 import { CollectionHandle, CollectionReads, newIdempotencyKey, parseJson, userPath } from './collection-handle.js';
+import type { IndexDefinition, IndexInfo } from '../http/api-types.js';
 import type { RetryingExchange } from './retrying-exchange.js';
 import type { ChangeEvent, ChangesOptions, JsonObject, TxOperation, TxRead, TxResult, WriteOptions } from './types.js';
 
@@ -17,10 +18,7 @@ export class SnapshotView {
   }
 }
 
-export interface IndexDefinition {
-  paths: string[];
-  unique?: boolean;
-}
+export type { IndexDefinition, IndexInfo };
 
 /** Everything addressed to one user (tenant): its collections, snapshots, transactions, change feed and indexes. */
 export class UserHandle {
@@ -66,13 +64,13 @@ export class UserHandle {
   }
 
   /** Creates (or confirms) the index `name` on `collection`; see the README for its states. */
-  async putIndex(collection: string, name: string, definition: IndexDefinition, options: { signal?: AbortSignal } = {}): Promise<JsonObject> {
+  async putIndex(collection: string, name: string, definition: IndexDefinition, options: { signal?: AbortSignal } = {}): Promise<IndexInfo> {
     const response = await this.exchange.call(this.userId, 'PUT', userPath(this.userId, '_indexes', collection, name), {
       headers: { 'content-type': 'application/json', 'idempotency-key': newIdempotencyKey() },
       body: JSON.stringify(definition),
       signal: options.signal,
     });
-    return parseJson(response) as JsonObject;
+    return parseJson(response) as IndexInfo;
   }
 
   /** Drops the index `name` of `collection` (404 `index_not_found` when absent). */

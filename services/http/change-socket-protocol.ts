@@ -16,6 +16,12 @@ export const FEED_CLOSE = {
   shuttingDown: 1001,
   /** A read failed on the worker (the error message says which problem). */
   internalError: 1011,
+  /**
+   * Over the stream caps once the auth message named the user (429
+   * too_many_streams / 503 overloaded; with a header they are refused before
+   * the upgrade): retry after a while.
+   */
+  tryAgainLater: 1013,
   /** A message other than the one auth message, or a malformed one (or, after auth, a bad `since`). */
   badMessage: 4400,
   /** No token, or one that does not verify (or expired). */

@@ -27,6 +27,25 @@ export class StreamSlots {
   }
 
   /**
+   * Takes a worker-wide stream slot for a stream whose user is not known
+   * yet (a WebSocket waiting for its auth message): it counts against
+   * maxStreams only, so unauthenticated sockets cannot use up a user's
+   * maxStreamsPerUser. Throws `overloaded`; returns the idempotent release.
+   */
+  acquireUnattributed(): () => void {
+    if (this.open >= this.limits.maxStreams) {
+      throw new PinbaseError('overloaded', `at most ${this.limits.maxStreams} live streams on this worker`);
+    }
+    this.open++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.open--;
+    };
+  }
+
+  /**
    * Takes a stream slot for `userId`. Throws PinbaseError `too_many_streams`
    * when the user holds maxStreamsPerUser already, `overloaded` when the
    * worker holds maxStreams; both retryable (Retry-After). Returns the

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { WebSocket } from 'undici';
 import type { FeedServerMessage } from '../../services/http/change-socket-protocol.js';
 
@@ -97,5 +98,44 @@ export function upgradeRequest(url: string, headers: Record<string, string> = {}
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * A WebSocket client that only does the handshake: the connection after the
+ * 101, for tests of peers that misbehave (never read, never answer a ping).
+ * `rest` is what arrived after the 101's headers.
+ */
+export function rawUpgrade(url: string, headers: Record<string, string> = {}): Promise<{ socket: Socket; rest: Buffer }> {
+  const { hostname, port, pathname, search } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const lines = [
+      `GET ${pathname}${search} HTTP/1.1`,
+      `host: ${hostname}:${port}`,
+      'connection: Upgrade',
+      'upgrade: websocket',
+      'sec-websocket-version: 13',
+      'sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==',
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    ];
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    let received = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      socket.pause();
+      const head = received.subarray(0, end).toString('latin1');
+      if (!head.startsWith('HTTP/1.1 101')) {
+        socket.destroy();
+        reject(new Error(`not upgraded: ${head.split('\r\n')[0]}`));
+      } else {
+        resolve({ socket, rest: received.subarray(end + 4) });
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
   });
 }

@@ -36,9 +36,29 @@ export interface FeedRequest {
   includeData: boolean;
 }
 
+/**
+ * The stream slot a socket holds: worker-wide only while it waits for its
+ * auth message, then the user's. `release` is idempotent.
+ */
+class SocketSlot {
+  constructor(private current: () => void) {}
+
+  /** Trades the slot for the one `take` returns; holds none if `take` throws (over the caps). */
+  trade(take: () => () => void): void {
+    this.release();
+    this.current = take();
+  }
+
+  readonly release = (): void => {
+    const release = this.current;
+    this.current = () => undefined;
+    release();
+  };
+}
+
 /** What the preHandler decided for an upgrade, for the wsHandler. */
 interface Admitted {
-  release: () => void;
+  slot: SocketSlot;
   /** Known before the upgrade when the request was authenticated by its header (or needs no token). */
   start: FeedStart | undefined;
 }
@@ -64,11 +84,12 @@ export async function admitSocketFeed(ctx: SocketFeedContext, request: FastifyRe
   }
   const authenticated = ctx.tokens === undefined || request.headers.authorization !== undefined;
   const start = authenticated ? await feedStart(ctx.store, feed.userId, feed.since) : undefined;
-  // Throws too_many_streams / overloaded (with Retry-After) before the upgrade.
-  const release = ctx.slots.streams.acquire(feed.userId);
+  // Throws too_many_streams / overloaded (with Retry-After) before the upgrade. A socket that has not
+  // authenticated yet takes no slot of the user's: anyone could otherwise hold all of them.
+  const slot = new SocketSlot(authenticated ? ctx.slots.streams.acquire(feed.userId) : ctx.slots.streams.acquireUnattributed());
   ctx.slots.requestSlots.leave(request);
-  reply.raw.once('close', release);
-  admitted.set(request, { release, start });
+  reply.raw.once('close', slot.release);
+  admitted.set(request, { slot, start });
 }
 
 /** The route's wsHandler: serves the upgraded socket admitted by admitSocketFeed. */
@@ -141,12 +162,14 @@ class SocketFeedSession {
     let start: FeedStart;
     try {
       start = await feedStart(this.ctx.store, this.params.userId, this.params.since);
+      if (this.closed) return;
+      this.admission.slot.trade(() => this.ctx.slots.streams.acquire(this.params.userId));
     } catch (error) {
       const problem = toPinbaseError(error, this.request);
       this.fail(problem.status === 400 ? FEED_CLOSE.badMessage : closeCodeOf(problem), problem);
       return;
     }
-    if (!this.closed) this.begin(start);
+    this.begin(start);
   }
 
   /** The refusal of `token` for this user, if any (the same rules as a request's header). */
@@ -169,7 +192,7 @@ class SocketFeedSession {
         from: start.from,
         includeData: this.params.includeData,
         toProblem: (error) => toPinbaseError(error, this.request),
-        onEnd: this.admission.release,
+        onEnd: this.admission.slot.release,
       },
       this.framing(),
     );
@@ -222,7 +245,7 @@ class SocketFeedSession {
   private stop(): void {
     this.closed = true;
     clearTimeout(this.authTimer);
-    this.admission.release();
+    this.admission.slot.release();
     this.feed?.end({ kind: 'client' });
   }
 }
@@ -234,6 +257,9 @@ function closeCodeOf(problem: PinbaseError): number {
     case 'partition_busy':
     case 'misdirected_request':
       return FEED_CLOSE.partitionMoved;
+    case 'too_many_streams':
+    case 'overloaded':
+      return FEED_CLOSE.tryAgainLater;
     default:
       return FEED_CLOSE.internalError;
   }

@@ -4,6 +4,8 @@
  * pagination across pages, snapshot views, transactions and conflicts,
  * preconditions, typed errors, and the change feed over SSE.
  */
+import { connect, createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, PinbaseError, type PinbaseClient } from '../../../services/client/index.js';
 import { startAuthCluster, type AuthCluster } from './auth-cluster.js';
@@ -160,6 +162,39 @@ describe('the client through the router', () => {
     let count = 0;
     for await (const page of notes.list()) count += page.items.length;
     expect(count).toBe(1);
+  });
+
+  it('applies a write once when its first answer is lost: the retry carries the same key and gets the replay', async () => {
+    // A TCP forwarder to the router that passes the first request on, then cuts the connection instead of the answer.
+    const router = new URL(env.cluster.url);
+    let connections = 0;
+    let dropped = false;
+    const forwarder: Server = createServer((downstream) => {
+      connections++;
+      const upstream = connect(Number(router.port), router.hostname);
+      downstream.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        if (!dropped) {
+          dropped = true;
+          downstream.destroy();
+          upstream.destroy();
+        } else downstream.write(chunk);
+      });
+      upstream.on('error', () => downstream.destroy());
+      downstream.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((done) => forwarder.listen(0, '127.0.0.1', done));
+    const lossy = createClient({ url: `http://127.0.0.1:${(forwarder.address() as AddressInfo).port}`, getToken: (u) => env.tokenFor(u), deadlineMs: 10_000 });
+    try {
+      const created = await lossy.user('lost-answer').collection<Note>('notes').create({ title: 'once' });
+      expect(dropped).toBe(true);
+      expect(connections).toBeGreaterThanOrEqual(2);
+      const items: unknown[] = [];
+      for await (const page of client.user('lost-answer').collection<Note>('notes').list()) items.push(...page.items);
+      expect(items).toEqual([{ id: created.id, rev: created.rev, seq: created.seq, data: { title: 'once' } }]);
+    } finally {
+      await new Promise((done) => forwarder.close(done));
+    }
   });
 
   it('follows the change feed over SSE from a seq, one event per commit, and stops when the signal aborts', async () => {

@@ -212,6 +212,17 @@ describe('WebSocket upgrades through the router', () => {
     expect(await metric(c, 'pinbase_router_upgrades_total{outcome="failed"}')).toBe(1);
   });
 
+  it('keeps an upgraded socket open past the client request and keep-alive timeouts, until a side closes it', async () => {
+    const c = await start(1, { clientRequestTimeoutMs: 1000, clientHeadersTimeoutMs: 500, keepAliveTimeoutMs: 300 });
+    const { ws, first } = await opened(c, '/api/users/alice/_changes');
+    await first;
+    await sleep(2500);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    const message = new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
+    c.worker('w1').publishWs('still here');
+    expect(await message).toBe('still here');
+  });
+
   it('answers 503 no_worker_available, not a hang, when the owner cannot be reached', async () => {
     const c = await start(1);
     await c.worker('w1').kill();

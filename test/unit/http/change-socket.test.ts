@@ -3,8 +3,11 @@ import { generateSecret } from '../../../services/auth/secret-file.js';
 import { signUserToken } from '../../../services/auth/token-signer.js';
 import { TokenVerifier } from '../../../services/auth/token-verifier.js';
 import { FEED_CLOSE } from '../../../services/http/change-socket-protocol.js';
+import { SOCKET_BUFFER_BYTES } from '../../../services/http/routes/change-socket.js';
 import { PinbaseError } from '../../../services/problem/pinbase-error.js';
-import { openFeedSocket, upgradeRequest, type UpgradeAnswer } from '../../support/ws-client.js';
+import { WebSocket } from 'undici';
+import { openSse } from '../../support/sse-client.js';
+import { openFeedSocket, rawUpgrade, upgradeRequest, type UpgradeAnswer } from '../../support/ws-client.js';
 import { jsonRequest, startHttpFixture, type FixtureOptions, type HttpFixture } from './http-harness.js';
 
 const SECRET = generateSecret();
@@ -199,13 +202,12 @@ describe('the change feed over a WebSocket', () => {
 });
 
 describe('change-feed WebSockets and the stream caps', () => {
-  it('take a stream slot like SSE (429 too_many_streams before the upgrade) and give their request slot up', async () => {
+  it('take a stream slot like SSE, from the same caps (429 too_many_streams before the upgrade), and give their request slot up', async () => {
     const f = await start({ maxStreamsPerUser: 2, maxInFlight: 1 });
     const alice = await tokenFor('alice');
     const first = openFeedSocket(`${base}/api/users/alice/_changes`, bearer(alice));
-    const second = openFeedSocket(`${base}/api/users/alice/_changes`);
     await first.waitFor(1);
-    await second.opened;
+    const sse = await openSse(`${base}/api/users/alice/_changes`, bearer(alice));
     const refused = await upgradeRequest(`${base}/api/users/alice/_changes`, bearer(alice));
     expectProblemAnswer(refused, 'too_many_streams', 429);
     expect(refused.headers['retry-after']).toMatch(/^[1-9][0-9]*$/);
@@ -214,7 +216,66 @@ describe('change-feed WebSockets and the stream caps', () => {
     first.socket.close();
     await first.closed;
     await vi.waitFor(async () => expect((await upgradeRequest(`${base}/api/users/alice/_changes`, bearer(alice))).status).toBe(101));
-    second.socket.close();
+    sse.close();
+  });
+});
+
+describe('unauthenticated change-feed WebSockets', () => {
+  it('take no slot of the user\'s while they wait for their auth message; over the user\'s cap after it, close with 1013', async () => {
+    const f = await start({ maxStreamsPerUser: 1 });
+    const alice = await tokenFor('alice');
+    const anonymous = [1, 2, 3].map(() => openFeedSocket(`${base}/api/users/alice/_changes`));
+    await Promise.all(anonymous.map((socket) => socket.opened));
+    const owner = openFeedSocket(`${base}/api/users/alice/_changes`, bearer(alice));
+    expect(await owner.waitFor(1)).toEqual([{ type: 'ready', seq: 0 }]);
+    anonymous[0]!.socket.send(JSON.stringify({ type: 'auth', token: alice }));
+    expect((await anonymous[0]!.closed).code).toBe(FEED_CLOSE.tryAgainLater);
+    expect(anonymous[0]!.messages).toEqual([expect.objectContaining({ type: 'error', code: 'too_many_streams', status: 429 })]);
+    owner.socket.close();
+    await vi.waitFor(() => expect(f.app.websocketServer.clients.size).toBe(2));
+    anonymous[1]!.socket.send(JSON.stringify({ type: 'auth', token: alice }));
+    expect(await anonymous[1]!.waitFor(1)).toEqual([{ type: 'ready', seq: 0 }]);
+    for (const socket of anonymous) socket.socket.close();
+  });
+});
+
+describe('the cost of a change-feed WebSocket', () => {
+  it('a client that never reads holds at most the socket buffer bound and one message on the worker, however much is committed', async () => {
+    const f = await start();
+    const alice = await tokenFor('alice');
+    const peer = await rawUpgrade(`${base}/api/users/alice/_changes?includeData=true`, bearer(alice));
+    // 64 commits of 256 KiB: 16 MiB, well beyond what the kernel buffers of a loopback connection hold.
+    const big = 'x'.repeat(256 * 1024);
+    for (let i = 0; i < 64; i++) await put(f, 'alice', `n${i}`, { big }, alice);
+    const [server] = [...f.app.websocketServer.clients];
+    await vi.waitFor(() => expect(server!.bufferedAmount).toBeGreaterThan(0));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The bound (64 KiB) plus the one message that crossed it: of the 16 MiB committed.
+    expect(SOCKET_BUFFER_BYTES).toBe(64 * 1024);
+    expect(server!.bufferedAmount).toBeLessThanOrEqual(64 * 1024 + big.length + 1024);
+    peer.socket.destroy();
+    await vi.waitFor(() => expect(f.store.subscriberCount).toBe(0));
+  });
+
+  it('pings every heartbeat interval; a client that answers stays, one that does not is dropped after two intervals', async () => {
+    const f = await start({ heartbeatMs: 100 });
+    const alice = await tokenFor('alice');
+    const polite = openFeedSocket(`${base}/api/users/alice/_changes`, bearer(alice));
+    await polite.waitFor(1);
+    const silent = await rawUpgrade(`${base}/api/users/alice/_changes`, bearer(alice));
+    let received = silent.rest;
+    silent.socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    silent.socket.resume();
+    const ended = new Promise((resolve) => silent.socket.once('close', resolve));
+    const startedAt = Date.now();
+    await ended;
+    expect(Date.now() - startedAt).toBeLessThan(2000);
+    // Ping frames (FIN + opcode 0x9, empty) arrived before the drop.
+    expect(received.includes(Buffer.from([0x89, 0x00]))).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(polite.socket.readyState).toBe(WebSocket.OPEN);
+    expect(f.store.subscriberCount).toBe(1);
+    polite.socket.close();
   });
 });
 
@@ -226,6 +287,17 @@ describe('the end of a change-feed WebSocket', () => {
     await f.store.release('alice');
     expect(await feed.closed).toEqual({ code: FEED_CLOSE.partitionMoved, reason: 'partition moved' });
     expect(f.store.subscriberCount).toBe(0);
+  });
+
+  it('closes with 4421 when the user is erased', async () => {
+    const f = await start();
+    const alice = await tokenFor('alice');
+    await put(f, 'alice', 'a', { v: 1 }, alice);
+    const feed = openFeedSocket(`${base}/api/users/alice/_changes`, bearer(alice));
+    await feed.waitFor(1);
+    const erase = await f.app.inject({ method: 'DELETE', url: '/api/users/alice', headers: bearer(alice) });
+    expect(erase.statusCode).toBeLessThan(300);
+    expect(await feed.closed).toEqual({ code: FEED_CLOSE.partitionMoved, reason: 'user erased' });
   });
 
   it('closes with 1001 when the worker shuts down, authenticated or still waiting for its auth message', async () => {
