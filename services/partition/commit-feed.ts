@@ -55,6 +55,11 @@ export class CommitFeed {
     for (const userId of [...this.subscribers.keys()]) this.close(userId, reason);
   }
 
+  /** The users with at least one subscriber. */
+  users(): string[] {
+    return [...this.subscribers.keys()];
+  }
+
   get count(): number {
     let count = 0;
     for (const set of this.subscribers.values()) count += set.size;

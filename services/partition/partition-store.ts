@@ -165,6 +165,11 @@ export class PartitionStore {
     return this.feed.subscribe(userId, subscriber);
   }
 
+  /** The users followed by at least one live subscription (their partitions may be open or not). */
+  subscribedUsers(): string[] {
+    return this.feed.users();
+  }
+
   /** Live subscriptions, all users together. */
   get subscriberCount(): number {
     return this.feed.count;

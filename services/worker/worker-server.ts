@@ -94,11 +94,17 @@ class WorkerServer {
     return source;
   }
 
-  /** After a topology change: hand over every open partition this worker no longer owns. */
+  /**
+   * After a topology change: hand over every open partition this worker no
+   * longer owns, and end the live streams of every such user, open or not
+   * (a partition closed while idle keeps its streams, which would otherwise
+   * wait for commits that now happen elsewhere).
+   */
   private releaseUnowned(): void {
     if (!this.ownership) return;
-    for (const partition of this.store.pool.openPartitions()) {
-      if (!this.ownership.owns(partition.userId)) void this.store.release(partition.userId);
+    const users = new Set([...this.store.pool.openPartitions().map((partition) => partition.userId), ...this.store.subscribedUsers()]);
+    for (const userId of users) {
+      if (!this.ownership.owns(userId)) void this.store.release(userId);
     }
   }
 

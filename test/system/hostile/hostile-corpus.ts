@@ -424,7 +424,13 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   add('two Host headers', request('GET', `${V}/notes/n1`, { headers: [['Host', 'evil.test']] }), P('invalid_header', 400));
   // RFC 9110 §10.1.1 lets a server ignore an expectation it does not know: both serve the request.
   add('an unknown Expect', request('GET', `${V}/notes/n1`, { headers: [['Expect', 'bogus']] }), { status: 200 });
-  add('Upgrade to a WebSocket on a REST route (served as a plain GET)', request('GET', `${V}/notes/n1`, { headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='], ['Sec-WebSocket-Version', '13']] }), { status: 200 });
+  // Upgrades: only GET /_changes upgrades, only to a WebSocket; a refusal is problem+json before any upgrade.
+  const ws: [string, string][] = [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='], ['Sec-WebSocket-Version', '13']];
+  add('Upgrade to a WebSocket on a REST route', request('GET', `${V}/notes/n1`, { headers: ws }), P('upgrade_not_supported', 400));
+  add('Upgrade to h2c on the change feed', request('GET', `${V}/_changes`, { headers: [['Upgrade', 'h2c'], ['Connection', 'Upgrade']] }), P('upgrade_not_supported', 400));
+  add('a WebSocket on the change feed with ?access_token=', request('GET', `${V}/_changes?access_token=${tokens.victim}`, { auth: null, headers: ws }), P('invalid_request', 400));
+  add('a WebSocket on the change feed with another tenant\'s token', request('GET', `${V}/_changes?since=0`, { auth: bearer(tokens.other), headers: ws }), P('forbidden', 403));
+  add('a WebSocket on the change feed with a bad Sec-WebSocket-Key', request('GET', `${V}/_changes`, { headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', 'short'], ['Sec-WebSocket-Version', '13']] }), P('invalid_header', 400));
 
   // --- Queries: filter, order and fields are parsed and validated; nothing of them reaches SQL but as bound values.
   const q = (params: string) => request('GET', `${V}/notes?${params}`);
