@@ -11,6 +11,7 @@
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type {
   changeEvent,
+  changeFeedMessage,
   changePage,
   changeRow,
   historyPage,
@@ -94,6 +95,8 @@ export type ChangeRow = FromSchema<typeof changeRow>;
 export type ChangePage = FromSchema<typeof changePage>;
 /** One commit of a live feed (an SSE `change` event's data). */
 export type ChangeEvent = FromSchema<typeof changeEvent>;
+/** A server message on the WebSocket change feed: `ready`, `change` (one commit) or `error` (a problem, then the close). */
+export type ChangeFeedMessage = FromSchema<typeof changeFeedMessage>;
 /** What `POST /_tx` answers. */
 export type TransactionResult = FromSchema<typeof transactionResult>;
 export type TransactionResultEntry = TransactionResult['results'][number];

@@ -126,6 +126,34 @@ export const changeEvent = {
   properties: { seq, changes: { type: 'array', items: changeRow } },
 } as const;
 
+/**
+ * The server's messages on the WebSocket change feed (contract C2), one JSON
+ * text message each: `ready` once authenticated, one `change` per commit
+ * (the rows of an SSE event), and `error` (a problem) right before a close
+ * caused by an error.
+ */
+export const changeFeedMessage = {
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'seq'],
+      properties: { type: { type: 'string', const: 'ready' }, seq: { ...seq, description: 'The latest commit when the feed started' } },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'seq', 'changes'],
+      properties: { type: { type: 'string', const: 'change' }, seq, changes: { type: 'array', items: changeRow } },
+    },
+    {
+      ...problemResponse,
+      required: ['type', 'title', 'status', 'code', 'retryable'],
+      properties: { ...problemResponse.properties, type: { type: 'string', const: 'error' } },
+    },
+  ],
+} as const;
+
 export const changeResponses = {
   description: 'A page of changes (application/json), or with Accept: text/event-stream a live stream of `change` events',
   content: {
@@ -219,6 +247,22 @@ export const topologyResponse = {
       description: 'The workers the router reports as down (only through the router, from its signed hint; otherwise empty)',
     },
   },
+} as const;
+
+/** GET /healthz: the process answers. */
+export const healthResponse = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['status'],
+  properties: { status: { type: 'string', const: 'ok' } },
+} as const;
+
+/** GET /readyz: the worker serves; the rest is its status (worker id, pid, topology version, counts), kept whole. */
+export const readinessResponse = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['status'],
+  properties: { status: { type: 'string', const: 'ready' } },
 } as const;
 
 export const emptyResponse = { type: 'null', description: 'No body' } as const;

@@ -3,6 +3,7 @@ import { isAuthorized } from '../../auth/admin-token.js';
 import { USER_ID_PATTERN } from '../../ids/id-patterns.js';
 import { MAX_PAGE, type TenantPage } from '../../partition/tenant-directory.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
+import { healthResponse, readinessResponse } from '../response-schemas.js';
 import { userParams } from '../schemas.js';
 import type { ApiInstance } from './route-context.js';
 
@@ -40,9 +41,9 @@ export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
       throw new PinbaseError('unauthorized', 'the worker\'s admin endpoints need the cluster admin token (Authorization: Bearer ...)');
     }
   };
-  app.get('/healthz', hidden, async (_request, reply) => reply.send({ status: 'ok' }));
+  app.get('/healthz', { schema: { hide: true, response: { 200: healthResponse } } }, async (_request, reply) => reply.send({ status: 'ok' }));
 
-  app.get('/readyz', hidden, async () => {
+  app.get('/readyz', { schema: { hide: true, response: { 200: readinessResponse } } }, async () => {
     const reason = ctx.notReadyReason();
     if (reason !== undefined) throw new PinbaseError('shutting_down', reason);
     return { status: 'ready', ...ctx.status() };

@@ -1,7 +1,7 @@
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeEvent, writeResponse } from '../../../services/http/response-schemas.js';
+import { changeEvent, changeFeedMessage, healthResponse, readinessResponse, writeResponse } from '../../../services/http/response-schemas.js';
 import { Ownership } from '../../../services/worker/ownership.js';
 import { openSse } from '../../support/sse-client.js';
 import { jsonRequest, startHttpFixture, type HttpFixture } from './http-harness.js';
@@ -193,6 +193,25 @@ describe('2xx response schemas (OpenAPI)', () => {
         .filter((operationKey) => !checked.has(operationKey)),
       'operations this test did not answer (a new route must be added here)',
     ).toEqual([]);
+  });
+
+  it('the WebSocket feed\'s message schema tells ready, change and error apart', () => {
+    const validate = validator(changeFeedMessage);
+    expect(validate({ type: 'ready', seq: 3 })).toBeUndefined();
+    expect(validate({ type: 'change', seq: 4, changes: [{ seq: 4, collection: 'c', id: 'x', deleted: false, data: { a: 1 } }] })).toBeUndefined();
+    expect(validate({ type: 'error', title: 'Gone', status: 421, code: 'misdirected_request', retryable: true, owner: 'w2' })).toBeUndefined();
+    expect(validate({ type: 'change', seq: 4 })).toBeDefined();
+    expect(validate({ type: 'ready', seq: 3, extra: true })).toBeDefined();
+  });
+
+  it('health answers match their schemas and keep every member of the status', async () => {
+    const health = await fx.app.inject({ method: 'GET', url: '/healthz' });
+    expect(health.body).toBe('{"status":"ok"}');
+    expect(validator(healthResponse)(JSON.parse(health.body))).toBeUndefined();
+    const ready = await fx.app.inject({ method: 'GET', url: '/readyz' });
+    // buildTestApp's status() is { worker: 'w-test' }: the open schema passes it through as it is.
+    expect(ready.body).toBe('{"status":"ready","worker":"w-test"}');
+    expect(validator(readinessResponse)(JSON.parse(ready.body))).toBeUndefined();
   });
 
   it('declares a 2xx answer with a schema for every /api/users operation', () => {
