@@ -224,6 +224,25 @@ describe('the client through the router', () => {
     ]);
   });
 
+  it('follows the change feed over a WebSocket through the router (Node: the token in the upgrade header)', async () => {
+    const user = client.user('feed-ws');
+    const notes = user.collection<Note>('notes');
+    const start = await notes.put('x', { title: 'before' });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const following = (async () => {
+      for await (const change of user.changes({ since: start.seq, signal: controller.signal, transport: 'websocket' })) {
+        seen.push(change.seq);
+        expect(change.changes[0]).toMatchObject({ collection: 'notes', deleted: false });
+        if (seen.length === 2) controller.abort();
+      }
+    })();
+    const one = await notes.put('y', { title: 'one' });
+    const two = await notes.put('z', { title: 'two' });
+    await following;
+    expect(seen).toEqual([one.seq, two.seq]);
+  });
+
   it('ends the feed with a typed 403 for a token of another user', async () => {
     const stranger = createClient({ url: env.cluster.url, token: await env.tokenFor('someone-else') });
     const feed = stranger.user('feed-sse').changes({ since: 0, transport: 'sse' });
