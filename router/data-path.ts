@@ -178,7 +178,7 @@ export class DataPath implements ExchangeHost {
 
   private refuse(res: ServerResponse, kind: RouterErrorKind, code: ErrorCode, detail: string): void {
     this.metrics.errors.inc({ kind });
-    replyProblem(res, code, detail);
+    replyProblem(res, code, detail, false, this.options.corsOrigins);
   }
 }
 

@@ -3,14 +3,16 @@ import type { Socket } from 'node:net';
 import { ERROR_TABLE, retryAfterSeconds, type ErrorCode } from '../services/problem/error-table.js';
 import { rawProblemResponse } from '../services/problem/client-error.js';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../services/problem/problem-document.js';
+import { corsAnswerHeaders } from '../services/http/cors.js';
 
 /**
  * Answers a data-path request (plain node:http, not fastify) with the
  * router's own problem+json for `code`, with the Retry-After of its code
  * (retryable codes only). With `close`, the connection is closed after the
- * answer (used when a request body was left unread, e.g. 413).
+ * answer (used when a request body was left unread, e.g. 413). A request
+ * from one of `corsOrigins` gets the CORS headers a worker would send.
  */
-export function replyProblem(res: ServerResponse, code: ErrorCode, detail?: string, close = false): void {
+export function replyProblem(res: ServerResponse, code: ErrorCode, detail?: string, close = false, corsOrigins: readonly string[] = []): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -24,6 +26,8 @@ export function replyProblem(res: ServerResponse, code: ErrorCode, detail?: stri
   };
   const retryAfter = retryAfterSeconds(code);
   if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
+  const cors = corsOrigins.length === 0 ? undefined : corsAnswerHeaders(corsOrigins, res.req?.headers.origin);
+  if (cors !== undefined) Object.assign(headers, cors);
   if (close) {
     headers.connection = 'close';
     res.shouldKeepAlive = false;

@@ -57,7 +57,7 @@ import type { RouteTable, WorkerRoute } from './route-table.js';
 export interface ExchangeHost {
   /** The route table in use now. */
   readonly table: RouteTable;
-  readonly options: Pick<RouterOptions, 'bodyLimitBytes' | 'bodyTimeoutMs' | 'maxAttempts' | 'maxImportBytes' | 'importTimeoutMs'>;
+  readonly options: Pick<RouterOptions, 'bodyLimitBytes' | 'bodyTimeoutMs' | 'maxAttempts' | 'maxImportBytes' | 'importTimeoutMs' | 'corsOrigins'>;
   /**
    * Passive health reports, and the topology re-read after a 421 (it
    * resolves when the table reflects the file).
@@ -511,7 +511,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
    */
   private fail(code: ErrorCode, detail: string, kind?: RouterErrorKind, close = false): void {
     if (kind !== undefined) this.countError(kind);
-    replyProblem(this.res, code, detail, close);
+    replyProblem(this.res, code, detail, close, this.host.options.corsOrigins);
     this.release();
   }
 

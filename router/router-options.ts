@@ -55,6 +55,12 @@ export interface RouterOptions {
   readonly trackedUsers: number;
   /** The admin token (required by the admin endpoints; undefined leaves them open) and the hint key. */
   readonly auth: AuthOptions;
+  /**
+   * Origins of browser apps (`--cors-origin`, as the workers'): the router's
+   * own problem answers to their requests carry CORS headers, so that a page
+   * can read them. Preflights and every other answer come from the workers.
+   */
+  readonly corsOrigins: readonly string[];
 }
 
 export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
@@ -85,6 +91,7 @@ export const DEFAULT_ROUTER_OPTIONS: RouterOptions = {
   maxAttempts: 3,
   trackedUsers: 100_000,
   auth: NO_AUTH,
+  corsOrigins: [],
 };
 
 export function routerOptions(overrides: Partial<RouterOptions> & { topologyPath: string }): RouterOptions {

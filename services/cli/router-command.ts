@@ -10,6 +10,7 @@ import { DEFAULT_ROUTER_OPTIONS as D, type RouterOptions } from '../../router/ro
 import { startRouter } from '../../router/router-server.js';
 import { parseRouterAuth, ROUTER_AUTH_FLAGS, ROUTER_AUTH_USAGE } from '../auth/auth-options.js';
 import { TopologyError } from '../topology/topology.js';
+import { parseCorsOrigins } from '../http/cors.js';
 import { formatDuration } from '../worker/durations.js';
 import { createLogger, LOG_FORMATS, parseLogFormat, type LogFormat } from './log-output.js';
 import { CliError, durationOption, integerOption, parseCommandArgs } from './command.js';
@@ -55,7 +56,12 @@ Options:
   --upstream-timeout DURATION     wait for a worker's response headers (default ${formatDuration(D.headersTimeoutMs)}); 504 beyond
   --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
   -l, --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
+<<<<<<< HEAD
   --log-format FORMAT             ${LOG_FORMATS.join(', ')}: JSON lines, or readable ones (auto: readable on a terminal)
+=======
+  --cors-origin ORIGIN            browser apps on ORIGIN can read the router's own refusals (429, 503, 413…);
+                                  give the workers the same list (repeatable or comma-separated; * = any)
+>>>>>>> i14/browser
 
 ${ROUTER_AUTH_USAGE}`;
 
@@ -86,6 +92,7 @@ const FLAGS = {
   'max-attempts': { type: 'string' },
   'log-level': { type: 'string', short: 'l' },
   'log-format': { type: 'string' },
+  'cors-origin': { type: 'string', multiple: true },
   ...ROUTER_AUTH_FLAGS,
 } as const;
 
@@ -121,6 +128,7 @@ export function parseRouterArgs(argv: string[]): { options: RouterOptions; proce
     headersTimeoutMs: durationOption(v['upstream-timeout'], 'upstream-timeout', D.headersTimeoutMs, 10, 3_600_000),
     maxAttempts: integerOption(v['max-attempts'], 'max-attempts', D.maxAttempts, 1, 10),
     auth: parseRouterAuth(v, host),
+    corsOrigins: parseCorsOrigins(v['cors-origin'] ?? []),
   };
   if (options.clientHeadersTimeoutMs > options.clientRequestTimeoutMs) {
     throw new CliError(`--headers-timeout (${options.clientHeadersTimeoutMs}) must not exceed --request-timeout (${options.clientRequestTimeoutMs})`);

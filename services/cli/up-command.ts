@@ -85,11 +85,12 @@ export async function run(argv: string[]): Promise<void> {
 
   // Every process gets the admin token and the cluster secret; the workers also check users' tokens.
   const clusterArgs = ['--admin-token-file', secrets.adminTokenFile, '--cluster-secret-file', secrets.clusterSecretFile];
+  const corsArgs = corsOrigins.flatMap((o) => ['--cors-origin', o]);
   const workerAuthArgs = [
     '--auth-secret-file',
     secrets.authSecretFile,
     ...clusterArgs,
-    ...corsOrigins.flatMap((o) => ['--cors-origin', o]),
+    ...corsArgs,
     ...(v['allow-unsafe-storage'] === true ? ['--allow-unsafe-storage'] : []),
     ...(v.quiet === true ? [] : ['--log-requests']),
   ];
@@ -97,7 +98,7 @@ export async function run(argv: string[]): Promise<void> {
     (w, i) =>
       new SupervisedProcess(w.id, ['worker', '--id', w.id, '--port', String(workerPort + i), '--data', dataDir, '--topology', topologyPath, ...workerAuthArgs], pretty),
   );
-  const routerArgs = ['router', '--port', String(port), '--topology', topologyPath, ...clusterArgs, ...(processes > 1 ? ['--processes', String(processes)] : [])];
+  const routerArgs = ['router', '--port', String(port), '--topology', topologyPath, ...clusterArgs, ...corsArgs, ...(processes > 1 ? ['--processes', String(processes)] : [])];
   const router = new SupervisedProcess('router', routerArgs, pretty);
   for (const child of children) child.start();
   router.start();

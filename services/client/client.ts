@@ -28,6 +28,10 @@ export class PinbaseClient {
     const baseUrl = options.url.replace(/\/+$/, '');
     if ((options.routing ?? 'router') === 'router') this.transport = new FetchTransport(baseUrl, fetchFn);
     else if (options.routing !== 'direct') throw new TypeError(`createClient: routing must be 'router' or 'direct', got ${String(options.routing)}`);
+    else if (typeof process !== 'object' || typeof process.versions?.node !== 'string') {
+      // Else the first request would fail on loading undici, with a module resolution error.
+      throw new TypeError("createClient: routing 'direct' runs on Node only (it connects to the workers with undici); use routing 'router' here");
+    }
     this.exchange = new RetryingExchange(() => this.transport ?? this.loadDirect(baseUrl, token, attemptTimeoutMs), { deadlineMs, attemptTimeoutMs, token });
     this.feed = { baseUrl, token, fetch: fetchFn, webSocket: platformWebSocket, deadlineMs };
   }

@@ -9,15 +9,36 @@ import { CliError } from '../cli/command.js';
  * `Access-Control-Allow-Credentials` is not sent. Preflights are answered
  * before authentication (a browser sends them without the token).
  */
+/** The response headers a page may read (besides the CORS-safelisted ones). */
+export const CORS_EXPOSED_HEADERS = ['ETag', 'Location', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed', 'X-Pinbase-Seq', 'X-Pinbase-Worker', 'X-Pinbase-Topology'];
+
 export function corsOptions(origins: readonly string[]): FastifyCorsOptions {
   return {
     origin: origins.includes('*') ? '*' : [...origins],
     methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Last-Event-ID'],
-    exposedHeaders: ['ETag', 'Location', 'Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed', 'X-Pinbase-Seq', 'X-Pinbase-Worker', 'X-Pinbase-Topology'],
+    exposedHeaders: CORS_EXPOSED_HEADERS,
     maxAge: 600,
     // An OPTIONS without Origin is not a preflight: answer it like one rather than with a text/plain 400.
     strictPreflight: false,
+  };
+}
+
+/**
+ * The CORS headers of an answer (not a preflight) to a request from
+ * `origin`, as the workers' corsOptions give them: for the router's own
+ * answers (a 429, 503, 413… it makes without a worker), so that a page can
+ * read their problem document and Retry-After instead of seeing a network
+ * error. None when the origin is not listed (or the request has none).
+ */
+export function corsAnswerHeaders(origins: readonly string[], origin: string | undefined): Record<string, string> | undefined {
+  if (origin === undefined || origins.length === 0) return undefined;
+  const any = origins.includes('*');
+  if (!any && !origins.includes(origin)) return undefined;
+  return {
+    'access-control-allow-origin': any ? '*' : origin,
+    'access-control-expose-headers': CORS_EXPOSED_HEADERS.join(', '),
+    ...(any ? {} : { vary: 'Origin' }),
   };
 }
 

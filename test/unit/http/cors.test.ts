@@ -53,7 +53,7 @@ describe('CORS on the worker', () => {
     expect(put.statusCode).toBe(201);
     expect(put.headers['access-control-allow-origin']).toBe(APP);
     expect(String(put.headers['access-control-expose-headers']).split(', ')).toEqual(
-      expect.arrayContaining(['ETag', 'Location', 'Retry-After', 'WWW-Authenticate', 'X-Pinbase-Seq', 'X-Pinbase-Worker']),
+      expect.arrayContaining(['ETag', 'Location', 'Retry-After', 'WWW-Authenticate', 'X-Pinbase-Seq', 'X-Pinbase-Worker', 'X-Pinbase-Topology']),
     );
     const refused = await fx.app.inject({ method: 'GET', url: '/api/users/alice/notes/n1', headers: { origin: APP } });
     expectProblem(refused, 'missing_token', 401);

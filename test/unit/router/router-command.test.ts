@@ -22,6 +22,7 @@ describe('pinbase router flags', () => {
       '--connect-timeout', '200', '--upstream-timeout', '5000', '--max-attempts', '2', '--max-streams-per-worker', '100',
       '--max-streams-per-user', '4', '--max-streams-per-client', '8', '--max-connections', '500', '--max-connections-per-client', '20',
       '--request-timeout', '20000', '--headers-timeout', '4000', '--keep-alive-timeout', '2000',
+      '--cors-origin', 'https://app.example.com,http://localhost:5173', '--cors-origin', 'https://app.example.com',
     ]);
     expect(processes).toBe(2);
     expect(options).toMatchObject({
@@ -29,6 +30,7 @@ describe('pinbase router flags', () => {
       probeTimeoutMs: 50, fall: 3, rise: 4, connectTimeoutMs: 200, headersTimeoutMs: 5000, maxAttempts: 2,
       maxStreamsPerWorker: 100, maxStreamsPerUser: 4, maxStreamsPerClient: 8, maxConnections: 500, maxConnectionsPerClient: 20,
       clientRequestTimeoutMs: 20000, clientHeadersTimeoutMs: 4000, keepAliveTimeoutMs: 2000,
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
     });
   });
 
@@ -40,6 +42,7 @@ describe('pinbase router flags', () => {
     [['--topology', 't', '--log-level', 'loud'], /--log-level must be one of/],
     [['--topology', 't', '--headers-timeout', '20000', '--request-timeout', '10000'], /--headers-timeout \(20000\) must not exceed --request-timeout/],
     [['--topology', 't', '--max-streams-per-user', '0'], /--max-streams-per-user must be between 1 and/],
+    [['--topology', 't', '--cors-origin', 'https://app.example.com/'], /--cors-origin "https:\/\/app.example.com\/" is not an origin/],
   ])('refuses %j with one clear line', (argv, message) => {
     let error: unknown;
     try {
