@@ -110,7 +110,11 @@ export class Nemesis {
         continue;
       }
       const victim = this.pickHealthy(random);
-      if (victim === undefined) continue;
+      if (victim === undefined) {
+        // No healthy member now (kills under way): the same step again next time, so that no kind of fault is skipped.
+        step--;
+        continue;
+      }
       if (kind === 'pause') {
         const ms = random.int(...this.timing.pauseMs);
         await this.inject('pause', victim, async () => {

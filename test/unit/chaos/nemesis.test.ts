@@ -38,6 +38,19 @@ class FakeTarget implements FaultTarget {
   }
 }
 
+/** A cluster in which no member is healthy for 6 s after a worker is added (as when kills and a slow start coincide). */
+class BlackoutTarget extends FakeTarget {
+  private blackoutUntil = 0;
+  override healthyMembers(): string[] {
+    return Date.now() < this.blackoutUntil ? [] : super.healthyMembers();
+  }
+  override async addWorker(): Promise<string> {
+    const id = await super.addWorker();
+    this.blackoutUntil = Date.now() + 6000;
+    return id;
+  }
+}
+
 describe('Nemesis', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -57,6 +70,20 @@ describe('Nemesis', () => {
       for (const [kind, count] of Object.entries(counts)) expect(count, `seed ${seed}: ${kind}`).toBeGreaterThan(0);
       expect(counts.kill, `seed ${seed}`).toBeGreaterThanOrEqual(5);
       expect(nemesis.errors).toEqual([]);
+    }
+  });
+
+  it('does not skip a pause or a remove when no member is healthy at its turn: it comes again at the next step', async () => {
+    vi.useFakeTimers();
+    for (let seed = 1; seed <= 10; seed++) {
+      const target = new BlackoutTarget();
+      const nemesis = new Nemesis(target, new SeededRandom(seed), DEFAULT_NEMESIS_TIMING);
+      nemesis.start();
+      await vi.advanceTimersByTimeAsync(26_000);
+      const stopped = nemesis.stop();
+      await vi.advanceTimersByTimeAsync(10_000);
+      await stopped;
+      expect(nemesis.count('remove'), `seed ${seed}`).toBeGreaterThan(0);
     }
   });
 
