@@ -48,6 +48,8 @@ export interface ChaosOptions {
    * shared volume); default one local folder.
    */
   dataDirs?: readonly string[];
+  /** How long each user may take to answer a read once the cluster is calm (default 15 s). */
+  calmAnswerMs?: number;
   /** Keep the run's folder even when every check passes. */
   keepFiles?: boolean;
   log?: (line: string) => void;
@@ -188,7 +190,7 @@ async function runUnderFaults({ options, workload, nemesis, record }: Run): Prom
 }
 
 /** Once every member is up and routed to: leases while idle, then every user's register and counter. */
-async function checkCalmCluster({ users, cluster, client, workload, record }: Run): Promise<void> {
+async function checkCalmCluster({ options, users, cluster, client, workload, record }: Run): Promise<void> {
   await cluster.waitCalm(30_000);
   const victim = `/api/users/${userName(0)}/_changes?limit=1`;
   const anonymous = await send(cluster.routerUrl, victim);
@@ -212,12 +214,13 @@ async function checkCalmCluster({ users, cluster, client, workload, record }: Ru
     detail: `${leases.locks} locks: ${leases.heldByLive} held by live workers, ${leases.staleOfDead} stale of dead processes`,
     problems: leases.problems,
   });
-  const unanswered = await workload.readEveryRegister(CALM_ANSWER_MS);
+  const calmAnswerMs = options.calmAnswerMs ?? CALM_ANSWER_MS;
+  const unanswered = await workload.readEveryRegister(calmAnswerMs);
   record({
     name: 'availability after the faults',
     ok: unanswered.length === 0,
     detail: `${users - unanswered.length} of ${users} users answer`,
-    problems: unanswered.map((user) => `${user}: no answer to a read for ${CALM_ANSWER_MS / 1000} s after the cluster became calm`),
+    problems: unanswered.map((user) => `${user}: no answer to a read for ${calmAnswerMs / 1000} s after the cluster became calm`),
   });
   const userNames = Array.from({ length: users }, (_, i) => userName(i));
   const counters = await verifyCounters(client, workload.increments, userNames, new Set(unanswered));
