@@ -164,9 +164,12 @@ export function seqOf(response: ExchangeResponse): number {
   return Number(response.header('x-pinbase-seq') ?? Number.NaN);
 }
 
+/** The revision of an `ETag: "<rev>"` (or `W/"<rev>"`); NaN without one. */
 function revisionOf(response: ExchangeResponse): number {
-  const etag = response.header('etag') ?? '';
-  return Number(etag.replace(/^W\//, '').replaceAll('"', ''));
+  const etag = response.header('etag');
+  if (etag === undefined) return Number.NaN;
+  const start = etag.indexOf('"');
+  return start < 0 ? Number(etag) : Number(etag.slice(start + 1, etag.length - 1));
 }
 
 function writeResult(response: ExchangeResponse): WriteResult {

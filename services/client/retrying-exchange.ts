@@ -39,10 +39,15 @@ export class RetryingExchange {
     const { deadlineMs, attemptTimeoutMs, token } = this.options;
     const deadline = Date.now() + deadlineMs;
     const headers: Record<string, string> = { ...init.headers };
-    const transport = await this.transport();
+    // No await where the value is already there: the first attempt of a call is the hot path.
+    const loaded = this.transport();
+    const transport = loaded instanceof Promise ? await loaded : loaded;
     for (let attempt = 0; ; attempt++) {
       init.signal?.throwIfAborted();
-      if (token !== undefined) headers.authorization = `Bearer ${await token(userId)}`;
+      if (token !== undefined) {
+        const value = token(userId);
+        headers.authorization = `Bearer ${typeof value === 'string' ? value : await value}`;
+      }
       const timeoutMs = Math.max(1, Math.min(attemptTimeoutMs, deadline - Date.now()));
       let failure: PinbaseError;
       let retryAfterMs: number | undefined;
