@@ -51,6 +51,17 @@ class BlackoutTarget extends FakeTarget {
   }
 }
 
+/** The nemesis of `seed` over the 26 s fault window of the short run (fake timers), then stopped. */
+async function runFaultWindow(target: FakeTarget, seed: number): Promise<Nemesis> {
+  const nemesis = new Nemesis(target, new SeededRandom(seed), DEFAULT_NEMESIS_TIMING);
+  nemesis.start();
+  await vi.advanceTimersByTimeAsync(26_000);
+  const stopped = nemesis.stop();
+  await vi.advanceTimersByTimeAsync(10_000);
+  await stopped;
+  return nemesis;
+}
+
 describe('Nemesis', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -59,13 +70,7 @@ describe('Nemesis', () => {
   it('injects every kind of fault within the 26 s fault window of the short run, whatever the seed', async () => {
     vi.useFakeTimers();
     for (let seed = 1; seed <= 20; seed++) {
-      const target = new FakeTarget();
-      const nemesis = new Nemesis(target, new SeededRandom(seed), DEFAULT_NEMESIS_TIMING);
-      nemesis.start();
-      await vi.advanceTimersByTimeAsync(26_000);
-      const stopped = nemesis.stop();
-      await vi.advanceTimersByTimeAsync(10_000);
-      await stopped;
+      const nemesis = await runFaultWindow(new FakeTarget(), seed);
       const counts = { kill: nemesis.count('kill'), pause: nemesis.count('pause'), add: nemesis.count('add'), remove: nemesis.count('remove') };
       for (const [kind, count] of Object.entries(counts)) expect(count, `seed ${seed}: ${kind}`).toBeGreaterThan(0);
       expect(counts.kill, `seed ${seed}`).toBeGreaterThanOrEqual(5);
@@ -76,13 +81,7 @@ describe('Nemesis', () => {
   it('does not skip a pause or a remove when no member is healthy at its turn: it comes again at the next step', async () => {
     vi.useFakeTimers();
     for (let seed = 1; seed <= 10; seed++) {
-      const target = new BlackoutTarget();
-      const nemesis = new Nemesis(target, new SeededRandom(seed), DEFAULT_NEMESIS_TIMING);
-      nemesis.start();
-      await vi.advanceTimersByTimeAsync(26_000);
-      const stopped = nemesis.stop();
-      await vi.advanceTimersByTimeAsync(10_000);
-      await stopped;
+      const nemesis = await runFaultWindow(new BlackoutTarget(), seed);
       expect(nemesis.count('remove'), `seed ${seed}`).toBeGreaterThan(0);
     }
   });

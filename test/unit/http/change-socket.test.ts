@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { generateSecret } from '../../../services/auth/secret-file.js';
 import { signUserToken } from '../../../services/auth/token-signer.js';
-import { TokenVerifier } from '../../../services/auth/token-verifier.js';
 import { FEED_CLOSE } from '../../../services/http/change-socket-protocol.js';
 import { SOCKET_BUFFER_BYTES } from '../../../services/http/routes/change-socket.js';
 import { PinbaseError } from '../../../services/problem/pinbase-error.js';
@@ -9,19 +8,11 @@ import { WebSocket } from 'undici';
 import { openSse } from '../../support/sse-client.js';
 import { openFeedSocket, rawUpgrade, upgradeRequest, type UpgradeAnswer } from '../../support/ws-client.js';
 import { jsonRequest, startHttpFixture, type FixtureOptions, type HttpFixture } from './http-harness.js';
+import { hs256Verifier } from '../../support/hs256-verifier.js';
 
 const SECRET = generateSecret();
 const tokens = () =>
-  TokenVerifier.fromOptions({
-    secrets: [SECRET],
-    jwksFile: undefined,
-    jwksUrl: undefined,
-    algorithms: ['HS256'],
-    issuer: undefined,
-    audience: undefined,
-    scopeClaim: 'scope',
-    clockToleranceSeconds: 5,
-  });
+  hs256Verifier(SECRET);
 const tokenFor = (userId: string, scopes: ('read' | 'service')[] = []) => signUserToken(SECRET, { userId, scopes, ttlSeconds: 600 });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 

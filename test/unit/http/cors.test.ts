@@ -1,23 +1,14 @@
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateSecret } from '../../../services/auth/secret-file.js';
-import { TokenVerifier } from '../../../services/auth/token-verifier.js';
 import { parseCorsOrigins } from '../../../services/http/cors.js';
 import { expectProblem, startHttpFixture, type HttpFixture } from './http-harness.js';
+import { hs256Verifier } from '../../support/hs256-verifier.js';
 
 const APP = 'https://app.example.com';
 const SECRET = generateSecret();
 const tokens = () =>
-  TokenVerifier.fromOptions({
-    secrets: [SECRET],
-    jwksFile: undefined,
-    jwksUrl: undefined,
-    algorithms: ['HS256'],
-    issuer: undefined,
-    audience: undefined,
-    scopeClaim: 'scope',
-    clockToleranceSeconds: 5,
-  });
+  hs256Verifier(SECRET);
 const token = (sub: string) =>
   new SignJWT({ sub, exp: Math.floor(Date.now() / 1000) + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(SECRET, 'utf8'));
 

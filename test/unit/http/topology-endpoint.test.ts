@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HintSigner, HintVerifier } from '../../../services/auth/hint-signature.js';
 import { generateSecret } from '../../../services/auth/secret-file.js';
-import { TokenVerifier } from '../../../services/auth/token-verifier.js';
 import { Ownership } from '../../../services/worker/ownership.js';
 import { SignJWT } from 'jose';
 import { body, expectProblem, jsonRequest, listTree, startHttpFixture, type HttpFixture } from './http-harness.js';
+import { hs256Verifier } from '../../support/hs256-verifier.js';
 
 const CLUSTER_SECRET = generateSecret();
 const USER_SECRET = generateSecret();
@@ -104,16 +104,7 @@ describe('GET /api/users/:userId/_topology', () => {
   });
 
   it('needs the user\'s token, and a read-only one suffices', async () => {
-    const tokens = TokenVerifier.fromOptions({
-      secrets: [USER_SECRET],
-      jwksFile: undefined,
-      jwksUrl: undefined,
-      algorithms: ['HS256'],
-      issuer: undefined,
-      audience: undefined,
-      scopeClaim: 'scope',
-      clockToleranceSeconds: 5,
-    });
+    const tokens = hs256Verifier(USER_SECRET);
     fx = await startHttpFixture({ tokens });
     const token = (sub: string, claims: Record<string, unknown> = {}) =>
       new SignJWT({ sub, exp: Math.floor(Date.now() / 1000) + 600, ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(USER_SECRET, 'utf8'));

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateSecret } from '../../../services/auth/secret-file.js';
-import { TokenVerifier } from '../../../services/auth/token-verifier.js';
 import { partitionPath } from '../../../services/partition/user-id.js';
 import { MAX_INDEXES } from '../../../services/query/index-catalog.js';
 import { body, expectProblem, jsonRequest, latestSeq, listTree, startHttpFixture, type HttpFixture } from '../http/http-harness.js';
+import { hs256Verifier } from '../../support/hs256-verifier.js';
 
 const USER = 'shop';
 const U = `/api/users/${USER}`;
@@ -115,16 +115,7 @@ describe('index routes with tokens', () => {
 
   it('refuse PUT and DELETE with a read-only token (403 insufficient_scope) and let it GET', async () => {
     const authed = await startHttpFixture({
-      tokens: TokenVerifier.fromOptions({
-        secrets: [secret],
-        jwksFile: undefined,
-        jwksUrl: undefined,
-        algorithms: ['HS256'],
-        issuer: undefined,
-        audience: undefined,
-        scopeClaim: 'scope',
-        clockToleranceSeconds: 5,
-      }),
+      tokens: hs256Verifier(secret),
     });
     try {
       const writer = { authorization: `Bearer ${await token({})}` };
