@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,31 +30,48 @@ const bigString = (bytes: number, tag = '') => `{"tag":"${tag}","x":"${'a'.repea
 let fx: HttpFixture;
 let stalls: string[] = [];
 
+/** Where Linux keeps the calling thread's scheduler times: "<ns on a CPU> <ns waiting for one> <slices>". */
+const THREAD_SCHEDSTAT = '/proc/thread-self/schedstat';
+
+/**
+ * CPU time this thread (the event loop's) has used, in ms. Not the
+ * process's: that counts the collector's helper threads too, which run
+ * beside the loop, not in it. Falls back to the process's where Linux's
+ * per-thread times are missing.
+ */
+function loopThreadCpuMs(): number {
+  if (existsSync(THREAD_SCHEDSTAT)) return Number(readFileSync(THREAD_SCHEDSTAT, 'utf8').split(' ')[0]) / 1e6;
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+}
+
 /**
  * Sends `request` and returns the longest event-loop delay seen while it ran,
- * in ms, but not more than the CPU time the process used meanwhile: on a
- * shared machine another process can hold the CPU while a short task of the
- * loop waits, and that wait is not the request's doing (a task of the
- * request's own, e.g. 8 s of patching, shows in both).
+ * in ms, but not more than the CPU time the event loop's thread used
+ * meanwhile: on a shared machine (CI runs test files in parallel on two
+ * cores) a short task of the loop can wait for a CPU held by another
+ * process, and that wait is not the request's doing; a task of the
+ * request's own (e.g. 8 s of patching) shows in both.
  */
 async function longestStall(request: InjectOptions): Promise<{ ms: number; response: LightMyRequestResponse }> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
-  const cpu = process.cpuUsage();
+  const cpuBefore = loopThreadCpuMs();
   const response = await fx.app.inject(request);
   // One more turn, so that a stall at the very end is sampled too.
   await new Promise((resolve) => setTimeout(resolve, 5));
-  const used = process.cpuUsage(cpu);
+  const cpuUsed = loopThreadCpuMs() - cpuBefore;
   histogram.disable();
-  return { ms: Math.min(histogram.max / 1e6, (used.user + used.system) / 1000), response };
+  return { ms: Math.min(histogram.max / 1e6, cpuUsed), response };
 }
 
 async function expectQuick(name: string, request: InjectOptions, ...statuses: number[]): Promise<LightMyRequestResponse> {
-  // The best of three: a stall of the machine (a GC of the test's own
-  // set-up, say) should not count; one of the request's own recurs.
+  // The best of five: a stall of the machine (a GC of the test's own
+  // set-up, say, or a neighbour's burst on a shared core) should not count;
+  // one of the request's own recurs every time.
   let best = Infinity;
   let last: LightMyRequestResponse | undefined;
-  for (let attempt = 0; attempt < 3 && best > BUDGET_MS / 2; attempt++) {
+  for (let attempt = 0; attempt < 5 && best > BUDGET_MS / 2; attempt++) {
     const { ms, response } = await longestStall(request);
     expect(statuses, `${name}: ${response.statusCode} ${response.body.slice(0, 200)}`).toContain(response.statusCode);
     best = Math.min(best, ms);
