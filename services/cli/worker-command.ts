@@ -37,6 +37,8 @@ Options:
   --request-timeout DUR   a request's headers and body must arrive within this, else 408 (default 30s)
   --headers-timeout DUR   a request's headers must arrive within this, else 408 (default 10s, at most --request-timeout)
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
+  --socket-auth-timeout DUR  how long a change-feed WebSocket opened without an Authorization header
+                          has to send its {"type":"auth"} message before it is closed 4408 (default 5s)
   --commit-delay DURATION how long a group commit waits for more writes to join (default 0: the next
                           turn of the event loop); more trades latency for larger batches
   -l, --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
@@ -61,6 +63,7 @@ const OPTIONS = {
   durability: { type: 'string' },
   'max-open': { type: 'string' },
   'idle-close': { type: 'string' },
+  'socket-auth-timeout': { type: 'string' },
   retention: { type: 'string' },
   'idempotency-ttl': { type: 'string' },
   'prune-interval': { type: 'string' },
@@ -124,6 +127,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     headersTimeoutMs,
     commitDelayMs: durationOption(values['commit-delay'], 'commit-delay', WORKER_DEFAULTS.commitDelayMs, 0),
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
+    socketAuthTimeoutMs: durationOption(values['socket-auth-timeout'], 'socket-auth-timeout', WORKER_DEFAULTS.socketAuthTimeoutMs, 100),
     cacheKiB: WORKER_DEFAULTS.cacheKiB,
     auth: parseWorkerAuth(values, host),
     corsOrigins: parseCorsOrigins(values['cors-origin'] ?? []),

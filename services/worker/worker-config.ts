@@ -1,3 +1,4 @@
+import { AUTH_TIMEOUT_MS } from '../http/change-socket-protocol.js';
 import { readFileSync } from 'node:fs';
 import type { Durability } from '../partition/partition-database.js';
 import type { AuthOptions } from '../auth/auth-options.js';
@@ -35,6 +36,8 @@ export interface WorkerConfig {
   headersTimeoutMs: number;
   commitDelayMs: number;
   leaseWaitMs: number;
+  /** How long an upgraded change-feed WebSocket without an Authorization header has to send its auth message. */
+  socketAuthTimeoutMs: number;
   cacheKiB: number;
   logLevel: LogLevel;
   /** JSON lines, or readable lines (`pretty`; `auto`: on a terminal). */
@@ -102,5 +105,6 @@ export const WORKER_DEFAULTS = {
   connectionTimeoutMs: 120_000,
   commitDelayMs: 0,
   leaseWaitMs: 2500,
+  socketAuthTimeoutMs: AUTH_TIMEOUT_MS,
   cacheKiB: 1024,
 };

@@ -170,6 +170,7 @@ class WorkerServer {
       workerId: config.id,
       store,
       heartbeatMs: 15_000,
+      socketAuthTimeoutMs: config.socketAuthTimeoutMs,
       ownership: this.ownership,
       requestMetrics: {
         onRequest: () => metrics.inFlight.inc(),

@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { request } from 'undici';
 import { expect } from 'vitest';
+import { WebSocket } from 'ws';
+import { FEED_CLOSE, type FeedServerMessage } from '../../services/http/change-socket-protocol.js';
 import type { TokenVerification } from '../../services/auth/auth-options.js';
 import { generateSecret } from '../../services/auth/secret-file.js';
 import { listTree } from './file-tree.js';
@@ -108,6 +110,15 @@ export interface MatrixRoute {
   readonly accept?: string;
   /** A live change feed (Accept: text/event-stream); `query`: the token goes in ?access_token=. */
   readonly sse?: 'header' | 'query';
+  /**
+   * A WebSocket change feed: `header` sends the token in the upgrade
+   * request's Authorization header (refusals come before the upgrade, as
+   * HTTP problems), `message` upgrades without one and sends the token as
+   * the first message, {"type":"auth","token":"…"} (refusals come as an
+   * `error` message and a close code; sending nothing is refused when the
+   * worker's auth window ends).
+   */
+  readonly ws?: 'header' | 'message';
   /** What the request needs (an object `collection/id`, or an index `_indexes/collection/name`), created with an owner token before an allowed request. */
   readonly needs?: (slot: string) => string;
 }
@@ -125,6 +136,8 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { name: 'GET _changes (JSON)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0&includeData=true` },
   { name: 'GET _changes (SSE)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0`, sse: 'header' },
   { name: 'GET _changes (SSE, access_token)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0`, sse: 'query' },
+  { name: 'WebSocket _changes (Authorization header)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0`, ws: 'header' },
+  { name: 'WebSocket _changes (auth message)', method: 'GET', path: (u) => `${U(u)}/_changes?since=0`, ws: 'message' },
   { name: 'GET _topology', method: 'GET', path: (u) => `${U(u)}/_topology` },
   { name: 'PUT object', method: 'PUT', path: (u, slot) => `${U(u)}/notes/put-${slot}`, body: () => ({ by: 'matrix' }) },
   {
@@ -196,17 +209,21 @@ export interface MatrixCredential {
    */
   credential(keys: MatrixKeys, route: MatrixRoute, userId: string): Promise<string | undefined>;
   expect(route: MatrixRoute): Expectation;
+  /** The close code an auth-message WebSocket gets instead of an error message (the message itself is refused). */
+  readonly authMessageClose?: number;
 }
 
-/** A header credential `Bearer <token>`, or the bare token for a query route. */
-const bearer = (token: string, route: MatrixRoute) => (route.sse === 'query' ? token : `Bearer ${token}`);
+/** Routes that take a bare token (in ?access_token= or a WebSocket's auth message), not an Authorization header. */
+const takesBareToken = (route: MatrixRoute) => route.sse === 'query' || route.ws === 'message';
+/** A header credential `Bearer <token>`, or the bare token for a route that takes one. */
+const bearer = (token: string, route: MatrixRoute) => (takesBareToken(route) ? token : `Bearer ${token}`);
 const own = (keys: MatrixKeys, userId: string, claims: JWTPayload = {}) => keys.hs({ sub: userId, ...claims });
 
 export const MATRIX_CREDENTIALS: readonly MatrixCredential[] = [
   { name: 'no token', credential: async () => undefined, expect: () => missing },
   {
     name: 'another scheme (Basic)',
-    credential: async (_keys, route) => (route.sse === 'query' ? undefined : `Basic ${Buffer.from('alice:pw').toString('base64')}`),
+    credential: async (_keys, route) => (takesBareToken(route) ? undefined : `Basic ${Buffer.from('alice:pw').toString('base64')}`),
     expect: () => missing,
   },
   { name: 'malformed token', credential: async (_keys, route) => bearer('not-a-jwt', route), expect: () => invalid },
@@ -268,6 +285,8 @@ export const MATRIX_CREDENTIALS: readonly MatrixCredential[] = [
     name: 'token over 8 KiB',
     credential: async (keys, route, userId) => bearer(await own(keys, userId, { padding: 'x'.repeat(8300) }), route),
     expect: () => invalid,
+    // An auth message over MAX_CLIENT_MESSAGE_BYTES is not read at all: 1009 (message too big).
+    authMessageClose: 1009,
   },
   { name: 'another user\'s token', credential: async (keys, route) => bearer(await keys.hs({ sub: OTHER_USER }), route), expect: () => forbidden },
   {
@@ -298,6 +317,8 @@ export interface MatrixReply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** A WebSocket that upgraded (status 101): whether it got `ready`, or the error message and close code that ended it. */
+  socket?: { ready: boolean; error?: FeedServerMessage; closeCode?: number };
 }
 
 /**
@@ -312,6 +333,7 @@ export async function sendMatrixRequest(
   credential: string | undefined,
 ): Promise<MatrixReply> {
   let path = route.path(userId, slot);
+  if (route.ws !== undefined) return sendMatrixUpgrade(baseUrl, route, path, credential);
   const headers: Record<string, string> = {};
   if (route.sse !== undefined) headers.accept = 'text/event-stream';
   if (route.accept !== undefined) headers.accept = route.accept;
@@ -340,6 +362,58 @@ export async function sendMatrixRequest(
   }
   return { status: response.statusCode, headers: response.headers, body: text };
 }
+
+/**
+ * Opens a WebSocket change feed (ws, which shows a refused upgrade's HTTP
+ * answer) and returns that answer, or, once upgraded, whether `ready` came
+ * or which error message and close code ended the socket. A `message`
+ * route sends the credential as the auth message; with none it sends
+ * nothing and waits for the worker's auth window to close the socket.
+ */
+function sendMatrixUpgrade(baseUrl: string, route: MatrixRoute, path: string, credential: string | undefined): Promise<MatrixReply> {
+  const headers: Record<string, string> = route.ws === 'header' && credential !== undefined ? { authorization: credential } : {};
+  const socket = new WebSocket(new URL(path, baseUrl.replace(/^http/, 'ws')), { headers });
+  return new Promise<MatrixReply>((resolve, reject) => {
+    let error: FeedServerMessage | undefined;
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`${route.name}: no ready, error or close within 15 s`));
+    }, 15_000);
+    const settle = (reply: MatrixReply) => {
+      clearTimeout(timer);
+      resolve(reply);
+    };
+    socket.on('unexpected-response', (_request, response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => settle({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    socket.on('open', () => {
+      if (route.ws === 'message' && credential !== undefined) socket.send(JSON.stringify({ type: 'auth', token: credential }));
+    });
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as FeedServerMessage;
+      if (message.type === 'ready') {
+        socket.close(1000);
+        settle({ status: 101, headers: {}, body: String(data), socket: { ready: true } });
+      } else if (message.type === 'error') {
+        error = message;
+      }
+    });
+    socket.on('close', (code) => settle({ status: 101, headers: {}, body: JSON.stringify(error ?? null), socket: { ready: false, error, closeCode: code } }));
+    socket.on('error', (cause) => {
+      // A refused upgrade ends in an error after 'unexpected-response': that answer stands.
+      if (!String(cause.message).startsWith('Unexpected server response')) reject(cause);
+    });
+  });
+}
+
+/** The close code a refusal with this status gets on an upgraded feed socket (no auth message in time: authTimeout). */
+const REFUSAL_CLOSE_CODES: Record<401 | 403, number[]> = {
+  401: [FEED_CLOSE.unauthorized, FEED_CLOSE.authTimeout],
+  403: [FEED_CLOSE.forbidden],
+};
 
 export interface MatrixTarget {
   /** A worker's or the router's base URL. */
@@ -387,9 +461,27 @@ export async function checkTenantIsolation(target: MatrixTarget, keys: MatrixKey
         const seqBefore = await latestSeq(target.url, ownerToken);
         const reply = await sendMatrixRequest(target.url, route, userId, mySlot, await credential.credential(keys, route, userId));
         rows.push({ route: route.name, credential: credential.name, userId, status: reply.status });
+        if (expected.allowed && route.ws !== undefined) {
+          expect(reply.socket?.ready, `${name}: ${reply.status} ${reply.body}`).toBe(true);
+          continue;
+        }
         if (expected.allowed) {
           expect(reply.status, `${name}: ${reply.body}`).toBeGreaterThanOrEqual(200);
           expect(reply.status, `${name}: ${reply.body}`).toBeLessThan(300);
+          continue;
+        }
+        if (reply.socket !== undefined) {
+          // Refused after the upgrade (auth message): an error message with the problem, then the close code.
+          expect(reply.socket.ready, `${name}: a refused socket must not get ready`).toBe(false);
+          if (credential.authMessageClose !== undefined) {
+            expect(reply.socket.closeCode, name).toBe(credential.authMessageClose);
+          } else {
+            expect(REFUSAL_CLOSE_CODES[expected.status], `${name}: close code ${reply.socket.closeCode}`).toContain(reply.socket.closeCode);
+            expect(reply.socket.error, name).toMatchObject({ type: 'error', code: expected.code, status: expected.status });
+          }
+          expect(reply.body, `${name}: the answer must not echo a token`).not.toMatch(/eyJ[\w-]{10,}/);
+          expect(listTree(target.dataDir), `${name}: files under the data directory`).toEqual(treeBefore);
+          expect(await latestSeq(target.url, ownerToken), `${name}: the victim's latest commit`).toBe(seqBefore);
           continue;
         }
         expect(reply.status, `${name}: ${reply.body}`).toBe(expected.status);

@@ -22,7 +22,8 @@ describe('tenant isolation through the router', () => {
     cluster = await RealCluster.start(
       2,
       ['--admin-token-file', flag('--admin-token-file'), '--cluster-secret-file', flag('--cluster-secret-file')],
-      [...keys.workerArgs],
+      // A short auth window: the WebSocket rows without a token wait for it to close the socket.
+      [...keys.workerArgs, '--socket-auth-timeout', '300ms'],
     );
   }, 60_000);
   afterAll(async () => {

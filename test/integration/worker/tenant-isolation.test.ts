@@ -23,7 +23,8 @@ describe('tenant isolation, directly at a worker (in process, over HTTP)', () =>
   beforeAll(async () => {
     dir = makeTempDir('pinbase-matrix-');
     keys = await createMatrixKeys(dir.path);
-    fixture = await buildTestApp(join(dir.path, 'data'), { tokens: TokenVerifier.fromOptions(keys.verification) });
+    // A short auth window: the WebSocket rows without a token wait for it to close the socket.
+    fixture = await buildTestApp(join(dir.path, 'data'), { tokens: TokenVerifier.fromOptions(keys.verification), socketAuthTimeoutMs: 300 });
     url = await fixture.app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {

@@ -15,10 +15,11 @@ describe('`pinbase worker` bounds flags', () => {
       headersTimeoutMs: 10_000,
       maxTransactionBytes: 2 * WORKER_DEFAULTS.bodyLimit,
       maxPageBytes: 4 * 1024 * 1024,
+      socketAuthTimeoutMs: 5000,
     });
   });
 
-  it('take the stream caps, the quota (0: none), the timeouts, and a transaction budget of twice the body limit', () => {
+  it('take the stream caps, the quota (0: none), the timeouts (the WebSocket auth window too), and a transaction budget of twice the body limit', () => {
     const config = parseWorkerArgs([
       ...base,
       '--max-streams', '10',
@@ -27,6 +28,7 @@ describe('`pinbase worker` bounds flags', () => {
       '--request-timeout', '5s',
       '--headers-timeout', '2s',
       '--body-limit', '65536',
+      '--socket-auth-timeout', '750ms',
     ]);
     expect(config).toMatchObject({
       maxStreams: 10,
@@ -35,6 +37,7 @@ describe('`pinbase worker` bounds flags', () => {
       requestTimeoutMs: 5000,
       headersTimeoutMs: 2000,
       maxTransactionBytes: 131072,
+      socketAuthTimeoutMs: 750,
     });
   });
 
@@ -42,6 +45,7 @@ describe('`pinbase worker` bounds flags', () => {
     expect(() => parseWorkerArgs([...base, '--max-streams', '0'])).toThrow(/--max-streams/);
     expect(() => parseWorkerArgs([...base, '--request-timeout', 'soon'])).toThrow(/--request-timeout/);
     expect(() => parseWorkerArgs([...base, '--max-user-bytes', '-1'])).toThrow(/--max-user-bytes/);
+    expect(() => parseWorkerArgs([...base, '--socket-auth-timeout', '10ms'])).toThrow(/--socket-auth-timeout/);
     expect(() => parseWorkerArgs([...base, '--request-timeout', '5s', '--headers-timeout', '6s'])).toThrow(/--headers-timeout/);
     expect(parseWorkerArgs([...base, '--request-timeout', '5s']).headersTimeoutMs).toBe(5000);
   });
