@@ -392,11 +392,13 @@ function sendMatrixUpgrade(baseUrl: string, route: MatrixRoute, path: string, cr
     socket.on('open', () => {
       if (route.ws === 'message' && credential !== undefined) socket.send(JSON.stringify({ type: 'auth', token: credential }));
     });
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as FeedServerMessage;
+    // The feed sends text frames only; ws hands them over as a Buffer (binaryType nodebuffer).
+    socket.on('message', (data: Buffer) => {
+      const text = data.toString('utf8');
+      const message = JSON.parse(text) as FeedServerMessage;
       if (message.type === 'ready') {
         socket.close(1000);
-        settle({ status: 101, headers: {}, body: String(data), socket: { ready: true } });
+        settle({ status: 101, headers: {}, body: text, socket: { ready: true } });
       } else if (message.type === 'error') {
         error = message;
       }
