@@ -199,6 +199,9 @@ describe('WebSocket upgrades through the router', () => {
     for (let i = 0; user === ''; i++) if (new Placement(['w1', 'w9']).owner(`user${i}`) === 'w9') user = `user${i}`;
     const outcome = await refused(c, `/api/users/${user}/_changes`);
     expect([outcome.status, outcome.problem.code, outcome.headers['x-pinbase-worker']]).toEqual([421, 'misdirected_request', 'w1']);
+    // A plain answer: no Upgrade header, and a Connection header that does not announce one.
+    expect(outcome.headers.upgrade).toBeUndefined();
+    expect(String(outcome.headers.connection ?? '')).not.toMatch(/upgrade/i);
     expect(await metric(c, 'pinbase_router_upgrades_total{outcome="answered"}')).toBe(1);
   });
 
