@@ -118,12 +118,17 @@ function expectPlacement(workers: Map<string, string>, workerIds: string[]): voi
   for (const [user, worker] of workers) expect(worker, user).toBe(placement.owner(user));
 }
 
+/** The origin of a browser app the inventory allows. */
+const APP_ORIGIN = 'https://app.example';
+
 beforeAll(async () => {
   assertInstalled('ansible-playbook');
   temp = makeTempDir('pinbase-deploy-');
   root = join(temp.path, 'cluster');
   ports = { router: await freePort(), a: await freePort(), b: await freePort(), c: await freePort() };
   inventory = new LocalInventory(join(temp.path, 'inventory'), ports.router, ports.a, ports.b);
+  // A browser app's origin, as an operator allows it (CORS on the workers and the router).
+  inventory.addGroupVars({ pinbase_cors_origins: [APP_ORIGIN] });
   router = `http://127.0.0.1:${ports.router}`;
   authorization = await bearerTokens(authSecrets()[0]!);
 });
@@ -151,6 +156,13 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     // in production) guards drain/undrain; the playbook sends it.
     const unauthorized = await send(router, `/_router/workers/node1-${ports.a}/drain`, { method: 'POST' });
     expect(unauthorized.status).toBe(401);
+
+    // pinbase_cors_origins reached both: a browser app's preflight is allowed through the router and at a worker.
+    const preflight = { method: 'OPTIONS', headers: { origin: APP_ORIGIN, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization' } };
+    for (const origin of [router, `http://127.0.0.1:${ports.a}`]) {
+      const allowed = await send(origin, `/api/users/${USERS[0]}/notes/n1`, preflight);
+      expect([allowed.status, allowed.header('access-control-allow-origin')], origin).toEqual([204, APP_ORIGIN]);
+    }
 
     for (const user of USERS) {
       const write = { path: `/api/users/${user}/notes/first`, body: JSON.stringify({ user, text: 'written after the first deploy' }) };
