@@ -245,10 +245,11 @@ export class StatsHistory {
       const sample = this.ring[(this.next + i) % this.capacity];
       if (sample !== undefined && sample.at > now - windowMs) samples.push(sample);
     }
+    const byId = samples.map((sample) => new Map(sample.workers.map((w) => [w.id, w])));
     const workers = state.workers.map((worker): WorkerSeries => {
       const series = Object.fromEntries(SERIES.map((name) => [name, [] as (number | null)[]])) as Record<SeriesName, (number | null)[]>;
-      for (const sample of samples) {
-        const found = sample.workers.find((w) => w.id === worker.id);
+      for (const sampleWorkers of byId) {
+        const found = sampleWorkers.get(worker.id);
         for (const name of SERIES) series[name].push(found === undefined ? null : found[name]);
       }
       return { id: worker.id, url: worker.url, health: worker.up ? 'up' : 'down', drained: worker.drained, routable: isRoutable(worker), ...series };
