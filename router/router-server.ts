@@ -92,9 +92,9 @@ export interface SingleRouter extends RouterServer {
 export async function startRouter(options: RouterOptions, log: Logger): Promise<SingleRouter> {
   const metrics = new RouterMetrics();
   const control = new LocalControl(options, log, metrics);
+  let sampler: StatsSampler | undefined;
   try {
     await control.ready();
-    let sampler: StatsSampler | undefined;
     const admin = (dataPath: DataPath): AdminBackend => {
       sampler = new StatsSampler(new StatsHistory(), () => ({ state: control.state, processes: [dataPath.counters()], load: (id) => control.workerLoad(id) }));
       return localAdmin(control, dataPath, metrics, sampler.history);
@@ -110,6 +110,7 @@ export async function startRouter(options: RouterOptions, log: Logger): Promise<
       },
     };
   } catch (error) {
+    sampler?.close();
     control.close();
     throw error;
   }
