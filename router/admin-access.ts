@@ -1,7 +1,7 @@
 /**
  * Who may use the router's admin endpoints. Those that change state (every
  * POST: drain, undrain) or show tenant data (`GET /_router/status` and
- * `GET /_router/users` list users) are guarded; `/healthz`, `/readyz`, `/metrics` (no user ids) and
+ * `GET /_router/users` list users; `GET /_router/stats`, the dashboard's history, goes with them) are guarded; `/healthz`, `/readyz`, `/metrics` (no user ids) and
  * the dashboard page itself (static HTML that asks for the token) are open.
  *
  * - A request whose body a cross-site HTML form could send (`text/plain`,
@@ -48,7 +48,7 @@ export const ADMIN_CHALLENGE = 'Bearer realm="pinbase-admin"';
 
 /** Whether the endpoint changes state or shows tenant data. */
 export function isGuarded(request: AdminRequest): boolean {
-  return changesState(request.method) || request.path === '/_router/status' || request.path === '/_router/users';
+  return changesState(request.method) || request.path === '/_router/status' || request.path === '/_router/users' || request.path === '/_router/stats';
 }
 
 /** Why `request` is refused (a 415, 401 or 403 problem), or undefined when it may proceed. */

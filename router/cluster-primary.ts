@@ -14,6 +14,7 @@ import { IpcPeer } from './ipc-peer.js';
 import { LocalControl } from './local-control.js';
 import { RouterMetrics, type MetricsText } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
+import { StatsHistory, StatsSampler, type StatsReport } from './stats-history.js';
 import { buildStatus, type RouterStatus } from './status-report.js';
 
 type ProcessPeer = IpcPeer<PrimarySide, ProcessSide>;
@@ -32,6 +33,7 @@ export class RouterClusterPrimary {
   private readonly peers = new Map<Worker, ProcessPeer>();
   private readonly metrics = new RouterMetrics();
   private readonly control: LocalControl;
+  private readonly sampler: StatsSampler;
   private closing = false;
   private readonly ready: Promise<void>;
   private resolveReady!: () => void;
@@ -44,6 +46,11 @@ export class RouterClusterPrimary {
     private readonly log: Logger,
   ) {
     this.control = new LocalControl(options, log, this.metrics);
+    this.sampler = new StatsSampler(new StatsHistory(), async () => ({
+      state: this.control.state,
+      processes: await this.gather((peer) => peer.call('counters', undefined, GATHER_TIMEOUT_MS)),
+      load: (id) => this.control.workerLoad(id),
+    }));
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }
 
@@ -78,6 +85,11 @@ export class RouterClusterPrimary {
     return buildStatus(this.control.state, await this.gather((peer) => peer.call('stats', undefined, GATHER_TIMEOUT_MS)));
   }
 
+  /** The per-worker history of the last `windowMs` (stats-history.ts). */
+  history(windowMs: number): StatsReport {
+    return this.sampler.history.report(this.control.state, windowMs);
+  }
+
   /** Stops every process gracefully (each finishes its requests in flight), then the control plane. */
   async close(): Promise<void> {
     this.closing = true;
@@ -91,6 +103,7 @@ export class RouterClusterPrimary {
         }),
     );
     await Promise.all(exits);
+    this.sampler.close();
     this.control.close();
   }
 
@@ -100,6 +113,7 @@ export class RouterClusterPrimary {
       calls: {
         setDrained: ({ id, drained, force }) => this.control.setDrained(id, drained, force),
         status: () => this.status(),
+        history: ({ windowMs }) => this.history(windowMs),
         metrics: () => this.aggregatedMetrics(),
         refreshTopology: () => this.control.refreshTopology(),
       },

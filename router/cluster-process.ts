@@ -55,6 +55,7 @@ export async function runRouterProcess(options: RouterOptions, log: Logger): Pro
   const peer: PrimaryPeer = new IpcPeer((message) => process.send!(message), {
     calls: {
       stats: () => dataPath?.stats() ?? { pid: process.pid, workers: [], users: [] },
+      counters: () => dataPath?.counters() ?? { pid: process.pid, workers: [] },
       metrics: () => metrics.registry.getMetricsAsJSON(),
     },
     events: {
@@ -79,6 +80,7 @@ export async function runRouterProcess(options: RouterOptions, log: Logger): Pro
     dataPath = path;
     return {
       status: () => peer.call('status'),
+      history: (windowMs) => peer.call('history', { windowMs }),
       setDrained: (id, drained, force) => peer.call('setDrained', { id, drained, force }),
       metrics: () => peer.call('metrics'),
     };

@@ -25,7 +25,7 @@ import type { RouterOptions } from './router-options.js';
 import type { RouterControl } from './router-state.js';
 import type { RouteTable, WorkerRoute, WorkerRoutes } from './route-table.js';
 import { SeenUsers } from './seen-users.js';
-import type { ProcessStats } from './status-report.js';
+import type { ProcessCounters, ProcessStats } from './status-report.js';
 
 export class DataPath implements ExchangeHost {
   table: RouteTable;
@@ -71,8 +71,20 @@ export class DataPath implements ExchangeHost {
 
   /** This process's counters, for /_router/status. */
   stats(): ProcessStats {
-    const workers = [...this.routes.all()].map((route) => ({ id: route.id, inFlight: route.inFlight, streams: route.streams, requests: route.requests }));
-    return { pid: process.pid, workers, users: this.seenUsers.list() };
+    return { ...this.counters(), users: this.seenUsers.list() };
+  }
+
+  /** This process's cumulative per-worker counters, for the stats history (stats-history.ts). */
+  counters(): ProcessCounters {
+    const workers = [...this.routes.all()].map((route) => ({
+      id: route.id,
+      inFlight: route.inFlight,
+      streams: route.streams,
+      requests: route.requests,
+      responses: [...route.responsesByClass],
+      latency: [...route.latency.counts],
+    }));
+    return { pid: process.pid, workers };
   }
 
   /** Requests being answered now, streams not counted. */

@@ -36,6 +36,14 @@ export interface WorkerHealth {
   readonly reason: string | undefined;
   /** The topology version the worker reported in its last /readyz answer. */
   readonly topologyVersion: number | undefined;
+  /** The load the worker reported in its last good /readyz answer; undefined before one. */
+  readonly load: WorkerLoad | undefined;
+}
+
+/** What a worker's /readyz answer says about its load (read by the dashboard's history, at no extra request). */
+export interface WorkerLoad {
+  readonly openPartitions: number;
+  readonly liveStreams: number;
 }
 
 interface ProbeState {
@@ -46,6 +54,7 @@ interface ProbeState {
   since: number;
   reason: string | undefined;
   topologyVersion: number | undefined;
+  load: WorkerLoad | undefined;
   successes: number;
   failures: number;
   timer: NodeJS.Timeout | undefined;
@@ -146,6 +155,7 @@ export class HealthMonitor {
       since: Date.now(),
       reason: 'not probed yet',
       topologyVersion: undefined,
+      load: undefined,
       successes: 0,
       failures: 0,
       timer: undefined,
@@ -163,7 +173,7 @@ export class HealthMonitor {
 
   private async probe(state: ProbeState): Promise<void> {
     let failure: string | undefined;
-    let version: number | undefined;
+    let readiness: Readiness = {};
     try {
       const response = await request(`${state.url}/readyz`, {
         dispatcher: this.agent,
@@ -172,13 +182,16 @@ export class HealthMonitor {
         bodyTimeout: this.options.timeoutMs,
       });
       const text = await response.body.text();
-      if (response.statusCode === 200) version = topologyVersionIn(text);
+      if (response.statusCode === 200) readiness = readinessIn(text);
       else failure = `/readyz answered ${response.statusCode}`;
     } catch (error) {
       failure = probeFailure(error);
     }
     if (this.closed) return;
-    if (failure === undefined) this.succeeded(state, version);
+    if (failure === undefined) {
+      state.load = readiness.load;
+      this.succeeded(state, readiness.topologyVersion);
+    }
     else this.failed(state, failure);
     if (state.up || state.failures >= this.options.fall) state.resolveProbed();
   }
@@ -216,16 +229,26 @@ export class HealthMonitor {
 }
 
 function publicHealth(state: ProbeState): WorkerHealth {
-  const { id, url, up, since, reason, topologyVersion } = state;
-  return { id, url, up, since, reason, topologyVersion };
+  const { id, url, up, since, reason, topologyVersion, load } = state;
+  return { id, url, up, since, reason, topologyVersion, load };
 }
 
-function topologyVersionIn(text: string): number | undefined {
+interface Readiness {
+  readonly topologyVersion?: number;
+  readonly load?: WorkerLoad;
+}
+
+/** The fields of a /readyz answer the router reads; what is missing or not a number is left out. */
+function readinessIn(text: string): Readiness {
   try {
-    const body = JSON.parse(text) as { topologyVersion?: unknown };
-    return typeof body.topologyVersion === 'number' ? body.topologyVersion : undefined;
+    const body = JSON.parse(text) as { topologyVersion?: unknown; openPartitions?: unknown; liveStreams?: unknown };
+    const { topologyVersion, openPartitions, liveStreams } = body;
+    return {
+      ...(typeof topologyVersion === 'number' ? { topologyVersion } : {}),
+      ...(typeof openPartitions === 'number' && typeof liveStreams === 'number' ? { load: { openPartitions, liveStreams } } : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
 

@@ -8,7 +8,8 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { IpcCall } from './ipc-peer.js';
 import type { MetricsText } from './router-metrics.js';
 import type { DrainOutcome, RouterState } from './router-state.js';
-import type { ProcessStats, RouterStatus } from './status-report.js';
+import type { StatsReport } from './stats-history.js';
+import type { ProcessCounters, ProcessStats, RouterStatus } from './status-report.js';
 
 /** What the primary answers and emits. */
 export interface PrimarySide {
@@ -17,6 +18,8 @@ export interface PrimarySide {
     readonly setDrained: IpcCall<{ readonly id: string; readonly drained: boolean; readonly force: boolean }, DrainOutcome>;
     /** `/_router/status`: the control state joined with every process's counters. */
     readonly status: IpcCall<void, RouterStatus>;
+    /** `/_router/stats`: the primary's per-worker history over the last `windowMs`. */
+    readonly history: IpcCall<{ readonly windowMs: number }, StatsReport>;
     /** `/metrics`: the primary's metrics and every process's, aggregated. */
     readonly metrics: IpcCall<void, MetricsText>;
     /** Re-reads the topology file now (a worker answered 421); at most every 100 ms. */
@@ -35,6 +38,8 @@ export interface ProcessSide {
   readonly calls: {
     /** This process's data-path counters. */
     readonly stats: IpcCall<void, ProcessStats>;
+    /** This process's cumulative per-worker counters, for the primary's stats history (no users: cheap). */
+    readonly counters: IpcCall<void, ProcessCounters>;
     /** This process's metrics, for the primary to aggregate. */
     readonly metrics: IpcCall<void, MetricObjectWithValues<MetricValue<string>>[]>;
   };

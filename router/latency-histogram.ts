@@ -7,17 +7,18 @@
  */
 import type { Registry } from 'prom-client';
 
-const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Upper bounds (seconds) of the finite buckets; a last slot counts what is above 10 s. */
+export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class WorkerLatency {
-  /** counts[i]: observations in (BUCKETS[i-1], BUCKETS[i]]; the last slot is +Inf. */
-  readonly counts = new Float64Array(BUCKETS.length + 1);
+  /** counts[i]: observations in (LATENCY_BUCKETS[i-1], LATENCY_BUCKETS[i]]; the last slot is +Inf. */
+  readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
   sum = 0;
   count = 0;
 
   observe(seconds: number): void {
     let i = 0;
-    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
     this.counts[i]!++;
     this.sum += seconds;
     this.count++;
@@ -61,7 +62,7 @@ export class LatencyHistogram {
     const values: MetricValue[] = [];
     for (const [worker, latency] of this.workers) {
       let cumulative = 0;
-      BUCKETS.forEach((le, i) => {
+      LATENCY_BUCKETS.forEach((le, i) => {
         cumulative += latency.counts[i]!;
         values.push({ value: cumulative, labels: { le, worker }, metricName: `${this.name}_bucket` });
       });

@@ -7,6 +7,7 @@
  *   POST /_router/workers/:id/drain      treat a worker as down for routing (idempotent;
  *                                        the last routable worker only with ?force=true)
  *   POST /_router/workers/:id/undrain    give a drained worker its users back (idempotent)
+ *   GET  /_router/stats?window=5m         per-worker rates, latency and load history (guarded; stats-history.ts)
  *   GET  /_router/                       the dashboard (HTML)
  *   GET  /metrics                        Prometheus (no user ids)
  *   GET  /healthz, /readyz               the router's own health
@@ -25,6 +26,7 @@ import { DASHBOARD_HTML } from './dashboard-page.js';
 import { replyClientError, replyProblem, replyRawProblem } from './problem-reply.js';
 import type { MetricsText } from './router-metrics.js';
 import { isRoutable, type DrainOutcome, type RouterControl } from './router-state.js';
+import { parseStatsWindow, type StatsReport } from './stats-history.js';
 import type { RouterStatus } from './status-report.js';
 import { routedTenantPage } from './tenant-list.js';
 import { USER_ID_PATTERN } from '../services/ids/id-patterns.js';
@@ -38,6 +40,8 @@ export interface AdminBackend {
   setDrained(workerId: string, drained: boolean, force: boolean): Promise<DrainOutcome>;
   /** Every router process's metrics. */
   metrics(): Promise<MetricsText>;
+  /** The per-worker history of the last `windowMs` (stats-history.ts). */
+  history(windowMs: number): Promise<StatsReport>;
 }
 
 export interface ListeningAppParts {
@@ -147,6 +151,13 @@ export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Ser
     if (size < 1 || size > MAX_PAGE) return sendProblem(reply, new PinbaseError('invalid_request', `limit must be an integer from 1 to ${MAX_PAGE}`), request.url);
     const page = await routedTenantPage(control.state, access.adminToken, { after, limit: size });
     return reply.header('cache-control', 'no-store').send(page);
+  });
+  app.get<{ Querystring: Record<string, string | undefined> }>('/_router/stats', async (request, reply) => {
+    const windowMs = parseStatsWindow(request.query.window);
+    if (windowMs === undefined) {
+      return sendProblem(reply, new PinbaseError('invalid_request', 'window must be a duration with its unit from 1s to 10m (e.g. 90s, 5m)'), request.url);
+    }
+    return reply.header('cache-control', 'no-store').send(await backend.history(windowMs));
   });
   app.get('/_router', async (_request, reply) => reply.redirect('/_router/'));
   app.get('/_router/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { TopologySource } from '../services/topology/topology-source.js';
 import type { Topology } from '../services/topology/topology.js';
-import { HealthMonitor, type WorkerHealth } from './health-monitor.js';
+import { HealthMonitor, type WorkerHealth, type WorkerLoad } from './health-monitor.js';
 import type { RouterMetrics } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
 import { isRoutable, type DrainOutcome, type RouterControl, type RouterState, type WorkerState } from './router-state.js';
@@ -80,6 +80,11 @@ export class LocalControl implements RouterControl {
     if (now - this.lastRefresh < 100) return;
     this.lastRefresh = now;
     this.source.reload();
+  }
+
+  /** What the worker's last good /readyz answer said about its load (open partitions, live streams). */
+  workerLoad(workerId: string): WorkerLoad | undefined {
+    return this.health.get(workerId)?.load;
   }
 
   reportRefused(workerId: string, reason: string): void {

@@ -15,6 +15,7 @@ import { RouterMetrics } from './router-metrics.js';
 import type { RouterOptions } from './router-options.js';
 import type { RouterControl } from './router-state.js';
 import { WorkerRoutes } from './route-table.js';
+import { StatsHistory, StatsSampler } from './stats-history.js';
 import { buildStatus } from './status-report.js';
 import { UpgradePath } from './upgrade-path.js';
 
@@ -91,26 +92,34 @@ export interface SingleRouter extends RouterServer {
 export async function startRouter(options: RouterOptions, log: Logger): Promise<SingleRouter> {
   const metrics = new RouterMetrics();
   const control = new LocalControl(options, log, metrics);
+  let sampler: StatsSampler | undefined;
   try {
     await control.ready();
-    const server = await serveRouter({ options, control, metrics, admin: (dataPath) => localAdmin(control, dataPath, metrics) });
+    const admin = (dataPath: DataPath): AdminBackend => {
+      sampler = new StatsSampler(new StatsHistory(), () => ({ state: control.state, processes: [dataPath.counters()], load: (id) => control.workerLoad(id) }));
+      return localAdmin(control, dataPath, metrics, sampler.history);
+    };
+    const server = await serveRouter({ options, control, metrics, admin });
     return {
       ...server,
       control,
       close: async (graceMs) => {
+        sampler?.close();
         await server.close(graceMs);
         control.close();
       },
     };
   } catch (error) {
+    sampler?.close();
     control.close();
     throw error;
   }
 }
 
-function localAdmin(control: LocalControl, dataPath: DataPath, metrics: RouterMetrics): AdminBackend {
+function localAdmin(control: LocalControl, dataPath: DataPath, metrics: RouterMetrics, history: StatsHistory): AdminBackend {
   return {
     status: async () => buildStatus(control.state, [dataPath.stats()]),
+    history: async (windowMs) => history.report(control.state, windowMs),
     setDrained: (id, drained, force) => control.setDrained(id, drained, force),
     metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() }),
   };

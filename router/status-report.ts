@@ -6,10 +6,26 @@
 import { Placement } from '../services/topology/placement.js';
 import { isRoutable, type RouterState } from './router-state.js';
 
-/** The data-path counters of one router process. */
-export interface ProcessStats {
+/** One router process's cumulative counters for one worker (since the process started, or the worker joined). */
+export interface WorkerCounters {
+  readonly id: string;
+  readonly inFlight: number;
+  readonly streams: number;
+  readonly requests: number;
+  /** Responses by status class, indexed by status / 100 (6 slots). */
+  readonly responses: readonly number[];
+  /** Upstream latency observations per bucket (latency-histogram.ts LATENCY_BUCKETS, then +Inf). */
+  readonly latency: readonly number[];
+}
+
+/** The data-path counters of one router process, without its users (what the stats history samples). */
+export interface ProcessCounters {
   readonly pid: number;
-  readonly workers: readonly { readonly id: string; readonly inFlight: number; readonly streams: number; readonly requests: number }[];
+  readonly workers: readonly WorkerCounters[];
+}
+
+/** The data-path counters of one router process, with the users it routed recently. */
+export interface ProcessStats extends ProcessCounters {
   /** User ids this process routed recently (bounded). */
   readonly users: readonly string[];
 }

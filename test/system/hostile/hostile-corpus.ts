@@ -479,6 +479,10 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
     add('the tenant list with a user token', request('GET', '/_router/users'), P('unauthorized', 401));
     add('the tenant list after a traversing id', request('GET', '/_router/users?after=..%2F..%2Fetc', { auth: bearer(ctx.adminToken) }), P('invalid_request', 400));
     add('the tenant list with a huge limit', request('GET', '/_router/users?limit=100000000', { auth: bearer(ctx.adminToken) }), P('invalid_request', 400));
+    add('the stats history without a token', request('GET', '/_router/stats', { auth: null }), P('unauthorized', 401));
+    add('the stats history with a user token', request('GET', '/_router/stats'), P('unauthorized', 401));
+    add('the stats history over a day', request('GET', '/_router/stats?window=1440m', { auth: bearer(ctx.adminToken) }), P('invalid_request', 400));
+    add('the stats history with a window of no unit', request('GET', '/_router/stats?window=99999999999', { auth: bearer(ctx.adminToken) }), P('invalid_request', 400));
   } else {
     const release = `/_worker/partitions/${victim}/release`;
     add('release without a token', request('POST', release, { auth: null }), P('unauthorized', 401));

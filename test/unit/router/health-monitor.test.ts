@@ -16,7 +16,7 @@ async function readyzServer(): Promise<{ url: string; status: { code: number }; 
   const server: Server = createServer((req, res) => {
     hits++;
     res.writeHead(status.code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: 'ready', topologyVersion: 3 }));
+    res.end(JSON.stringify({ status: 'ready', topologyVersion: 3, openPartitions: 4, liveStreams: 1 }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const stop = () =>
@@ -44,6 +44,15 @@ describe('HealthMonitor', () => {
     await m.firstRound();
     expect(m.get('w1')).toMatchObject({ up: true, topologyVersion: 3 });
     expect(transitions.map((t) => t.up)).toEqual([true]);
+  });
+
+  it('keeps the load a worker reported in its last good probe (open partitions, live streams), for the dashboard', async () => {
+    const worker = await readyzServer();
+    const { m } = monitor();
+    m.setWorkers([{ id: 'w1', url: worker.url }], 1);
+    expect(m.get('w1')?.load).toBeUndefined();
+    await m.firstRound();
+    expect(m.get('w1')?.load).toEqual({ openPartitions: 4, liveStreams: 1 });
   });
 
   it('keeps a new worker down while it reports an older topology version than the router\'s', async () => {

@@ -121,6 +121,7 @@ describe('the router primary and process messages', () => {
           return id === 'w1' ? 'done' : 'unknown_worker';
         },
         status: () => ({ topologyVersion: 3, processes: 1, workers: [], totals: { inFlight: 0, streams: 0, requests: 0, users: 0 } }),
+        history: ({ windowMs }) => ({ intervalMs: 2000, windowMs, historyMs: 600_000, cluster: { state: 'down', workers: 0, routable: 0, down: [], drained: [] }, times: [], workers: [] }),
         metrics: () => ({ contentType: 'text/plain', text: '' }),
         refreshTopology: () => {},
       },
@@ -132,7 +133,7 @@ describe('the router primary and process messages', () => {
       },
     });
     const process = new IpcPeer<ProcessSide, PrimarySide>((m) => setImmediate(() => peers.primary!.receive(m)), {
-      calls: { stats: () => ({ pid: 1, workers: [], users: [] }), metrics: () => [] },
+      calls: { stats: () => ({ pid: 1, workers: [], users: [] }), counters: () => ({ pid: 1, workers: [] }), metrics: () => [] },
       events: { state: (next) => states.push(next), shutdown: () => {} },
     });
     Object.assign(peers, { primary, process });

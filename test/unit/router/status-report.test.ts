@@ -4,6 +4,9 @@ import type { RouterState } from '../../../router/router-state.js';
 import { Placement } from '../../../services/topology/placement.js';
 import { formatStatus } from '../../../services/cli/status-command.js';
 
+/** Counters without responses or latency observations (buildStatus does not read them). */
+const quiet = { responses: [0, 0, 0, 0, 0, 0], latency: [] };
+
 const state: RouterState = {
   version: 4,
   retired: [],
@@ -17,8 +20,8 @@ describe('buildStatus', () => {
   it('sums the counters of every process and counts each user once, at its current owner', () => {
     const users = Array.from({ length: 50 }, (_, i) => `u${i}`);
     const status = buildStatus(state, [
-      { pid: 1, workers: [{ id: 'w1', inFlight: 2, streams: 4, requests: 10 }, { id: 'w2', inFlight: 0, streams: 0, requests: 5 }], users: users.slice(0, 30) },
-      { pid: 2, workers: [{ id: 'w1', inFlight: 1, streams: 1, requests: 7 }], users: users.slice(20) },
+      { pid: 1, workers: [{ id: 'w1', inFlight: 2, streams: 4, requests: 10, ...quiet }, { id: 'w2', inFlight: 0, streams: 0, requests: 5, ...quiet }], users: users.slice(0, 30) },
+      { pid: 2, workers: [{ id: 'w1', inFlight: 1, streams: 1, requests: 7, ...quiet }], users: users.slice(20) },
     ]);
     expect(status.topologyVersion).toBe(4);
     expect(status.processes).toBe(2);
