@@ -309,7 +309,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   responseClosed(finished: boolean): void {
     if (this.released) return;
     this.clientGone = true;
-    if (!finished) this.countError('client_aborted');
+    // A client that ends its connection in the middle of its body gets a 400
+    // from the server (clientErrorHandler), so its response looks finished;
+    // only a 408 is the server answering for a client that is still there.
+    if (!finished || (!this.req.complete && this.res.statusCode !== 408)) this.countError('client_aborted');
     this.abortUpstream?.();
     this.release();
   }
