@@ -275,29 +275,39 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
    * is closed after the answer.
    */
   private failAfterBody(code: ErrorCode, detail: string, kind: RouterErrorKind, alreadyRead: number): void {
-    const limit = this.bodyLimit;
+    this.afterBody(alreadyRead, (complete) => this.fail(code, detail, kind, !complete));
+  }
+
+  /**
+   * Reads and drops the rest of the client's body (up to
+   * OVERSIZE_DRAIN_FACTOR × the body limit in all, counting `alreadyRead`,
+   * or OVERSIZE_DRAIN_MS), then calls `then` once, with whether the body was
+   * read to its end.
+   */
+  private afterBody(alreadyRead: number, then: (complete: boolean) => void): void {
     const req = this.req;
+    if (req.complete) {
+      then(true);
+      return;
+    }
+    const limit = this.bodyLimit;
     let read = alreadyRead;
-    let answered = false;
-    const answer = () => {
-      if (answered) return;
-      answered = true;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       req.off('data', onData);
-      this.fail(code, detail, kind, !req.complete);
+      then(req.complete);
     };
     const onData = (chunk: Buffer) => {
       read += chunk.length;
-      if (read > limit * OVERSIZE_DRAIN_FACTOR) answer();
+      if (read > limit * OVERSIZE_DRAIN_FACTOR) finish();
     };
-    if (req.complete) {
-      this.fail(code, detail, kind);
-      return;
-    }
-    const timer = setTimeout(answer, OVERSIZE_DRAIN_MS);
+    const timer = setTimeout(finish, OVERSIZE_DRAIN_MS);
     req.on('data', onData);
-    req.once('end', answer);
-    req.once('close', answer);
+    req.once('end', finish);
+    req.once('close', finish);
     req.resume();
   }
 
@@ -403,6 +413,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.settleAttempt();
     if (this.discard === undefined) {
       this.res.end();
+      // The worker answered before the streamed body ended (an early 401 or 413): the rest is dropped, so that
+      // the connection can serve the client's next request; if it does not end in time, the connection is closed.
+      if (this.streamed !== undefined && !this.req.complete) this.afterBody(this.streamed.bytes, closeUnlessComplete.bind(this.req));
       this.release();
       return;
     }
@@ -591,6 +604,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 type DiscardReason = 'misdirected' | 'outcome_unknown' | 'topology_behind';
 
 function noop(): void {}
+
+function closeUnlessComplete(this: IncomingMessage, complete: boolean): void {
+  if (!complete) this.socket.destroySoon();
+}
 
 const EXCHANGE = Symbol('pinbase.exchange');
 type ExchangeResponse = ServerResponse & { [EXCHANGE]?: ProxyExchange };

@@ -18,6 +18,8 @@ export class CountingUpstream {
   paused = false;
   /** Destroy the connection once this many body bytes have arrived (a worker dying mid-body). */
   dieAfterBytes = Infinity;
+  /** Answer with this status at once, reading none of the body (a worker refusing a bad token). */
+  answerAtOnce: number | undefined;
   private current: IncomingMessage | undefined;
 
   async start(): Promise<string> {
@@ -43,6 +45,12 @@ export class CountingUpstream {
       return;
     }
     this.requests++;
+    if (this.answerAtOnce !== undefined) {
+      res.statusCode = this.answerAtOnce;
+      res.setHeader('content-type', 'application/problem+json');
+      res.end(JSON.stringify({ status: this.answerAtOnce }));
+      return;
+    }
     this.current = req;
     if (this.paused) req.pause();
     req.on('data', (chunk: Buffer) => {

@@ -154,6 +154,25 @@ describe('request bodies streamed through the router', () => {
     expect(await errorCount(router, 'connection')).toBe(1);
   });
 
+  it('passes on a worker\'s early answer to a streamed body, drops the rest of the body and serves the next request on the connection', async () => {
+    const { upstream, router } = await startAll({ bodyLimitBytes: 16 * MiB, clientRequestTimeoutMs: 3000, clientHeadersTimeoutMs: 1000 });
+    upstream.answerAtOnce = 401;
+    const url = new URL(router.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.write(`PUT /api/users/alice/files/big HTTP/1.1\r\nHost: t\r\nContent-Length: ${2 * MiB}\r\n\r\n`);
+    socket.write(Buffer.alloc(MiB, 97));
+    await vi.waitFor(() => expect(answer).toMatch(/^HTTP\/1\.1 401 /), { timeout: 5000 });
+    socket.write(Buffer.alloc(MiB, 97));
+    upstream.answerAtOnce = undefined;
+    socket.write('GET /api/users/alice/notes/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+    await once(socket, 'close');
+    expect(answer).toMatch(/HTTP\/1\.1 200 /);
+    expect(answer).not.toMatch(/ 408 /);
+  });
+
   it('re-sends a streamed body to the next-ranked worker when the owner refuses the connection: nothing of it was read', async () => {
     cluster = await FakeCluster.start(3, { probeIntervalMs: 60_000 });
     const user = cluster.userOwnedBy('w2');
