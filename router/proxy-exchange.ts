@@ -287,6 +287,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   private afterBody(alreadyRead: number, then: (complete: boolean) => void): void {
     const req = this.req;
     if (req.complete) {
+      req.resume();
       then(true);
       return;
     }
