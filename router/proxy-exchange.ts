@@ -23,15 +23,20 @@
  * "nothing was applied", which is no longer known. The client gets
  * 502 upstream_failed (outcome unknown) instead; a retry with the same
  * Idempotency-Key tells.
- * Tenant imports (`POST /api/users/<id>/_import`) are the exception to
- * buffering: their body streams to the owner as it arrives (back-pressure
- * kept: the client is read only as fast as the worker takes it), up to
- * maxImportBytes counted as it streams (413 import_too_large beyond: the
- * upstream request is aborted, so the worker's all-or-nothing import
- * applies nothing), with importTimeoutMs for the worker's answer, and is
- * never re-sent: a refused connection is 503 no_worker_available (nothing
- * was sent), a 421 is 503 topology_changing, a broken one 502
- * upstream_failed; the client retries the import.
+ * Bodies that the router would not get to re-send anyway are streamed
+ * instead of buffered (streamed-body.ts): a body over
+ * STREAM_BODY_ABOVE_BYTES (known from Content-Length, or once a chunked one
+ * has grown past it), and every tenant import (`POST
+ * /api/users/<id>/_import`, up to maxImportBytes, with importTimeoutMs for
+ * the worker's answer). Back-pressure is kept: the client is read only as
+ * fast as the worker takes it. The limit is counted as the body streams
+ * (413 beyond: the upstream request is aborted, so the worker applies
+ * nothing). A streamed request keeps the retries that need nothing of its
+ * body back: a refused connection (nothing was sent, nothing read beyond
+ * the held prefix) goes to the next-ranked worker; once the worker has
+ * taken bytes the router no longer holds, there is no re-send: a 421 is
+ * 503 topology_changing (nothing was applied; the topology is re-read for
+ * the client's retry), a broken connection 502 upstream_failed.
  * Responses (SSE included) are streamed with back-pressure, never buffered.
  * A request that asks for an event stream (Accept: text/event-stream) is a
  * stream: it counts against the stream caps, not the request slots, from
@@ -40,7 +45,6 @@
  * included. Nothing escapes the accounting once its headers are sent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { DOWN_HEADER, HINT_HEADER, type HintSigner } from '../services/auth/hint-signature.js';
 import type { ErrorCode } from '../services/problem/error-table.js';
@@ -52,6 +56,7 @@ import type { RetryReason, RouterErrorKind, RouterMetrics } from './router-metri
 import type { RouterOptions } from './router-options.js';
 import type { RouterControl } from './router-state.js';
 import type { RouteTable, WorkerRoute } from './route-table.js';
+import { StreamedBody } from './streamed-body.js';
 
 /** What an exchange needs from the data path that created it. */
 export interface ExchangeHost {
@@ -70,6 +75,12 @@ export interface ExchangeHost {
   release(exchange: ProxyExchange): void;
 }
 
+/**
+ * A body longer than this is streamed to the worker rather than read whole
+ * first: the router then holds at most this much of one request's body
+ * (plus socket buffers), and small bodies keep every retry.
+ */
+export const STREAM_BODY_ABOVE_BYTES = 64 * 1024;
 /** How much of an oversize body the router reads and drops before answering 413, as a multiple of the limit. */
 const OVERSIZE_DRAIN_FACTOR = 4;
 /** How long the router waits for the rest of an oversize body before answering 413 anyway. */
@@ -107,14 +118,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly clientKey: string;
   /** The request body once read (null: none, or not yet whole). */
   private body: Buffer | null = null;
-  /** An import: its body streams to the worker (see the module comment) instead of being read first. */
-  private readonly streamsBody: boolean;
-  /** The streamed body, once sending has begun (its bytes are then gone: no re-send). */
-  private bodyStream: Readable | undefined;
-  /** Bytes of the streamed body read so far. */
-  private streamedBytes = 0;
-  /** The streamed body went over maxImportBytes: the upstream request was aborted for it. */
-  private streamedOverLimit = false;
+  /** A tenant import: its body always streams, under maxImportBytes and importTimeoutMs. */
+  private readonly isImport: boolean;
+  /** The body, when it streams to the worker (see the module comment) instead of being read first. */
+  private streamed: StreamedBody | undefined;
   private attempts = 0;
   private excluded: WorkerRoute[] | undefined;
   private misdirectedRetried = false;
@@ -156,9 +163,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.isStream = requestFacts.wantsEventStream;
     this.hostCount = requestFacts.hosts;
     this.clientKey = this.isStream ? clientKey(req.socket.remoteAddress) : '';
-    this.streamsBody = userId !== '' && req.method === 'POST' && isImportTarget(req.url!, userId.length);
-    // An import is never re-sent: a first 421 is answered as a second one would be.
-    if (this.streamsBody) this.misdirectedRetried = true;
+    this.isImport = userId !== '' && req.method === 'POST' && isImportTarget(req.url!, userId.length);
   }
 
   /** The worker the request is for now. */
@@ -168,17 +173,15 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   /**
    * Reads the request body, if any, and sends the request; a body over the
-   * limit is answered 413 instead (and nothing is sent). Called once, after
-   * admission; from then on the exchange calls `host.release()` once.
+   * limit is answered 413 instead (and nothing is sent). A body over
+   * STREAM_BODY_ABOVE_BYTES, and an import's, is streamed instead of read
+   * first. Called once, after admission; from then on the exchange calls
+   * `host.release()` once.
    */
   start(): void {
     (this.res as ExchangeResponse)[EXCHANGE] = this;
     this.res.on('close', onResponseClose);
-    if (this.streamsBody) {
-      this.startStreamed();
-      return;
-    }
-    const limit = this.host.options.bodyLimitBytes;
+    const limit = this.bodyLimit;
     if (this.contentLength > limit) {
       this.refuseOversizeBody(0);
       return;
@@ -187,19 +190,33 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.send();
       return;
     }
+    if (this.isImport || this.contentLength > STREAM_BODY_ABOVE_BYTES) {
+      this.streamBody([], 0);
+      return;
+    }
     const req = this.req;
     // With a Content-Length the last byte is known: send at once rather than
     // one stream 'end' event later.
     const length = !this.chunked && Number.isSafeInteger(this.contentLength) ? this.contentLength : -1;
     let size = 0;
     let parts: Buffer[] | undefined;
+    let reading = true;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limit) {
+      if (size > limit || size > STREAM_BODY_ABOVE_BYTES) {
+        reading = false;
         req.off('data', onData);
+        const prefix = parts ?? (this.body === null ? [] : [this.body]);
         this.body = null;
         parts = undefined;
-        this.refuseOversizeBody(size);
+        if (size > limit) {
+          this.refuseOversizeBody(size);
+        } else {
+          // A chunked body grew past the threshold: stream it from here, what was read first included.
+          req.pause();
+          prefix.push(chunk);
+          this.streamBody(prefix, size);
+        }
         return;
       }
       if (this.body === null) this.body = chunk;
@@ -209,40 +226,26 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     req.on('data', onData);
     if (length < 0) {
       req.once('end', () => {
-        if (size <= limit) this.sendBody(parts, size);
+        if (reading) this.sendBody(parts, size);
       });
     }
   }
 
+  /** The body limit of this request: an import's, or any other's. */
+  private get bodyLimit(): number {
+    return this.isImport ? this.host.options.maxImportBytes : this.host.options.bodyLimitBytes;
+  }
+
   /**
-   * Sends an import with its body streamed from the client: undici pulls
-   * it chunk by chunk, and the generator counts the bytes against
-   * maxImportBytes. Memory: the chunks in flight in the two sockets'
-   * buffers, whatever the body's size.
+   * Sends the request with its body streamed from the client after
+   * `prefix` (`size` bytes, already read). Memory: the prefix (at most
+   * STREAM_BODY_ABOVE_BYTES) and the chunks in flight in the two sockets'
+   * buffers, whatever the body's size. Such a request is never re-sent
+   * after a 421: the worker has taken part of the body.
    */
-  private startStreamed(): void {
-    const limit = this.host.options.maxImportBytes;
-    if (this.contentLength > limit) {
-      this.refuseOversizeBody(0, limit, 'import_too_large');
-      return;
-    }
-    if (this.contentLength <= 0 && !this.chunked) {
-      this.send();
-      return;
-    }
-    const req = this.req;
-    const chunks = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-    const counted = async function* (this: ProxyExchange): AsyncGenerator<Buffer> {
-      for await (const chunk of chunks) {
-        this.streamedBytes += chunk.length;
-        if (this.streamedBytes > limit) {
-          this.streamedOverLimit = true;
-          throw new Error(`import body over ${limit} bytes`);
-        }
-        yield chunk;
-      }
-    };
-    this.bodyStream = Readable.from(counted.call(this), { objectMode: false });
+  private streamBody(prefix: Buffer[], size: number): void {
+    this.streamed = new StreamedBody(this.req, prefix, size, this.bodyLimit);
+    this.misdirectedRetried = true;
     this.send();
   }
 
@@ -253,36 +256,59 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.send();
   }
 
+  /** Answers 413 to a body over the limit (body_too_large, or import_too_large for an import); see failAfterBody. */
+  private refuseOversizeBody(alreadyRead: number): void {
+    const limit = this.bodyLimit;
+    const code = this.isImport ? 'import_too_large' : 'body_too_large';
+    const detail = this.isImport ? `imports are limited to ${limit} bytes` : `the body limit is ${limit} bytes`;
+    this.failAfterBody(code, detail, 'body_too_large', alreadyRead);
+  }
+
   /**
-   * Answers 413 to a body over the limit (known from Content-Length, or
-   * while reading a chunked one), after reading and dropping what the client
-   * still sends (up to OVERSIZE_DRAIN_FACTOR × the limit in all, or
-   * OVERSIZE_DRAIN_MS). Answering while the client is still sending, then
-   * closing, would leave unread bytes behind, and the kernel would reset the
-   * connection: the client would see a broken pipe instead of the 413
-   * (RFC 9112 §9.6). If the body was read to its end the connection stays
-   * open; otherwise it is closed after the answer.
+   * Answers with the router's own problem once the client has sent its
+   * body, reading and dropping what it still sends (up to
+   * OVERSIZE_DRAIN_FACTOR × the body limit in all, or OVERSIZE_DRAIN_MS).
+   * Answering while the client is still sending, then closing, would leave
+   * unread bytes behind, and the kernel would reset the connection: the
+   * client would see a broken pipe instead of the answer (RFC 9112 §9.6).
+   * If the body was read to its end the connection stays open; otherwise it
+   * is closed after the answer.
    */
-  private refuseOversizeBody(alreadyRead: number, limit = this.host.options.bodyLimitBytes, code: 'body_too_large' | 'import_too_large' = 'body_too_large'): void {
+  private failAfterBody(code: ErrorCode, detail: string, kind: RouterErrorKind, alreadyRead: number): void {
+    this.afterBody(alreadyRead, (complete) => this.fail(code, detail, kind, !complete));
+  }
+
+  /**
+   * Reads and drops the rest of the client's body (up to
+   * OVERSIZE_DRAIN_FACTOR × the body limit in all, counting `alreadyRead`,
+   * or OVERSIZE_DRAIN_MS), then calls `then` once, with whether the body was
+   * read to its end.
+   */
+  private afterBody(alreadyRead: number, then: (complete: boolean) => void): void {
     const req = this.req;
+    if (req.complete) {
+      req.resume();
+      then(true);
+      return;
+    }
+    const limit = this.bodyLimit;
     let read = alreadyRead;
-    let answered = false;
-    const answer = () => {
-      if (answered) return;
-      answered = true;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       req.off('data', onData);
-      const detail = code === 'import_too_large' ? `imports are limited to ${limit} bytes` : `the body limit is ${limit} bytes`;
-      this.fail(code, detail, 'body_too_large', !req.complete);
+      then(req.complete);
     };
     const onData = (chunk: Buffer) => {
       read += chunk.length;
-      if (read > limit * OVERSIZE_DRAIN_FACTOR) answer();
+      if (read > limit * OVERSIZE_DRAIN_FACTOR) finish();
     };
-    const timer = setTimeout(answer, OVERSIZE_DRAIN_MS);
+    const timer = setTimeout(finish, OVERSIZE_DRAIN_MS);
     req.on('data', onData);
-    req.once('end', answer);
-    req.once('close', answer);
+    req.once('end', finish);
+    req.once('close', finish);
     req.resume();
   }
 
@@ -294,13 +320,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   responseClosed(finished: boolean): void {
     if (this.released) return;
     this.clientGone = true;
-    if (!finished) this.countError('client_aborted');
+    // A client that ends its connection in the middle of its body gets a 400
+    // from the server (clientErrorHandler), so its response looks finished;
+    // only a 408 is the server answering for a client that is still there.
+    if (!finished || (!this.req.complete && this.res.statusCode !== 408)) this.countError('client_aborted');
     this.abortUpstream?.();
     this.release();
   }
 
+  /** Whether a request that may have reached a worker may be sent again: idempotent, and its whole body still held. */
   private get mayResend(): boolean {
-    return this.hasIdempotencyKey || IDEMPOTENT_METHODS.has(this.req.method!);
+    return (this.hasIdempotencyKey || IDEMPOTENT_METHODS.has(this.req.method!)) && (this.streamed === undefined || this.streamed.resendable);
   }
 
   /**
@@ -323,10 +353,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         path: this.req.url!,
         method: this.req.method!,
         headers: down === undefined ? this.headers : this.withDownList(down),
-        body: this.bodyStream ?? this.body,
+        body: this.streamed === undefined ? this.body : this.streamed.open(),
         bodyTimeout: this.isStream ? 0 : this.host.options.bodyTimeoutMs,
         // An import's upload counts in the wait for its answer (undici starts that clock when it sends).
-        ...(this.streamsBody ? { headersTimeout: this.host.options.importTimeoutMs } : {}),
+        ...(this.isImport ? { headersTimeout: this.host.options.importTimeoutMs } : {}),
       },
       this,
     );
@@ -384,6 +414,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.settleAttempt();
     if (this.discard === undefined) {
       this.res.end();
+      // The worker answered before the streamed body ended (an early 401 or 413): the rest is dropped, so that
+      // the connection can serve the client's next request; if it does not end in time, the connection is closed.
+      if (this.streamed !== undefined && !this.req.complete) this.afterBody(this.streamed.bytes, closeUnlessComplete.bind(this.req));
       this.release();
       return;
     }
@@ -397,6 +430,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         this.failUnknown(`worker ${this.route.id} refused the retry`);
         return;
       case 'topology_behind':
+        if (this.streamed !== undefined) {
+          // A streamed body is not re-sent; the topology is re-read so that the client's retry goes right.
+          this.host.control.refreshTopology().catch(noop);
+          this.failAfterBody(
+            'topology_changing',
+            `worker ${this.route.id} does not own this user under a newer topology than this router had read, and a streamed body is not re-sent; nothing was applied, retry`,
+            'misdirected',
+            this.streamed.bytes,
+          );
+          return;
+        }
         this.fail(
           'topology_changing',
           `worker ${this.route.id} does not own this user under a newer topology than this router has read yet; nothing was applied`,
@@ -431,9 +475,21 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    if (this.streamsBody) {
-      this.streamedFailed(code, error);
-      return;
+    const streamed = this.streamed;
+    if (streamed !== undefined) {
+      if (streamed.clientFailed) {
+        // The client broke off its body: the upstream request is aborted with it.
+        this.responseClosed(false);
+        return;
+      }
+      if (streamed.overLimit) {
+        this.refuseOversizeBody(streamed.bytes);
+        return;
+      }
+      if (!streamed.resendable) {
+        this.streamedFailed(code, error, streamed);
+        return;
+      }
     }
     if (NOTHING_SENT.has(code)) this.refused(code);
     else if (POOL_GONE.has(code)) this.retry('refused', this.host.table.owner(this.userId));
@@ -442,21 +498,24 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     else this.broken(code || error.message);
   }
 
-  /** A streamed import failed before its answer: never re-sent (its body is gone), answered at once. */
-  private streamedFailed(code: string, error: Error): void {
-    if (this.streamedOverLimit) {
-      this.refuseOversizeBody(this.streamedBytes, this.host.options.maxImportBytes, 'import_too_large');
+  /**
+   * A streamed request failed before its answer after the worker took
+   * bytes the router no longer holds: never re-sent, answered once the
+   * client has sent its body (see failAfterBody).
+   */
+  private streamedFailed(code: string, error: Error, streamed: StreamedBody): void {
+    const what = this.isImport ? 'the import' : 'the request';
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      this.failAfterBody('upstream_timeout', `worker ${this.route.id} did not answer ${what} in time`, 'timeout', streamed.bytes);
       return;
     }
-    if (NOTHING_SENT.has(code)) {
-      this.host.control.reportRefused(this.route.id, `connection refused (${code})`);
-      this.fail('no_worker_available', `worker ${this.route.id} refused the connection; nothing was sent, retry the import`, 'refused', !this.req.complete);
-    } else if (code === 'UND_ERR_HEADERS_TIMEOUT') {
-      this.fail('upstream_timeout', `worker ${this.route.id} did not answer the import in time`, 'timeout', true);
-    } else {
-      this.host.control.reportBroken(this.route.id);
-      this.fail('upstream_failed', `the import to worker ${this.route.id} broke off (${code || error.message}); retry it`, 'connection', true);
-    }
+    this.host.control.reportBroken(this.route.id);
+    this.failAfterBody(
+      'upstream_failed',
+      `${what} to worker ${this.route.id} broke off while its body was streamed (${code || error.message}); it may or may not have been applied, and a streamed body is not re-sent: retry it`,
+      'connection',
+      streamed.bytes,
+    );
   }
 
   /** Nothing was sent: the worker is down for this request and reported; try the next-ranked one. */
@@ -546,6 +605,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 type DiscardReason = 'misdirected' | 'outcome_unknown' | 'topology_behind';
 
 function noop(): void {}
+
+function closeUnlessComplete(this: IncomingMessage, complete: boolean): void {
+  if (!complete) this.socket.destroySoon();
+}
 
 const EXCHANGE = Symbol('pinbase.exchange');
 type ExchangeResponse = ServerResponse & { [EXCHANGE]?: ProxyExchange };

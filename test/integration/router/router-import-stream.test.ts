@@ -1,12 +1,10 @@
 /**
  * Tenant imports stream through the router. The upstream here is a tiny
- * node:http server counting bytes, standing in for the worker: what is under
- * test is the router's streaming (the worker's import route and the full
- * path are covered by the portability tests).
+ * node:http server counting bytes (counting-upstream.ts), standing in for
+ * the worker: what is under test is the router's streaming (the worker's
+ * import route and the full path are covered by the portability tests).
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,56 +15,10 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { routerOptions, type RouterOptions } from '../../../router/router-options.js';
 import { startRouter, type SingleRouter } from '../../../router/router-server.js';
+import { CountingUpstream } from './counting-upstream.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
-
-/** The worker stand-in: counts each import's bytes; can hold its reading. */
-class CountingUpstream {
-  server!: Server;
-  received = 0;
-  requests = 0;
-  completed = 0;
-  aborted = 0;
-  paused = false;
-  private current: IncomingMessage | undefined;
-
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    res.setHeader('x-pinbase-worker', 'w1');
-    if (req.url === '/readyz') {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ status: 'ready', worker: 'w1', topologyVersion: 1 }));
-      return;
-    }
-    this.requests++;
-    this.current = req;
-    if (this.paused) req.pause();
-    req.on('data', (chunk: Buffer) => (this.received += chunk.length));
-    req.on('end', () => {
-      this.completed++;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ bytes: this.received }));
-    });
-    req.on('aborted', () => this.aborted++);
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.current?.resume();
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    this.server.close();
-  }
-}
 
 let upstream: CountingUpstream;
 let router: SingleRouter;
@@ -84,9 +36,7 @@ async function startAll(overrides: Partial<RouterOptions> = {}): Promise<void> {
     await reply.body.dump();
     expect(reply.statusCode).toBe(200);
   });
-  upstream.requests = 0;
-  upstream.completed = 0;
-  upstream.received = 0;
+  upstream.reset();
 }
 
 afterEach(async () => {
