@@ -18,7 +18,9 @@
  *   1000`, 2 cores shared with other jobs, load ~10, ext4): a 1000-entry page
  *   of closed files takes 1.1-1.9 s (~1 ms a file: the open, SQLite's schema
  *   read and its transient `-wal`), the event loop held by one file's read at
- *   a time (median 1 ms, p99 13 ms). The router's and the CLI's default page
+ *   a time (median 1 ms, p99 13 ms; the longest event-loop delay seen during
+ *   a page, scheduling on the loaded machine included, 81-128 ms). The
+ *   router's and the CLI's default page
  *   is 100 entries (~0.1-0.2 s); MAX_PAGE stays for scripts that want fewer
  *   round trips. Open partitions cost one indexed row each, no file access.
  * Only names that match USER_ID_PATTERN, end in `.sqlite` and sit in their
