@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   worker: { summary: 'run one worker that serves users\' SQLite partitions', load: () => import('./worker-command.js') },
   router: { summary: 'run the path-hashing router in front of the workers', load: () => import('./router-command.js') },
   status: { summary: 'print the cluster as a table, from the router\'s admin API', load: () => import('./status-command.js') },
+  users: { summary: 'list the tenants on storage: owner, size, last seq, last write (paginated)', load: () => import('./users-command.js') },
   token: { summary: 'print a bearer token (JWT) for a user, signed with the cluster\'s secret', load: () => import('./token-command.js') },
   export: { summary: 'write one tenant\'s export (NDJSON or SQLite) to stdout or a file', load: () => import('./export-command.js') },
   import: { summary: 'import an export file into one tenant', load: () => import('./import-command.js') },

@@ -26,6 +26,7 @@ import type { userParams } from './schemas.js';
 import { registerWebSockets } from './websocket-upgrade.js';
 import { StreamSlots, type StreamLimits } from './stream-slots.js';
 import { buildValidatorCompiler } from './validator.js';
+import { documentRoute, DOCS_DESCRIPTION, DOCS_TITLE, SWAGGER_UI_OPTIONS } from './api-docs.js';
 import type { Topology } from '../topology/topology.js';
 
 /** What the ownership check reads of a request: the router's signed hint (X-Pinbase-Down, X-Pinbase-Hint). */
@@ -153,14 +154,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   if (options.docs) {
     await app.register(swagger, {
+      // The pointer route's `*` documented as a named parameter, {pointer} (api-docs.ts).
+      transform: documentRoute,
       openapi: {
         openapi: '3.1.0',
         info: {
-          title: 'Pinbase worker API',
+          title: DOCS_TITLE,
           version: '1',
-          description:
-            'Per-user MVCC JSON documents. Every error is application/problem+json with a stable `code`. ' +
-            'Through the router, every request for /api/users/<id>/ reaches the worker that owns the user.',
+          // Markdown: paths in backticks (a bare `<id>` would render as an HTML tag and vanish).
+          description: DOCS_DESCRIPTION,
         },
         tags: [
           { name: 'objects', description: 'Versioned JSON objects' },
@@ -181,7 +183,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             }),
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs' });
+    // Pinbase's own mark instead of the plugin's default (fastify's logo), and the page's title (api-docs.ts).
+    await app.register(swaggerUi, SWAGGER_UI_OPTIONS);
   }
 
   systemRoutes(app.withTypeProvider<SchemaTypeProvider>(), options);

@@ -11,7 +11,7 @@ import { CliError } from '../cli/command.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
 import { PartitionStore } from '../partition/partition-store.js';
-import { TenantDirectory } from '../partition/tenant-directory.js';
+import { CACHE_MS, poolPartitions, TenantDirectory } from '../partition/tenant-directory.js';
 import { checkStorage, describeUnsafeStorage, type StorageVerdict } from '../storage/storage-check.js';
 import { TopologySource } from '../topology/topology-source.js';
 import { Ownership } from './ownership.js';
@@ -206,7 +206,7 @@ class WorkerServer {
       adminStatus: () => ({ storage: this.storage }),
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       releasePartition: (userId) => store.release(userId),
-      tenants: new TenantDirectory(config.dataDir),
+      tenants: new TenantDirectory(config.dataDir, CACHE_MS, poolPartitions(store.pool)),
       adminToken: config.auth.adminToken,
       tokens: config.auth.tokens && TokenVerifier.fromOptions(config.auth.tokens),
       corsOrigins: config.corsOrigins,

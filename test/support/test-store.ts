@@ -7,7 +7,7 @@ import type { PartitionLimits } from '../../services/partition/partition.js';
 import type { PoolEvents } from '../../services/partition/partition-pool.js';
 import { PartitionStore, type StoreOptions } from '../../services/partition/partition-store.js';
 import { DAY_MS, WORKER_DEFAULTS } from '../../services/worker/worker-config.js';
-import { TenantDirectory } from '../../services/partition/tenant-directory.js';
+import { CACHE_MS, poolPartitions, TenantDirectory } from '../../services/partition/tenant-directory.js';
 
 /** Every pool event, recorded, for assertions. */
 export class RecordedEvents implements PoolEvents {
@@ -105,7 +105,7 @@ export async function buildTestApp(
     status: () => ({ worker: 'w-test' }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     releasePartition: (userId) => store.release(userId),
-    tenants: new TenantDirectory(dataDir),
+    tenants: new TenantDirectory(dataDir, CACHE_MS, poolPartitions(store.pool)),
     adminToken: options.adminToken,
     tokens: options.tokens,
     corsOrigins: options.corsOrigins,

@@ -33,6 +33,10 @@ export function changeRoutes(app: ApiInstance, ctx: SocketFeedContext): void {
       summary:
         'The change feed (JSON page; a live SSE stream with Accept: text/event-stream; a live WebSocket feed with Upgrade: websocket)',
       description:
+        'What every framing lists: the current version of each object changed after `since`, grouped by the commit that wrote it, ' +
+        'in seq order. An object changed several times appears once, at its last seq, so a commit whose objects were all changed ' +
+        'again later does not appear, and one appears with only its objects not changed since. A live client that keeps up gets ' +
+        'each commit as it is made; one that is behind, or resumes, gets the latest version of each object. ' +
         'With `Upgrade: websocket`: authenticate with the Authorization header or, without one, with `{"type":"auth","token":"<jwt>"}` ' +
         'as the first message within 5 s (never ?access_token=). The server sends `{"type":"ready","seq":N}`, then ' +
         '`{"type":"change","seq":N,"changes":[...]}` per commit after `since`. Close codes: 4421 the partition moved ' +

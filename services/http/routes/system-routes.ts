@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { isAuthorized } from '../../auth/admin-token.js';
 import { USER_ID_PATTERN } from '../../ids/id-patterns.js';
-import { MAX_PAGE, type TenantPage } from '../../partition/tenant-directory.js';
+import { MAX_PAGE, type LastCommit, type TenantPage } from '../../partition/tenant-directory.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
 import { healthResponse, readinessResponse } from '../response-schemas.js';
 import { userParams } from '../schemas.js';
@@ -17,7 +17,11 @@ export interface SystemContext {
   /** Hand the user's partition over: end its streams, close it, release the lease. */
   releasePartition(userId: string): Promise<void>;
   /** The tenants on shared storage, for GET /_worker/users (tenant-directory.ts: bounded cost per page). */
-  tenants?: { page(after: string | undefined, limit: number): Promise<TenantPage> };
+  tenants?: {
+    page(after: string | undefined, limit: number): Promise<TenantPage>;
+    /** The last commit of those of `ids` open on this worker (POST /_worker/users/last-commits). */
+    openLastCommits(ids: readonly string[]): Map<string, LastCommit>;
+  };
   /** Required on every /_worker/... endpoint; undefined leaves them open (loopback or --insecure only). */
   adminToken: string | undefined;
 }
@@ -76,6 +80,29 @@ export function systemRoutes(app: ApiInstance, ctx: SystemContext): void {
       if (ctx.tenants === undefined) throw new PinbaseError('route_not_found', 'this worker has no tenant list');
       const { after, limit } = request.query;
       return reply.header('cache-control', 'no-store').send(await ctx.tenants.page(after, limit));
+    },
+  );
+
+  // The router asks this for the tenants of a page the listing worker could not read (open elsewhere):
+  // at most MAX_PAGE ids, each a map lookup among this worker's open partitions and one indexed row.
+  app.post(
+    '/_worker/users/last-commits',
+    {
+      schema: {
+        hide: true,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['ids'],
+          properties: { ids: { type: 'array', maxItems: MAX_PAGE, items: { type: 'string', pattern: USER_ID_PATTERN.source } } },
+        } as const,
+      },
+      onRequest: requireAdmin,
+    },
+    async (request, reply) => {
+      if (ctx.tenants === undefined) throw new PinbaseError('route_not_found', 'this worker has no tenant list');
+      const found = ctx.tenants.openLastCommits(request.body.ids);
+      return reply.header('cache-control', 'no-store').send({ users: [...found].map(([id, last]) => ({ id, ...last })) });
     },
   );
 

@@ -104,15 +104,19 @@ describe('router + 3 real workers', () => {
     expect(openapi.header('content-type')).toMatch(/^application\/json/);
     const worker = openapi.header('x-pinbase-worker')!;
     expect(cluster.workers.map((w) => w.id)).toContain(worker);
-    expect(openapi.json()).toMatchObject({ openapi: expect.stringMatching(/^3\./), info: { title: 'Pinbase worker API' } });
+    expect(openapi.json()).toMatchObject({ openapi: expect.stringMatching(/^3\./), info: { title: 'Pinbase API' } });
     expect(Object.keys(openapi.json().paths)).toContain('/api/users/{userId}/_tx');
     expect(openapi.json()).toEqual((await send(cluster.workerUrl(worker), '/docs/json')).json());
 
     const ui = await send(cluster.url, '/docs/');
     expect(ui.status).toBe(200);
     expect(ui.header('content-type')).toMatch(/^text\/html/);
-    expect(ui.body).toContain('<title>Swagger UI</title>');
+    expect(ui.body).toContain('<title>Pinbase API</title>');
     expect(ui.body).toContain('<div id="swagger-ui"></div>');
+    // The page's own assets come through the router too (relative to /docs/).
+    for (const asset of ['/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-initializer.js', '/docs/static/theme/favicon.svg']) {
+      expect((await send(cluster.url, asset)).status, asset).toBe(200);
+    }
   });
 
   describe('hostile input', () => {

@@ -45,7 +45,7 @@ describe('tenant isolation, directly at a worker (in process, over HTTP)', () =>
       const covered = new Set(
         MATRIX_ROUTES.map((route) => {
           const path = route.path('alice', 's0').split('?')[0]!;
-          const template = templates.find((t) => new RegExp(`^${t.replace(/\{\*\}/g, '.+').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path));
+          const template = templates.find((t) => new RegExp(`^${t.replace(/\{\*\}|\{pointer\}/g, '.+').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path));
           return `${route.method} ${template}`;
         }),
       );

@@ -502,6 +502,13 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
     add('the worker\'s tenant list from a web page', request('GET', '/_worker/users', { headers: [['Origin', 'http://evil.test']] }), P('cross_site_request', 403));
     add('the worker\'s tenant list after a traversing id', request('GET', '/_worker/users?after=..%2F..%2Fetc', { auth: bearer(ctx.adminToken) }), { status: 400 });
     add('the worker\'s tenant list with a huge limit', request('GET', '/_worker/users?limit=100000000', { auth: bearer(ctx.adminToken) }), { status: 400 });
+    const lastCommits = '/_worker/users/last-commits';
+    const jsonType: [string, string][] = [['Content-Type', 'application/json']];
+    add('the worker\'s open tenants\' last commits without a token', request('POST', lastCommits, { auth: null, headers: jsonType, body: '{"ids":["a"]}' }), P('unauthorized', 401));
+    add('the worker\'s open tenants\' last commits with a user token', request('POST', lastCommits, { headers: jsonType, body: '{"ids":["a"]}' }), P('unauthorized', 401));
+    add('the worker\'s open tenants\' last commits from a web page', request('POST', lastCommits, { headers: [...jsonType, ['Origin', 'http://evil.test']], body: '{"ids":["a"]}' }), P('cross_site_request', 403));
+    add('the worker\'s open tenants\' last commits of a traversing id', request('POST', lastCommits, { auth: bearer(ctx.adminToken), headers: jsonType, body: '{"ids":["../../etc"]}' }), { status: 400 });
+    add('the worker\'s open tenants\' last commits of 1001 ids', request('POST', lastCommits, { auth: bearer(ctx.adminToken), headers: jsonType, body: JSON.stringify({ ids: Array.from({ length: 1001 }, (_, i) => `u${i}`) }) }), { status: 400 });
   }
   return cases;
 }

@@ -76,7 +76,7 @@ describe('2xx response schemas (OpenAPI)', () => {
     const path = url.split('?')[0]!;
     const candidates = Object.entries(spec.paths)
       .filter(([template, operations]) => operations[method.toLowerCase()] !== undefined &&
-        new RegExp(`^${template.replace(/\{\*\}/g, '.+').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path))
+        new RegExp(`^${template.replace(/\{\*\}|\{pointer\}/g, '.+').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path))
       .sort(([a], [b]) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0));
     const [template, operations] = candidates[0] ?? [];
     expect(template, `${method} ${path} is documented`).toBeDefined();
