@@ -56,7 +56,7 @@ describe('worker process', () => {
     const ui = await send(worker.url, '/docs/');
     expect(ui.status).toBe(200);
     expect(ui.header('content-type')).toMatch(/^text\/html/);
-    expect(ui.body).toContain('<title>Swagger UI</title>');
+    expect(ui.body).toContain('<title>Pinbase API</title>');
   });
 
   it('on SIGTERM finishes in-flight writes, releases every lease and exits 0', async () => {
