@@ -194,22 +194,29 @@ async function seed(stack: Stack, url: string, users: string[], tokens: string[]
 /**
  * The worker alone under GET, then under PUT, each in a process of its own
  * started with --cpu-prof (the profile is written when it exits), the top
- * self-time items of each printed. The data directory is the one of the runs above.
+ * self-time items of the samples taken while wrk ran (not start-up or shutdown) printed. The data directory is the one of the runs above.
  */
 async function profileWorker(dataDir: string, flags: string[], profileDir: string, lua: (method: Method) => string): Promise<void> {
   mkdirSync(profileDir, { recursive: true });
   for (const method of METHODS) {
     const name = `pinbase-worker-${method}-${Date.now()}.cpuprofile`;
     const child = await startWorker(dataDir, flags, ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', name]);
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
     const result = await runWrk({ baseUrl: workerUrl(child), connections: CONNECTIONS, seconds: SECONDS, requestLua: lua(method) });
-    await stop(child);
+    const toUs = Number(process.hrtime.bigint() / 1000n);
+    // The profile is written at exit, after the graceful stop closes every open partition: give it time.
+    const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    await exited;
+    clearTimeout(timer);
     const file = join(profileDir, name);
     if (!existsSync(file)) throw new Error(`no profile written: ${file}`);
-    const top = topSelfTime(file, 15);
+    const top = topSelfTime(file, 15, { fromUs, toUs });
     process.stdout.write(
       [
         '',
-        `Pinbase worker under ${method} (wrk -c${CONNECTIONS}, ${SECONDS} s, ${result.rps.toFixed(0)} req/s while profiled): top self time of ${(top.totalMs / 1000).toFixed(1)} s profiled (${file})`,
+        `Pinbase worker under ${method} (wrk -c${CONNECTIONS}, ${SECONDS} s, ${result.rps.toFixed(0)} req/s while profiled): top self time in the ${(top.totalMs / 1000).toFixed(1)} s of samples during the load (${file})`,
         '| self ms | share | function |',
         '| ---: | ---: | --- |',
         ...top.items.map((item) => `| ${item.ms.toFixed(0)} | ${(item.share * 100).toFixed(1)}% | \`${item.name}\` |`),

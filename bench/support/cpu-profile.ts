@@ -3,6 +3,9 @@
  * function (name + file:line), from the sample time deltas, as a share of
  * the whole profile, `(idle)`, `(program)` and `(garbage collector)`
  * included. Paths are shown relative to the checkout or to node_modules.
+ * With a `window` (µs of the monotonic clock: `process.hrtime.bigint() / 1000n`
+ * in any process of the machine, the clock V8 stamps samples with), only the
+ * samples inside it count: the load, without start-up and shutdown.
  */
 import { readFileSync } from 'node:fs';
 
@@ -12,6 +15,7 @@ interface ProfileNode {
 }
 
 interface CpuProfile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -23,7 +27,7 @@ export interface SelfTimeItem {
   share: number;
 }
 
-export function topSelfTime(file: string, count: number): { totalMs: number; items: SelfTimeItem[] } {
+export function topSelfTime(file: string, count: number, window?: { fromUs: number; toUs: number }): { totalMs: number; items: SelfTimeItem[] } {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const nameOf = new Map<number, string>();
   for (const node of profile.nodes) {
@@ -33,8 +37,11 @@ export function topSelfTime(file: string, count: number): { totalMs: number; ite
   }
   const self = new Map<string, number>();
   let totalUs = 0;
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (window !== undefined && (at < window.fromUs || at > window.toUs)) continue;
     const name = nameOf.get(profile.samples[i]!) ?? '?';
     self.set(name, (self.get(name) ?? 0) + delta);
     totalUs += delta;
