@@ -17,7 +17,8 @@
  * (PostgreSQL itself: its postmaster plus one backend per pool connection). Each round
  * runs every stack's GET then PUT; the figures are medians over the rounds. CPU µs per
  * request: user + system time of the stack's processes (PostgreSQL's included) during
- * the run, from /proc, divided by the requests.
+ * the run, from /proc, divided by the requests. errors: non-2xx answers and socket
+ * errors over all rounds; timeouts (no answer within wrk's 2 s) apart: a loaded machine.
  *
  *   npm run bench:peer                          # 3 rounds × 3 stacks × GET, PUT × 10 s (about 4 min)
  *   npm run bench:peer -- --quick               # CI smoke: 50 users, 1 round of 1 s
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
           const cpu = sum(r.pids().map(cpuSeconds)) - cpuBefore;
           const cpuUsPerRequest = result.requests > 0 ? (cpu * 1e6) / result.requests : 0;
           runs.push({ stack, method, result, cpuUsPerRequest });
-          process.stderr.write(`bench:peer: round ${round}: ${stack} ${method}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99ms.toFixed(2)} ms, ${result.errors} errors\n`);
+          process.stderr.write(`bench:peer: round ${round}: ${stack} ${method}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99ms.toFixed(2)} ms, ${result.errors} errors (${result.timeouts} timeouts)\n`);
         }
       }
     }
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
 
     if (values.profile !== undefined && worker !== undefined) {
       await stop(worker);
-      await profileWorker(dataDir, secrets.workerFlags, resolve(values.profile), lua);
+      await profileWorker(dataDir, secrets.workerFlags, resolve(values.profile), lua, users, tokens);
     }
   } finally {
     for (const child of children.reverse()) await stop(child);
@@ -168,17 +169,17 @@ async function startWorker(dataDir: string, flags: string[], nodeFlags: string[]
   return child;
 }
 
-/** Every user's object written once, 16 at a time, so that GETs find it. */
-async function seed(stack: Stack, url: string, users: string[], tokens: string[]): Promise<void> {
+/** Every user's object written once (or, with GET, read once), 16 at a time, so that GETs find it. */
+async function seed(stack: Stack, url: string, users: string[], tokens: string[], method: Method = 'PUT'): Promise<void> {
   const pool = new Pool(url, { connections: 16 });
   let next = 0;
   const lane = async (): Promise<void> => {
     for (let i = next++; i < users.length; i = next++) {
       const response = await pool.request({
         path: `/api/users/${users[i]!}${BENCH_OBJECT_PATH}`,
-        method: 'PUT',
+        method,
         headers: { authorization: `Bearer ${tokens[i]!}`, 'content-type': 'application/json' },
-        body: benchBody(i),
+        body: method === 'PUT' ? benchBody(i) : null,
       });
       const text = await response.body.text();
       if (response.statusCode !== 200 && response.statusCode !== 201) throw new Error(`seeding ${stack} ${users[i]!}: HTTP ${response.statusCode} ${text}`);
@@ -196,11 +197,21 @@ async function seed(stack: Stack, url: string, users: string[], tokens: string[]
  * started with --cpu-prof (the profile is written when it exits), the top
  * self-time items of the samples taken while wrk ran (not start-up or shutdown) printed. The data directory is the one of the runs above.
  */
-async function profileWorker(dataDir: string, flags: string[], profileDir: string, lua: (method: Method) => string): Promise<void> {
+async function profileWorker(
+  dataDir: string,
+  flags: string[],
+  profileDir: string,
+  lua: (method: Method) => string,
+  users: string[],
+  tokens: string[],
+): Promise<void> {
   mkdirSync(profileDir, { recursive: true });
   for (const method of METHODS) {
     const name = `pinbase-worker-${method}-${Date.now()}.cpuprofile`;
     const child = await startWorker(dataDir, flags, ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', name]);
+    // Every user's partition open and the code warm before the profiled window, as in the runs above.
+    await seed('pinbase', workerUrl(child), users, tokens, 'GET');
+    if (WARMUP_SECONDS > 0) await runWrk({ baseUrl: workerUrl(child), connections: CONNECTIONS, seconds: WARMUP_SECONDS, requestLua: lua(method) });
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     const result = await runWrk({ baseUrl: workerUrl(child), connections: CONNECTIONS, seconds: SECONDS, requestLua: lua(method) });
     const toUs = Number(process.hrtime.bigint() / 1000n);
@@ -242,8 +253,8 @@ function table(runs: Run[]): string {
   const lines = [
     `wrk -t2 -c${CONNECTIONS}, ${USERS} users (each its own token), ${SECONDS} s per run, median of ${ROUNDS} interleaved rounds, ${cpus().length} CPUs, Node ${process.version}, ${new Date().toISOString()}`,
     '',
-    '| stack | GET req/s | GET p50 / p99 ms | GET CPU µs/req | PUT req/s | PUT p50 / p99 ms | PUT CPU µs/req | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| stack | GET req/s | GET p50 / p99 ms | GET CPU µs/req | PUT req/s | PUT p50 / p99 ms | PUT CPU µs/req | errors | timeouts |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const stack of STACKS) {
     const cells = METHODS.map((method) => {
@@ -252,8 +263,9 @@ function table(runs: Run[]): string {
       const p99 = median(group.map((r) => r.result.p99ms));
       return `${fmt(rps(stack, method))} | ${fmt(p50, 2)} / ${fmt(p99, 2)} | ${fmt(median(group.map((r) => r.cpuUsPerRequest)))}`;
     });
-    const errors = sum(runs.filter((r) => r.stack === stack).map((r) => r.result.errors));
-    lines.push(`| ${LABELS[stack]} | ${cells.join(' | ')} | ${errors} |`);
+    const mine = runs.filter((r) => r.stack === stack);
+    const timeouts = sum(mine.map((r) => r.result.timeouts));
+    lines.push(`| ${LABELS[stack]} | ${cells.join(' | ')} | ${sum(mine.map((r) => r.result.errors)) - timeouts} | ${timeouts} |`);
   }
   lines.push('');
   for (const method of METHODS) {

@@ -14,6 +14,7 @@
  *   open ms         mean time of those opens (pinbase_partition_open_duration_seconds)
  *   open            partitions open at the end of the run (pinbase_open_partitions)
  *   RSS MiB         the worker's resident memory at the end of the run (VmRSS)
+ *   errors          non-2xx answers and socket errors; timeouts (no answer within wrk's 2 s) apart
  *
  * The users' files are made before the worker starts by copying one template
  * partition (seed-tenants.ts; the time is printed). Every request carries one
@@ -35,10 +36,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Pool } from 'undici';
 import { defaultMaxOpen } from '../../services/worker/worker-config.js';
 import { freePort, MAIN, stop, waitReady } from '../router/bench-processes.js';
 import { benchSecrets } from '../support/bench-auth.js';
-import { userLoadLua } from '../support/user-load-lua.js';
+import { BENCH_OBJECT_PATH, userLoadLua } from '../support/user-load-lua.js';
 import { assertWrkInstalled, runWrk, type WrkResult } from '../support/wrk.js';
 import { seedTenants } from './seed-tenants.js';
 
@@ -101,6 +103,29 @@ async function settledMetrics(url: string): Promise<WorkerMetrics> {
   }
 }
 
+/**
+ * One GET of users 0..count-1 (16 at a time), before any measured run: with
+ * count = min(users, --max-open) the LRU starts full of the users a Zipf
+ * load hits most (the lowest ranks), and with users ≤ --max-open every
+ * user is open, as in a worker that has run for a while.
+ */
+async function touchUsers(url: string, token: string, count: number): Promise<void> {
+  const pool = new Pool(url, { connections: 16 });
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < count; i = next++) {
+      const response = await pool.request({ path: `/api/users/${PREFIX}${i}${BENCH_OBJECT_PATH}`, method: 'GET', headers: { authorization: `Bearer ${token}` } });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`GET of ${PREFIX}${i}: HTTP ${response.statusCode} ${text}`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 16 }, lane));
+  } finally {
+    await pool.close();
+  }
+}
+
 function rssMiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
     .split('\n')
@@ -131,6 +156,8 @@ async function main(): Promise<void> {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       await waitReady(url);
+      // The worker inherits this process's fd limit, so its default --max-open is this one.
+      await touchUsers(url, token, Math.min(users, Number(MAX_OPEN ?? defaultMaxOpen())));
       for (const distribution of DISTRIBUTIONS) {
         const lua = (method: 'GET' | 'PUT') => userLoadLua({ method, users, userPrefix: PREFIX, tokens: token, ...(distribution === 'zipf' ? { zipf: ZIPF } : {}) });
         if (WARMUP_SECONDS > 0) await runWrk({ baseUrl: url, connections: CONNECTIONS, seconds: WARMUP_SECONDS, requestLua: lua('GET') });
@@ -150,7 +177,7 @@ async function main(): Promise<void> {
             open: after.open,
             rssMiB: rssMiB(worker.pid!),
           });
-          process.stderr.write(`bench:tenants: ${users} ${distribution} ${method}: ${result.rps.toFixed(0)} req/s, ${opens} opens, ${result.errors} errors\n`);
+          process.stderr.write(`bench:tenants: ${users} ${distribution} ${method}: ${result.rps.toFixed(0)} req/s, ${opens} opens, ${result.errors} errors (${result.timeouts} timeouts)\n`);
         }
       }
       await stop(worker);
@@ -170,12 +197,12 @@ function table(rows: Row[], seeding: { users: number; seconds: number }[]): stri
     `one worker, --max-open ${MAX_OPEN ?? `${defaultMaxOpen()} (the default here)`}, wrk -t2 -c${CONNECTIONS}, ${SECONDS} s per run, zipf s=${ZIPF}, ` +
       `one service token, ${cpus().length} CPUs, Node ${process.version}, ${new Date().toISOString()}`,
     '',
-    '| users | distribution | method | req/s | p50 / p99 ms | cold opens / req | LRU hit rate | open ms (mean) | open partitions | RSS MiB | errors |',
-    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| users | distribution | method | req/s | p50 / p99 ms | cold opens / req | LRU hit rate | open ms (mean) | open partitions | RSS MiB | errors | timeouts |',
+    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
         `| ${fmt(r.users)} | ${r.distribution} | ${r.method} | ${fmt(r.result.rps)} | ${fmt(r.result.p50ms, 2)} / ${fmt(r.result.p99ms, 2)} | ` +
-        `${fmt(r.opensPerRequest, 3)} | ${fmt((1 - r.opensPerRequest) * 100, 1)}% | ${fmt(r.openMs, 2)} | ${fmt(r.open)} | ${fmt(r.rssMiB)} | ${r.result.errors} |`,
+        `${fmt(r.opensPerRequest, 3)} | ${fmt((1 - r.opensPerRequest) * 100, 1)}% | ${fmt(r.openMs, 2)} | ${fmt(r.open)} | ${fmt(r.rssMiB)} | ${r.result.errors - r.result.timeouts} | ${r.result.timeouts} |`,
     ),
     '',
     `users' files made (template copies): ${seeding.map((s) => `${fmt(s.users)} in ${fmt(s.seconds, 1)} s`).join(', ')}`,
