@@ -73,7 +73,6 @@ interface WorkerMetrics {
   opens: number;
   openSeconds: number;
   open: number;
-  inFlight: number;
 }
 
 async function metrics(url: string): Promise<WorkerMetrics> {
@@ -86,20 +85,24 @@ async function metrics(url: string): Promise<WorkerMetrics> {
     opens: value('pinbase_partition_open_duration_seconds_count'),
     openSeconds: value('pinbase_partition_open_duration_seconds_sum'),
     open: value('pinbase_open_partitions'),
-    inFlight: value('pinbase_http_in_flight_requests'),
   };
 }
 
 /**
- * The worker's figures once the requests wrk left in flight are answered
- * (at most 10 s), so that opens and requests cover the same requests.
+ * The worker's figures once the requests wrk left in flight are answered:
+ * when two reads 100 ms apart show the same answered requests and opens (at
+ * most 10 s), so that opens and requests cover the same requests. (The
+ * in-flight gauge is no guide: requests whose connection wrk closed may
+ * stay counted.)
  */
 async function settledMetrics(url: string): Promise<WorkerMetrics> {
   const deadline = Date.now() + 10_000;
+  let last = await metrics(url);
   for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const m = await metrics(url);
-    if (m.inFlight <= 1 || Date.now() > deadline) return m;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    if ((m.requests === last.requests && m.opens === last.opens) || Date.now() > deadline) return m;
+    last = m;
   }
 }
 
