@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -11,6 +11,10 @@ export interface WrkResult {
   p99ms: number;
   /** Non-2xx/3xx responses plus socket errors. */
   errors: number;
+  /** Of `errors`: non-2xx/3xx responses. */
+  statusErrors: number;
+  /** Of `errors`: requests without an answer within wrk's timeout (2 s). */
+  timeouts: number;
 }
 
 export function assertWrkInstalled(): void {
@@ -44,25 +48,34 @@ export async function runWrk(options: {
 ${options.requestLua}
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("WRK_JSON {\\"requests\\":%d,\\"duration\\":%d,\\"p50\\":%d,\\"p99\\":%d,\\"errors\\":%d}\\n",
+  io.write(string.format("WRK_JSON {\\"requests\\":%d,\\"duration\\":%d,\\"p50\\":%d,\\"p99\\":%d,\\"errors\\":%d,\\"status\\":%d,\\"timeout\\":%d}\\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.status + e.connect + e.read + e.write + e.timeout))
+    e.status + e.connect + e.read + e.write + e.timeout, e.status, e.timeout))
 end
 `,
   );
   const args = ['-t', String(options.threads ?? 2), '-c', String(options.connections), '-d', `${options.seconds}s`, '-s', script, options.baseUrl];
+  // The script's directory is removed once wrk has exited (one per run: benchmarks run hundreds).
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}: ${text}`))));
-  });
+  }).finally(() => rmSync(dir, { recursive: true, force: true }));
   const line = output.split('\n').find((l) => l.startsWith('WRK_JSON '));
   if (!line) throw new Error(`no result from wrk: ${output}`);
-  const raw = JSON.parse(line.slice('WRK_JSON '.length)) as { requests: number; duration: number; p50: number; p99: number; errors: number };
+  const raw = JSON.parse(line.slice('WRK_JSON '.length)) as {
+    requests: number;
+    duration: number;
+    p50: number;
+    p99: number;
+    errors: number;
+    status: number;
+    timeout: number;
+  };
   const seconds = raw.duration / 1e6;
-  return { requests: raw.requests, seconds, rps: raw.requests / seconds, p50ms: raw.p50 / 1000, p99ms: raw.p99 / 1000, errors: raw.errors };
+  return { requests: raw.requests, seconds, rps: raw.requests / seconds, p50ms: raw.p50 / 1000, p99ms: raw.p99 / 1000, errors: raw.errors, statusErrors: raw.status, timeouts: raw.timeout };
 }
 
 /** Lua for wrk: requests spread uniformly over `users` user ids. */
