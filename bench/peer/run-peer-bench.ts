@@ -1,5 +1,5 @@
 /**
- * The peer benchmark (issue 16): Pinbase against what a team would build
+ * The peer benchmark: Pinbase against what a team would build
  * instead, side by side, the same request mix, interleaved rounds, medians.
  *   pinbase   a Pinbase worker (`pinbase worker`, default durability: pipelined, an fsync of
  *             the user's WAL before the answer), authentication on
@@ -273,7 +273,7 @@ function table(runs: Run[]): string {
       `${method}: Pinbase/PostgreSQL ${ratio(rps('pinbase', method), rps('postgres', method))}, Pinbase/ceiling ${ratio(rps('pinbase', method), rps('memory', method))}`,
     );
   }
-  lines.push('targets (issue 16): GET ≥ 2× PostgreSQL and ≥ 0.6× ceiling; PUT ≥ 1.2× PostgreSQL', '');
+  lines.push('targets: GET ≥ 2× PostgreSQL and ≥ 0.6× ceiling; PUT ≥ 1.2× PostgreSQL', '');
   return lines.join('\n');
 }
 

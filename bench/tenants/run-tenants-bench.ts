@@ -1,5 +1,5 @@
 /**
- * Cost as tenants grow (issue 16): one Pinbase worker (authentication on,
+ * Cost as tenants grow: one Pinbase worker (authentication on,
  * default durability, `--max-open` at its default), GET and durable PUT of
  * one small object per user, over 1k, 10k and 100k distinct users, each
  * user drawn uniformly or Zipf-skewed (s = 1.1: with 100k users the top 1%
