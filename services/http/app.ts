@@ -29,6 +29,9 @@ import { buildValidatorCompiler } from './validator.js';
 import { documentRoute, DOCS_DESCRIPTION, DOCS_TITLE, SWAGGER_UI_OPTIONS } from './api-docs.js';
 import type { Topology } from '../topology/topology.js';
 
+/** The status a request is counted with when its client closed the connection before the answer (nginx's 499). */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 /** What the ownership check reads of a request: the router's signed hint (X-Pinbase-Down, X-Pinbase-Hint). */
 export interface HintedRequest {
   readonly method: string;
@@ -54,7 +57,11 @@ const USER_PATH_PREFIX = '/api/users/';
 
 export interface RequestMetrics {
   onRequest(): void;
-  /** `url` is the request's target as sent (its query string included). */
+  /**
+   * Once per request that onRequest counted: when its response finished, or
+   * (status 499) when its connection closed first. `url` is the request's
+   * target as sent (its query string included).
+   */
   onResponse(method: string, route: string, status: number, seconds: number, url: string): void;
 }
 
@@ -142,6 +149,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
     }
     options.requestMetrics.onRequest();
+    // A response that never finishes gets no onResponse hook: count it when its connection closes, as
+    // 499 (the client closed the request first, nginx's code), so that in-flight goes back down.
+    // Upgrade requests are counted by websocket-upgrade.ts (101 once upgraded).
+    if (request.ws) return;
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', CLIENT_CLOSED_REQUEST, reply.elapsedTime / 1000, request.url);
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
     options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000, request.url);

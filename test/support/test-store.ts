@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TokenVerifier } from '../../services/auth/token-verifier.js';
-import { buildApp, type OwnershipCheck } from '../../services/http/app.js';
+import { buildApp, type OwnershipCheck, type RequestMetrics } from '../../services/http/app.js';
 import type { EdgeTimeouts } from '../../services/http/http-edge.js';
 import { DEFAULT_LEASE_TIMING } from '../../services/partition/lease.js';
 import type { PartitionLimits } from '../../services/partition/partition.js';
@@ -79,6 +79,8 @@ export async function buildTestApp(
     heartbeatMs?: number;
     /** How long a change-feed WebSocket has to send its auth message (default 5 s). */
     socketAuthTimeoutMs?: number;
+    /** Per-request metrics callbacks (default: none). */
+    requestMetrics?: RequestMetrics;
   } = {},
 ): Promise<TestApp> {
   const store = openTestStore(dataDir, options.store);
@@ -87,7 +89,7 @@ export async function buildTestApp(
     store,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     ownership: options.ownership,
-    requestMetrics: { onRequest: () => undefined, onResponse: () => undefined },
+    requestMetrics: options.requestMetrics ?? { onRequest: () => undefined, onResponse: () => undefined },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     maxInFlight: options.maxInFlight ?? 1000,
     maxStreams: options.maxStreams ?? 1000,
