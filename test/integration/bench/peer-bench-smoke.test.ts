@@ -9,32 +9,19 @@
  * The figures themselves are not judged here (a shared CI machine).
  * Skipped, with a message, only where Debian's postgresql-15 is not installed.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { postgresBinDir } from '../../../bench/support/postgres.js';
-import { assertBuilt } from '../../support/cli-process.js';
+import { runQuickBench, tableCells } from './quick-bench.js';
 
-const BENCH = fileURLToPath(new URL('../../../dist/bench/peer/run-peer-bench.js', import.meta.url));
 const havePostgres = postgresBinDir() !== undefined;
 if (!havePostgres) console.warn('peer benchmark smoke test skipped: PostgreSQL 15 not found in /usr/lib/postgresql/15/bin (apt-get install -y postgresql-15)');
 
 it.skipIf(!havePostgres)('the peer benchmark prints Pinbase, fastify + PostgreSQL and fastify from memory, GET and PUT, with throughput, no errors, and removes its PostgreSQL', async () => {
-  assertBuilt();
-  expect(existsSync(BENCH), `${BENCH}: run npm run build`).toBe(true);
   const pgDirsBefore = readdirSync(tmpdir()).filter((name) => name.startsWith('pinbase-pg-'));
-  const child = spawn(process.execPath, [BENCH, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  expect(code, err).toBe(0);
-
-  const rows = out.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| stack') && !line.startsWith('| ---'));
-  const cells = rows.map((row) => row.split('|').map((cell) => cell.trim()).slice(1, -1));
+  const { out, err } = await runQuickBench('peer/run-peer-bench.js');
+  const cells = tableCells(out, 'stack');
   expect(cells.map(([stack]) => stack!.split(' (')[0]), out).toEqual(['Pinbase worker', 'fastify + PostgreSQL 15', 'fastify from memory']);
   for (const [stack, getRps, , , putRps, , , errors] of cells) {
     expect(Number(getRps!.replace(/,/g, '')), `${stack} GET\n${out}`).toBeGreaterThan(0);

@@ -8,27 +8,12 @@
  * broken metrics read (NaN, or no opens counted) fails here. The figures
  * themselves are not judged (a shared CI machine).
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { assertBuilt } from '../../support/cli-process.js';
-
-const BENCH = fileURLToPath(new URL('../../../dist/bench/tenants/run-tenants-bench.js', import.meta.url));
+import { runQuickBench, tableCells } from './quick-bench.js';
 
 it('the tenants benchmark prints uniform and Zipf GET and PUT runs over its users, with cold opens from the worker metrics and no errors', async () => {
-  assertBuilt();
-  expect(existsSync(BENCH), `${BENCH}: run npm run build`).toBe(true);
-  const child = spawn(process.execPath, [BENCH, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  expect(code, err).toBe(0);
-
-  const rows = out.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| users') && !line.startsWith('| ---'));
-  const cells = rows.map((row) => row.split('|').map((cell) => cell.trim()).slice(1, -1));
+  const { out, err } = await runQuickBench('tenants/run-tenants-bench.js');
+  const cells = tableCells(out, 'users');
   expect(cells.map(([users, distribution, method]) => `${users} ${distribution} ${method}`), out).toEqual([
     '200 uniform GET',
     '200 uniform PUT',
