@@ -6,8 +6,17 @@
  * router's streaming; the worker's routes are covered elsewhere.
  */
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { expect, vi } from 'vitest';
+import { routerOptions, type RouterOptions } from '../../../router/router-options.js';
+import { startRouter, type SingleRouter } from '../../../router/router-server.js';
 
 export class CountingUpstream {
   server!: Server;
@@ -74,4 +83,43 @@ export class CountingUpstream {
     this.server.closeAllConnections();
     this.server.close();
   }
+}
+
+/** The size of the pieces `pacedBody` sends. */
+export const BODY_CHUNK = 64 * 1024;
+const FILLER = Buffer.alloc(BODY_CHUNK, 97);
+
+/**
+ * Starts a single-process router (in a new temp directory `dir`, with a
+ * topology of `upstream` alone as w1) and waits until it routes to it; the
+ * upstream's counters are reset after that first request.
+ */
+export async function startRouterTo(upstream: CountingUpstream, dirPrefix: string, overrides: Partial<RouterOptions> = {}): Promise<{ router: SingleRouter; dir: string }> {
+  const url = await upstream.start();
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  const topologyPath = join(dir, 'topology.json');
+  writeFileSync(topologyPath, JSON.stringify({ version: 1, workers: [{ id: 'w1', url }] }));
+  const router = await startRouter(routerOptions({ topologyPath, port: 0, probeIntervalMs: 100, ...overrides }), pino({ level: 'silent' }));
+  await vi.waitFor(async () => {
+    const reply = await request(`${router.url}/api/users/alice/notes/x`);
+    await reply.body.dump();
+    expect(reply.statusCode).toBe(200);
+  });
+  upstream.reset();
+  return { router, dir };
+}
+
+/** A body of `total` bytes in BODY_CHUNK pieces; `progress.pulled` counts what the router has taken so far. */
+export function pacedBody(total: number, progress: { pulled: number }, beforeChunk?: (sent: number) => Promise<void>): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let sent = 0; sent < total; sent += BODY_CHUNK) {
+        await beforeChunk?.(sent);
+        progress.pulled = sent;
+        yield total - sent >= BODY_CHUNK ? FILLER : FILLER.subarray(0, total - sent);
+      }
+      progress.pulled = total;
+    })(),
+    { objectMode: false },
+  );
 }

@@ -8,24 +8,17 @@
  * cluster's ownership-checking workers.
  */
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pino } from 'pino';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { routerOptions, type RouterOptions } from '../../../router/router-options.js';
-import { startRouter, type SingleRouter } from '../../../router/router-server.js';
-import { CountingUpstream } from './counting-upstream.js';
+import type { RouterOptions } from '../../../router/router-options.js';
+import type { SingleRouter } from '../../../router/router-server.js';
+import { CountingUpstream, pacedBody, startRouterTo } from './counting-upstream.js';
 import { FakeCluster } from './fake-cluster.js';
 
 const MiB = 1024 * 1024;
-const CHUNK = 64 * 1024;
-/** One chunk, sent again and again: the client itself allocates nothing per chunk. */
-const FILLER = Buffer.alloc(CHUNK, 97);
-
 let upstream: CountingUpstream | undefined;
 let router: SingleRouter | undefined;
 let cluster: FakeCluster | undefined;
@@ -33,18 +26,7 @@ let dir: string | undefined;
 
 async function startAll(overrides: Partial<RouterOptions> = {}): Promise<{ upstream: CountingUpstream; router: SingleRouter }> {
   upstream = new CountingUpstream();
-  const url = await upstream.start();
-  dir = mkdtempSync(join(tmpdir(), 'pinbase-body-stream-'));
-  const topologyPath = join(dir, 'topology.json');
-  writeFileSync(topologyPath, JSON.stringify({ version: 1, workers: [{ id: 'w1', url }] }));
-  router = await startRouter(routerOptions({ topologyPath, port: 0, probeIntervalMs: 100, ...overrides }), pino({ level: 'silent' }));
-  const started = router;
-  await vi.waitFor(async () => {
-    const reply = await request(`${started.url}/api/users/alice/notes/x`);
-    await reply.body.dump();
-    expect(reply.statusCode).toBe(200);
-  });
-  upstream.reset();
+  ({ router, dir } = await startRouterTo(upstream, 'pinbase-body-stream-', overrides));
   return { upstream, router };
 }
 
@@ -56,20 +38,7 @@ afterEach(async () => {
   router = upstream = cluster = dir = undefined;
 });
 
-/** A body of `total` bytes in CHUNK pieces; `progress.pulled` counts what the router has taken so far. */
-function body(total: number, progress: { pulled: number }, beforeChunk?: (sent: number) => Promise<void>): Readable {
-  return Readable.from(
-    (async function* () {
-      for (let sent = 0; sent < total; sent += CHUNK) {
-        await beforeChunk?.(sent);
-        progress.pulled = sent;
-        yield total - sent >= CHUNK ? FILLER : FILLER.subarray(0, total - sent);
-      }
-      progress.pulled = total;
-    })(),
-    { objectMode: false },
-  );
-}
+const body = pacedBody;
 
 function put(base: string, bytes: Readable, headers: Record<string, string> = {}) {
   return request(`${base}/api/users/alice/files/big`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', ...headers }, body: bytes });

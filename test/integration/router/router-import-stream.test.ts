@@ -6,37 +6,22 @@
  */
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pino } from 'pino';
+import { rmSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { routerOptions, type RouterOptions } from '../../../router/router-options.js';
-import { startRouter, type SingleRouter } from '../../../router/router-server.js';
-import { CountingUpstream } from './counting-upstream.js';
+import type { RouterOptions } from '../../../router/router-options.js';
+import type { SingleRouter } from '../../../router/router-server.js';
+import { CountingUpstream, pacedBody, startRouterTo } from './counting-upstream.js';
 
 const MiB = 1024 * 1024;
-const CHUNK = 64 * 1024;
-
 let upstream: CountingUpstream;
 let router: SingleRouter;
 let dir: string;
 
 async function startAll(overrides: Partial<RouterOptions> = {}): Promise<void> {
   upstream = new CountingUpstream();
-  const url = await upstream.start();
-  dir = mkdtempSync(join(tmpdir(), 'pinbase-import-stream-'));
-  const topologyPath = join(dir, 'topology.json');
-  writeFileSync(topologyPath, JSON.stringify({ version: 1, workers: [{ id: 'w1', url }] }));
-  router = await startRouter(routerOptions({ topologyPath, port: 0, probeIntervalMs: 100, ...overrides }), pino({ level: 'silent' }));
-  await vi.waitFor(async () => {
-    const reply = await request(`${router.url}/api/users/alice/notes/x`);
-    await reply.body.dump();
-    expect(reply.statusCode).toBe(200);
-  });
-  upstream.reset();
+  ({ router, dir } = await startRouterTo(upstream, 'pinbase-import-stream-', overrides));
 }
 
 afterEach(async () => {
@@ -45,20 +30,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A body of `total` bytes in CHUNK pieces; `pulled` counts what the router has taken so far. */
-function body(total: number, progress: { pulled: number }, beforeChunk?: (sent: number) => Promise<void>): Readable {
-  return Readable.from(
-    (async function* () {
-      for (let sent = 0; sent < total; sent += CHUNK) {
-        await beforeChunk?.(sent);
-        progress.pulled = sent;
-        yield Buffer.alloc(Math.min(CHUNK, total - sent), 97);
-      }
-      progress.pulled = total;
-    })(),
-    { objectMode: false },
-  );
-}
+const body = pacedBody;
 
 function importRequest(bytes: Readable, headers: Record<string, string> = {}) {
   return request(`${router.url}/api/users/alice/_import`, {
