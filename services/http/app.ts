@@ -145,18 +145,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) await app.register(cors, corsOptions(options.corsOrigins));
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!requestSlots.enter(request, reply)) {
-      return sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
-    }
-    options.requestMetrics.onRequest();
     // A response that never finishes gets no onResponse hook: count it when its connection closes, as
     // 499 (the client closed the request first, nginx's code), so that in-flight goes back down.
     // Upgrade requests are counted by websocket-upgrade.ts (101 once upgraded).
-    if (request.ws) return;
-    reply.raw.once('close', () => {
-      if (reply.raw.writableFinished) return;
-      options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', CLIENT_CLOSED_REQUEST, reply.elapsedTime / 1000, request.url);
-    });
+    const countIfUnfinished = request.ws
+      ? undefined
+      : () => {
+          if (reply.raw.writableFinished) return;
+          options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', CLIENT_CLOSED_REQUEST, reply.elapsedTime / 1000, request.url);
+        };
+    if (!requestSlots.enter(request, reply, countIfUnfinished)) {
+      return sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
+    }
+    options.requestMetrics.onRequest();
   });
   app.addHook('onResponse', async (request, reply) => {
     options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000, request.url);

@@ -11,8 +11,12 @@ export class RequestSlots {
 
   constructor(private readonly max: number) {}
 
-  /** Takes a slot for `request` until its response closes; false when all maxInFlight are taken. */
-  enter(request: FastifyRequest, reply: FastifyReply): boolean {
+  /**
+   * Takes a slot for `request` until its response closes; false when all
+   * maxInFlight are taken. `onClose`, if given, also runs when the response
+   * closes (one listener per request for both).
+   */
+  enter(request: FastifyRequest, reply: FastifyReply, onClose?: () => void): boolean {
     if (this.inFlight >= this.max) return false;
     this.inFlight++;
     let held = true;
@@ -23,7 +27,15 @@ export class RequestSlots {
       this.releases.delete(request);
     };
     this.releases.set(request, release);
-    reply.raw.once('close', release);
+    reply.raw.once(
+      'close',
+      onClose === undefined
+        ? release
+        : () => {
+            release();
+            onClose();
+          },
+    );
     return true;
   }
 
