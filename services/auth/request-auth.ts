@@ -107,27 +107,40 @@ export function challengeFor(error: PinbaseError): string | undefined {
  * (see token-redaction.ts) nor echoed.
  */
 export function requireUserTokens(scope: FastifyInstance, verifier: TokenVerifier): void {
-  scope.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: a hot client's request (its token in the cache) is decided without a promise.
+  scope.addHook('onRequest', (request, reply, done) => {
     // A WebSocket feed without an Authorization header authenticates by its first message (routes/change-socket.ts).
-    if (request.headers.authorization === undefined && isWebSocketRequest(request)) return;
-    const refusal = await checkRequest(request, verifier);
-    if (refusal !== undefined) return refuse(reply, request, refusal);
+    if (request.headers.authorization === undefined && isWebSocketRequest(request)) return done();
+    let token: string | undefined;
+    try {
+      token = requestToken(request);
+    } catch (error) {
+      if (!(error instanceof PinbaseError)) return done(error as Error);
+      refuse(reply, request, error);
+      return;
+    }
+    if (token === undefined) {
+      refuse(reply, request, new PinbaseError('missing_token', missingTokenDetail(request)));
+      return;
+    }
+    const cached = verifier.cached(token);
+    if (cached !== undefined) return decide(request, reply, cached, done);
+    verifier.verify(token).then(
+      (verified) => decide(request, reply, verified, done),
+      (error: unknown) => {
+        if (error instanceof PinbaseError) refuse(reply, request, error);
+        else done(error as Error);
+      },
+    );
   });
 }
 
-async function checkRequest(request: FastifyRequest, verifier: TokenVerifier): Promise<PinbaseError | undefined> {
-  let token: string | undefined;
-  let verified: VerifiedToken;
-  try {
-    token = requestToken(request);
-    if (token === undefined) return new PinbaseError('missing_token', missingTokenDetail(request));
-    verified = await verifier.verify(token);
-  } catch (error) {
-    if (error instanceof PinbaseError) return error;
-    throw error;
-  }
+/** Lets the request on (done) or answers the refusal (a callback hook that replies must not call done). */
+function decide(request: FastifyRequest, reply: FastifyReply, token: VerifiedToken, done: (error?: Error) => void): void {
   const { userId } = request.params as { userId: string };
-  return authorize(verified, userId, request.method);
+  const refusal = authorize(token, userId, request.method);
+  if (refusal === undefined) done();
+  else refuse(reply, request, refusal);
 }
 
 function missingTokenDetail(request: FastifyRequest): string {

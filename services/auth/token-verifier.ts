@@ -78,6 +78,11 @@ export class TokenVerifier {
     return new TokenVerifier(options, { jwks: options.jwksFile === undefined ? undefined : readJwksFile(options.jwksFile) });
   }
 
+  /** What `token` was verified to, if it was within the cache's bounds (no signature check, no promise); else undefined. */
+  cached(token: string): VerifiedToken | undefined {
+    return token.length > MAX_TOKEN_LENGTH ? undefined : this.cache.get(token);
+  }
+
   async verify(token: string): Promise<VerifiedToken> {
     if (token.length > MAX_TOKEN_LENGTH) throw invalid(`the token is longer than ${MAX_TOKEN_LENGTH} characters`);
     const cached = this.cache.get(token);

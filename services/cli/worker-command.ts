@@ -34,6 +34,8 @@ Options:
   --max-streams-per-user N  live change streams one user may hold before 429 (default ${WORKER_DEFAULTS.maxStreamsPerUser})
   --max-user-bytes BYTES  quota: largest a user's data may grow before writes get 507 quota_exceeded
                           (default ${WORKER_DEFAULTS.maxUserBytes}, 1 GiB; 0: no quota); reads and deletes still work
+  --object-cache BYTES    recently read objects kept in memory, worker-wide (default ${WORKER_DEFAULTS.objectCacheBytes},
+                          32 MiB; 0: none); a commit drops its user's entries, so reads never see stale data
   --request-timeout DUR   a request's headers and body must arrive within this, else 408 (default 30s)
   --headers-timeout DUR   a request's headers must arrive within this, else 408 (default 10s, at most --request-timeout)
   --lease-wait DURATION   how long to wait for a user's lease held elsewhere before 503 (default 2500ms)
@@ -72,6 +74,7 @@ const OPTIONS = {
   'max-streams': { type: 'string' },
   'max-streams-per-user': { type: 'string' },
   'max-user-bytes': { type: 'string' },
+  'object-cache': { type: 'string' },
   'lease-wait': { type: 'string' },
   'request-timeout': { type: 'string' },
   'headers-timeout': { type: 'string' },
@@ -129,6 +132,7 @@ export function parseWorkerArgs(argv: string[]): WorkerConfig {
     leaseWaitMs: durationOption(values['lease-wait'], 'lease-wait', WORKER_DEFAULTS.leaseWaitMs, 0),
     socketAuthTimeoutMs: durationOption(values['socket-auth-timeout'], 'socket-auth-timeout', WORKER_DEFAULTS.socketAuthTimeoutMs, 100),
     cacheKiB: WORKER_DEFAULTS.cacheKiB,
+    objectCacheBytes: integerOption(values['object-cache'], 'object-cache', WORKER_DEFAULTS.objectCacheBytes, 0, 64 * 1024 * 1024 * 1024),
     auth: parseWorkerAuth(values, host),
     corsOrigins: parseCorsOrigins(values['cors-origin'] ?? []),
     allowUnsafeStorage: values['allow-unsafe-storage'] === true,

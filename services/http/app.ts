@@ -11,6 +11,7 @@ import { registerJsonBodies } from './json-body.js';
 import { installProblemHandlers, sendProblem, toPinbaseError } from './problem-reply.js';
 import { AUTH_TIMEOUT_MS } from './change-socket-protocol.js';
 import { corsOptions } from './cors.js';
+import { lazyRequestLogger } from './lazy-request-logger.js';
 import { RequestSlots } from './request-slots.js';
 import { changeRoutes } from './routes/change-routes.js';
 import { collectionRoutes } from './routes/collection-routes.js';
@@ -102,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(typeof options.logger === 'boolean' ? { logger: options.logger } : { loggerInstance: options.logger }),
     bodyLimit: options.bodyLimit,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
     ...edgeServerOptions(options.timeouts),
     clientErrorHandler: clientErrorHandler(options.workerId),
     // fastify's own 503 while closing is plain JSON: the onRequest hook answers shutting_down instead.
@@ -125,7 +127,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks rather than async ones on the path of every request: no promise per hook.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-pinbase-worker', options.workerId);
     // Every answer for a user, errors included, so that a direct client notices a topology change.
     if (request.url.startsWith(USER_PATH_PREFIX)) reply.header('x-pinbase-topology', topologyHeader());
@@ -134,17 +137,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     } catch (error) {
       // The connection's next request is not to be trusted either.
       reply.header('connection', 'close');
-      throw error;
+      return done(error as Error);
     }
     if (closing) {
       reply.header('connection', 'close');
-      return sendProblem(reply, new PinbaseError('shutting_down', 'the worker is shutting down'), request.url);
+      sendProblem(reply, new PinbaseError('shutting_down', 'the worker is shutting down'), request.url);
+      return;
     }
+    done();
   });
   // CORS headers on every answer (even a 503 or a 401 must be readable by the page); preflights end here.
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) await app.register(cors, corsOptions(options.corsOrigins));
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     // A response that never finishes gets no onResponse hook: count it when its connection closes, as
     // 499 (the client closed the request first, nginx's code), so that in-flight goes back down.
     // Upgrade requests are counted by websocket-upgrade.ts (101 once upgraded).
@@ -155,12 +160,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', CLIENT_CLOSED_REQUEST, reply.elapsedTime / 1000, request.url);
         };
     if (!requestSlots.enter(request, reply, countIfUnfinished)) {
-      return sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
+      sendProblem(reply, new PinbaseError('overloaded', `more than ${options.maxInFlight} requests in flight`), request.url);
+      return;
     }
     options.requestMetrics.onRequest();
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     options.requestMetrics.onResponse(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000, request.url);
+    done();
   });
   // Upgrade: websocket on GET /_changes only (websocket-upgrade.ts), after the request slot is taken.
   await registerWebSockets(app, options.workerId, options.requestMetrics);
@@ -213,9 +221,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (options.ownership) {
       const ownership = options.ownership;
       // Every route of this scope is under /api/users/:userId, validated by its schema.
-      api.addHook<{ Params: FromSchema<typeof userParams> }>('preHandler', async (request) => {
-        const down = ownership.assertOwner(request.params.userId, request, request.routeOptions.config.reportsDown === true);
+      api.addHook<{ Params: FromSchema<typeof userParams> }>('preHandler', (request, _reply, done) => {
+        let down: readonly string[];
+        try {
+          down = ownership.assertOwner(request.params.userId, request, request.routeOptions.config.reportsDown === true);
+        } catch (error) {
+          return done(error as Error);
+        }
         if (down.length > 0) believedDown.set(request, down);
+        done();
       });
     }
     objectRoutes(api, options);

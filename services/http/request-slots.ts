@@ -7,7 +7,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  */
 export class RequestSlots {
   private inFlight = 0;
-  private readonly releases = new WeakMap<FastifyRequest, () => void>();
 
   constructor(private readonly max: number) {}
 
@@ -24,9 +23,8 @@ export class RequestSlots {
       if (!held) return;
       held = false;
       this.inFlight--;
-      this.releases.delete(request);
     };
-    this.releases.set(request, release);
+    (request as SlotHolder)[RELEASE] = release;
     reply.raw.once(
       'close',
       onClose === undefined
@@ -41,6 +39,13 @@ export class RequestSlots {
 
   /** Gives `request`'s slot back before its response ends (it turned into a live stream). Idempotent. */
   leave(request: FastifyRequest): void {
-    this.releases.get(request)?.();
+    (request as SlotHolder)[RELEASE]?.();
   }
+}
+
+/** Where a request keeps the release of its slot: a property, cheaper per request than a WeakMap entry. */
+const RELEASE = Symbol('pinbase.requestSlot');
+
+interface SlotHolder {
+  [RELEASE]?: () => void;
 }

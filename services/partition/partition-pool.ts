@@ -5,10 +5,14 @@ import { dirname } from 'node:path';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { PartitionLease, type LeaseTiming, type OwnerRecord } from './lease.js';
 import { Partition, type PartitionLimits, type PartitionObserver } from './partition.js';
+import { ObjectCache } from './object-cache.js';
 import { openPartitionDatabase, type DatabaseOptions } from './partition-database.js';
 import { classifyStorageError } from './storage-errors.js';
 import { partitionPath } from './user-id.js';
 import { WalSync } from './wal-sync.js';
+
+/** The worker's object cache unless configured: 32 MiB. */
+export const DEFAULT_OBJECT_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** The lease watchdog checks this fraction of the open partitions per tick, one sweep per lease period. */
 const LEASE_CHECK_SLICES = 5;
@@ -51,6 +55,8 @@ export interface PoolOptions {
   lease: LeaseTiming;
   database: DatabaseOptions;
   limits: PartitionLimits;
+  /** Bytes of recently read current versions kept in memory (ObjectCache); 0 keeps none. Default DEFAULT_OBJECT_CACHE_BYTES. */
+  objectCacheBytes?: number;
   events: PoolEvents;
   /** Told of every durable commit, after the writes in it were settled (the change feed). Must not throw. */
   onCommit(userId: string, seq: number): void;
@@ -81,8 +87,11 @@ export class PartitionPool {
   /** Users being erased, with the erase: their acquisitions wait for it (then ErasedMeanwhile). */
   private readonly erasing = new Map<string, Promise<void>>();
   private readonly observer: PartitionObserver;
+  /** Recently read current versions of every open partition (see ObjectCache). */
+  readonly objectCache: ObjectCache;
 
   constructor(private readonly options: PoolOptions) {
+    this.objectCache = new ObjectCache(options.objectCacheBytes ?? DEFAULT_OBJECT_CACHE_BYTES);
     this.idleTimer = setInterval(() => this.closeIdle(), Math.max(250, options.idleCloseMs / 4));
     this.idleTimer.unref();
     this.leaseWatchdog = setInterval(() => this.checkLeases(), options.lease.updateMs / LEASE_CHECK_SLICES);
@@ -125,14 +134,9 @@ export class PartitionPool {
         await erasing.catch(() => undefined);
         throw new ErasedMeanwhile(`${userId} was erased meanwhile`);
       }
+      const open = this.acquireOpen(userId);
+      if (open !== undefined) return open;
       const entry = this.entries.get(userId);
-      const partition = entry?.partition;
-      if (partition?.state === 'open') {
-        this.entries.delete(userId);
-        this.entries.set(userId, entry!);
-        partition.refs++;
-        return partition;
-      }
       if (entry?.opening) {
         await entry.opening;
         continue;
@@ -154,6 +158,22 @@ export class PartitionPool {
         delete opening.opening;
       }
     }
+  }
+
+  /**
+   * The user's partition if it is open here (the caller must call release()),
+   * without a promise: the hot path of every request. Undefined when it is
+   * not open, is being opened, closed or erased: acquire() then.
+   */
+  acquireOpen(userId: string): Partition | undefined {
+    const entry = this.entries.get(userId);
+    const partition = entry?.partition;
+    if (partition?.state !== 'open' || this.erasing.has(userId)) return undefined;
+    // Most recently used last (the order makeRoom() evicts in).
+    this.entries.delete(userId);
+    this.entries.set(userId, entry!);
+    partition.refs++;
+    return partition;
   }
 
   release(partition: Partition): void {
@@ -193,7 +213,7 @@ export class PartitionPool {
     try {
       const db = await this.openDatabase(file, () => lost);
       const walSync = this.options.database.durability === 'pipelined' ? new WalSync(`${file}-wal`) : undefined;
-      partition = new Partition(userId, db, lease, walSync, this.options.limits, this.observer);
+      partition = new Partition(userId, db, lease, walSync, this.options.limits, this.observer, this.objectCache);
     } catch (error) {
       await lease.release();
       this.options.events.lease('released', userId);

@@ -17,6 +17,7 @@ import { runQuery, type QueryPage } from '../query/run-query.js';
 import type { Keyset } from '../query/query-sql.js';
 import type { QuerySpec } from '../query/query-spec.js';
 import { applyWrite, assertQuota, assertSnapshotWithin, type WriteContext, type WriteLimits } from './object-writes.js';
+import type { ObjectCache } from './object-cache.js';
 import { Statements } from './statements.js';
 import { SnapshotPins } from './snapshot-pins.js';
 import { StoredObjects } from './stored-objects.js';
@@ -131,6 +132,14 @@ export class Partition {
    * (most opens of a partition may only read).
    */
   private savepointRunner: ((job: Job<unknown>, ctx: BatchContext) => unknown) | undefined;
+  /**
+   * Whether the partition has a unique index (see commitBatch): read from the
+   * catalog once, again after every maintenance job (the only jobs that change
+   * it) and after a batch that was rolled back.
+   */
+  private uniqueIndexed: boolean | undefined;
+  /** This partition's key space in the worker's ObjectCache: a new one before every commit (see ObjectCache). */
+  private cacheGeneration: number;
   private batchRunner: ((batch: Job<unknown>[], now: number, settled: Settled[]) => void) | undefined;
 
   constructor(
@@ -140,7 +149,9 @@ export class Partition {
     private readonly walSync: WalSync | undefined,
     private readonly limits: PartitionLimits,
     private readonly observer: PartitionObserver,
+    private readonly objectCache?: ObjectCache,
   ) {
+    this.cacheGeneration = objectCache?.generation() ?? 0;
     this.sql = new Statements(db);
     this.objects = new StoredObjects(this.sql);
     this.pageSize = db.pragma('page_size', { simple: true }) as number;
@@ -163,9 +174,17 @@ export class Partition {
     return this.savepointRunner(job, ctx);
   }
 
-  /** The version of an object at snapshot `at` (latest if undefined); see readObject. */
+  /**
+   * The version of an object at snapshot `at` (latest if undefined); see
+   * readObject. The latest comes from the worker's ObjectCache when kept there.
+   */
   object(collection: string, id: string, at?: number): StoredVersion | undefined {
-    return readObject(this.sql, collection, id, at);
+    if (at !== undefined || this.objectCache === undefined) return readObject(this.sql, collection, id, at);
+    const cached = this.objectCache.get(this.cacheGeneration, collection, id);
+    if (cached !== undefined) return cached;
+    const version = readObject(this.sql, collection, id);
+    if (version !== undefined) this.objectCache.set(this.cacheGeneration, collection, id, Object.freeze(version));
+    return version;
   }
 
   /** A page of live objects in id order after `after` (see listObjects), of at most `limit` and maxPageBytes. */
@@ -291,6 +310,8 @@ export class Partition {
       this.observer.onBroken(this, error as PinbaseError);
       return;
     }
+    // Whatever the batch does (writes, an import, a prune), the objects read before it are no longer looked up.
+    if (this.objectCache !== undefined) this.cacheGeneration = this.objectCache.generation();
     const started = process.hrtime.bigint();
     const startSeq = this.seq;
     let settled: Settled[];
@@ -298,6 +319,8 @@ export class Partition {
       settled = this.commitBatch(batch);
     } catch (error) {
       this.seq = startSeq;
+      // The batch was rolled back: a maintenance job in it may have changed the index catalog it read.
+      this.uniqueIndexed = undefined;
       const classified = classifyStorageError(error);
       rejectAll(batch, classified.error);
       if (classified.fatal || classified.error.code === 'partition_lost') this.observer.onBroken(this, classified.error);
@@ -333,9 +356,8 @@ export class Partition {
    * (SQLITE_CONSTRAINT_UNIQUE), possibly after other versions of its
    * transaction were appended; the savepoint takes them back and the error
    * becomes unique_violation, a PinbaseError, so its neighbours in the batch
-   * commit. Whether there is one is read from the catalog at the start of a
-   * batch and after each maintenance job (the only jobs that change it): one
-   * lookup in a table of at most MAX_INDEXES rows.
+   * commit. Whether there is one is kept (uniqueIndexed): read from the
+   * catalog after each maintenance job (the only jobs that change it).
    */
   private commitBatch(batch: Job<unknown>[]): Settled[] {
     const settled: Settled[] = [];
@@ -351,8 +373,12 @@ export class Partition {
         .get("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_epoch', ?), ('owner_worker', ?)")
         .run(this.lease.epoch, this.lease.record.worker);
     }
-    const assertRoom = (bytes: number) => assertQuota(this.usedBytes(), bytes, this.limits.maxUserBytes);
-    let guardUnique = hasUniqueIndex(this.sql);
+    const assertRoom = (bytes: number) => {
+      // The pages of the file bound the pages in use from above: when they leave room, the free list need not be read.
+      if (this.limits.maxUserBytes === 0 || this.allocatedBytes() + bytes <= this.limits.maxUserBytes) return;
+      assertQuota(this.usedBytes(), bytes, this.limits.maxUserBytes);
+    };
+    let guardUnique = (this.uniqueIndexed ??= hasUniqueIndex(this.sql));
     for (const job of batch) {
       const jobStartSeq = this.seq;
       const ctx: BatchContext = {
@@ -375,7 +401,7 @@ export class Partition {
         error.seq = jobStartSeq;
         settled.push({ ok: false, error });
       }
-      if (job.savepoint) guardUnique = hasUniqueIndex(this.sql);
+      if (job.savepoint) guardUnique = this.uniqueIndexed = hasUniqueIndex(this.sql);
     }
     // Throwing here rolls the whole batch back; the partition is then closed as lost.
     if (performance.now() - started >= RECHECK_LEASE_AFTER_MS) this.lease.verify();
@@ -387,9 +413,13 @@ export class Partition {
    * the batch's own writes included.
    */
   private usedBytes(): number {
-    const pages = this.sql.get('PRAGMA page_count').pluck().get() as number;
     const free = this.sql.get('PRAGMA freelist_count').pluck().get() as number;
-    return (pages - free) * this.pageSize;
+    return this.allocatedBytes() - free * this.pageSize;
+  }
+
+  /** Bytes of every page of the database, free ones included (≥ usedBytes()). */
+  private allocatedBytes(): number {
+    return (this.sql.get('PRAGMA page_count').pluck().get() as number) * this.pageSize;
   }
 
   private settle(batch: Job<unknown>[], settled: Settled[], committedSeq: number): void {

@@ -1,6 +1,7 @@
 import { AUTH_TIMEOUT_MS } from '../http/change-socket-protocol.js';
 import { readFileSync } from 'node:fs';
 import type { Durability } from '../partition/partition-database.js';
+import { DEFAULT_OBJECT_CACHE_BYTES } from '../partition/partition-pool.js';
 import type { AuthOptions } from '../auth/auth-options.js';
 import type { LogLevel } from '../cli/log-level.js';
 import type { LogFormat } from '../cli/log-output.js';
@@ -39,6 +40,8 @@ export interface WorkerConfig {
   /** How long an upgraded change-feed WebSocket without an Authorization header has to send its auth message. */
   socketAuthTimeoutMs: number;
   cacheKiB: number;
+  /** Bytes of recently read current versions kept in memory, worker-wide (--object-cache; 0: none). */
+  objectCacheBytes: number;
   logLevel: LogLevel;
   /** JSON lines, or readable lines (`pretty`; `auto`: on a terminal). */
   logFormat?: LogFormat;
@@ -107,4 +110,5 @@ export const WORKER_DEFAULTS = {
   leaseWaitMs: 2500,
   socketAuthTimeoutMs: AUTH_TIMEOUT_MS,
   cacheKiB: 1024,
+  objectCacheBytes: DEFAULT_OBJECT_CACHE_BYTES,
 };

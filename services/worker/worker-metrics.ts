@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ObjectCache } from '../partition/object-cache.js';
 import type { CloseReason, PoolEvents } from '../partition/partition-pool.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -15,8 +16,10 @@ export class WorkerMetrics {
   private readonly leaseEvents: Counter<'event'>;
   private readonly opens: Histogram;
   private readonly closes: Counter<'reason'>;
+  /** Per (method, route, status): the labelled children, so that a request does not hash its labels (prom-client does on every call). */
+  private readonly requestSeries = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<'method' | 'route'> }>();
 
-  constructor(gauges: { openPartitions: () => number; liveStreams: () => number }) {
+  constructor(gauges: { openPartitions: () => number; liveStreams: () => number; objectCache: () => ObjectCache }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'pinbase_' });
     this.requests = new Counter({
@@ -47,6 +50,32 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.set(gauges.liveStreams());
+      },
+    });
+    new Gauge({
+      name: 'pinbase_object_cache_bytes',
+      help: 'Bytes of current object versions kept in memory (the object cache, --object-cache)',
+      registers,
+      collect() {
+        this.set(gauges.objectCache().size);
+      },
+    });
+    new Counter({
+      name: 'pinbase_object_cache_hits_total',
+      help: 'Reads of an object answered from the object cache',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(gauges.objectCache().hits);
+      },
+    });
+    new Counter({
+      name: 'pinbase_object_cache_misses_total',
+      help: 'Reads of an object that went to the user\'s SQLite file',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(gauges.objectCache().misses);
       },
     });
     this.commits = new Counter({ name: 'pinbase_commits_total', help: 'Group-commit batches committed', registers });
@@ -80,6 +109,18 @@ export class WorkerMetrics {
       labelNames: ['reason'],
       registers,
     });
+  }
+
+  /** Counts one answered request (pinbase_http_requests_total) and its latency. Methods, routes and statuses are finite sets. */
+  countRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let series = this.requestSeries.get(key);
+    if (series === undefined) {
+      series = { count: this.requests.labels(method, route, String(status)), latency: this.latency.labels(method, route) };
+      this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.latency.observe(seconds);
   }
 
   /** Pool events feeding these metrics; `log` receives the ones worth a log line. */

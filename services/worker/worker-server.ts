@@ -45,7 +45,9 @@ class WorkerServer {
     this.storage = this.checkStorage();
     this.topology = this.watchTopology();
     this.ownership = this.topology && new Ownership(config.id, this.topology.current, hintVerifier(config.auth.clusterSecret));
-    this.metrics = new WorkerMetrics({ openPartitions: () => this.store.pool.openCount, liveStreams: () => this.store.subscriberCount });
+    this.metrics = new WorkerMetrics({ openPartitions: () => this.store.pool.openCount, liveStreams: () => this.store.subscriberCount,
+      objectCache: () => this.store.pool.objectCache,
+    });
     this.store = new PartitionStore({
       dataDir: config.dataDir,
       workerId: config.id,
@@ -53,6 +55,7 @@ class WorkerServer {
       idleCloseMs: config.idleCloseMs,
       lease: { ...DEFAULT_LEASE_TIMING, waitMs: config.leaseWaitMs },
       database: { durability: config.durability, cacheKiB: config.cacheKiB },
+      objectCacheBytes: config.objectCacheBytes,
       limits: {
         maxDocumentBytes: config.bodyLimit,
         maxTransactionBytes: config.maxTransactionBytes,
@@ -176,8 +179,7 @@ class WorkerServer {
         onRequest: () => metrics.inFlight.inc(),
         onResponse: (method, route, status, seconds, url) => {
           metrics.inFlight.dec();
-          metrics.requests.inc({ method, route, status });
-          metrics.latency.observe({ method, route }, seconds);
+          metrics.countRequest(method, route, status, seconds);
           // The path only: a query string may carry an access token (EventSource) or a user's filter.
           if (config.logRequests === true) this.log.info({ method, path: url.split('?', 1)[0], status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
         },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { VerifiedTokenCache } from '../../../services/auth/verified-token-cache.js';
+import { createHash } from 'node:crypto';
+import { RAW_KEY_MAX_LENGTH, VerifiedTokenCache } from '../../../services/auth/verified-token-cache.js';
 
 describe('the verified-token cache', () => {
   it('keeps an entry until its expiry or its maximum age, whichever comes first', () => {
@@ -33,5 +34,18 @@ describe('the verified-token cache', () => {
     cache.set('header.payload.signature', 'ok', 1e12);
     expect(cache.get('header.payload.signaturf')).toBeUndefined();
     expect(cache.get('header.payload.signature ')).toBeUndefined();
+  });
+
+  it('tells long tokens (kept by their SHA-256) apart, and never takes a short token for a long one\'s digest', () => {
+    const cache = new VerifiedTokenCache<string>(10, 60_000, () => 0);
+    const long = 'a'.repeat(RAW_KEY_MAX_LENGTH + 10);
+    cache.set(long, 'long', 1e12);
+    expect(cache.get(long)).toBe('long');
+    expect(cache.get(`${long.slice(0, -1)}b`)).toBeUndefined();
+    // A token spelling the long token's digest key is a token of its own.
+    expect(cache.get(`#${createHash('sha256').update(long).digest('base64url')}`)).toBeUndefined();
+    cache.set('#short', 'hash-like', 1e12);
+    expect(cache.get('#short')).toBe('hash-like');
+    expect(cache.size).toBe(2);
   });
 });

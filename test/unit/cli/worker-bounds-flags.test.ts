@@ -16,10 +16,11 @@ describe('`pinbase worker` bounds flags', () => {
       maxTransactionBytes: 2 * WORKER_DEFAULTS.bodyLimit,
       maxPageBytes: 4 * 1024 * 1024,
       socketAuthTimeoutMs: 5000,
+      objectCacheBytes: 32 * 1024 * 1024,
     });
   });
 
-  it('take the stream caps, the quota (0: none), the timeouts (the WebSocket auth window too), and a transaction budget of twice the body limit', () => {
+  it('take the stream caps, the quota (0: none), the object cache (0: none), the timeouts (the WebSocket auth window too), and a transaction budget of twice the body limit', () => {
     const config = parseWorkerArgs([
       ...base,
       '--max-streams', '10',
@@ -29,6 +30,7 @@ describe('`pinbase worker` bounds flags', () => {
       '--headers-timeout', '2s',
       '--body-limit', '65536',
       '--socket-auth-timeout', '750ms',
+      '--object-cache', '0',
     ]);
     expect(config).toMatchObject({
       maxStreams: 10,
@@ -38,6 +40,7 @@ describe('`pinbase worker` bounds flags', () => {
       headersTimeoutMs: 2000,
       maxTransactionBytes: 131072,
       socketAuthTimeoutMs: 750,
+      objectCacheBytes: 0,
     });
   });
 
@@ -46,6 +49,7 @@ describe('`pinbase worker` bounds flags', () => {
     expect(() => parseWorkerArgs([...base, '--request-timeout', 'soon'])).toThrow(/--request-timeout/);
     expect(() => parseWorkerArgs([...base, '--max-user-bytes', '-1'])).toThrow(/--max-user-bytes/);
     expect(() => parseWorkerArgs([...base, '--socket-auth-timeout', '10ms'])).toThrow(/--socket-auth-timeout/);
+    expect(() => parseWorkerArgs([...base, '--object-cache', '32MiB'])).toThrow(/--object-cache/);
     expect(() => parseWorkerArgs([...base, '--request-timeout', '5s', '--headers-timeout', '6s'])).toThrow(/--headers-timeout/);
     expect(parseWorkerArgs([...base, '--request-timeout', '5s']).headersTimeoutMs).toBe(5000);
   });

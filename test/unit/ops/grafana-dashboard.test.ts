@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Registry } from 'prom-client';
 import { RouterMetrics } from '../../../router/router-metrics.js';
 import { WorkerMetrics } from '../../../services/worker/worker-metrics.js';
+import { ObjectCache } from '../../../services/partition/object-cache.js';
 
 interface Panel {
   title: string;
@@ -56,7 +57,7 @@ function labelsUsed(expr: string): string[] {
 describe('the Grafana dashboard', () => {
   it('queries only metrics the worker and the router export, by labels they have', async () => {
     const exported = new Map([
-      ...(await seriesOf(new WorkerMetrics({ openPartitions: () => 0, liveStreams: () => 0 }).registry)),
+      ...(await seriesOf(new WorkerMetrics({ openPartitions: () => 0, liveStreams: () => 0, objectCache: () => new ObjectCache(0) }).registry)),
       ...(await seriesOf(new RouterMetrics().registry)),
     ]);
     const queries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr })));
