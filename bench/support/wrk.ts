@@ -30,6 +30,22 @@ export function assertWrkInstalled(): void {
 }
 
 /**
+ * Each wrk thread runs the script in a Lua state of its own: seeded at load
+ * (or not at all), every thread would draw the same users in the same order,
+ * so that each user was asked twice in quick succession (warm caches; two
+ * writes to one user in one group commit; two updates of one PostgreSQL row).
+ * setup() numbers the threads and init() seeds each with its own number.
+ */
+const THREAD_SEEDS = `local bench_threads = 0
+function setup(thread)
+  bench_threads = bench_threads + 1
+  thread:set("bench_thread", bench_threads)
+end
+function init(args)
+  math.randomseed(os.time() + 1000003 * bench_thread)
+end`;
+
+/**
  * Runs wrk against `baseUrl` with a Lua `request()` body that builds each
  * request (spread over users); returns throughput and latency percentiles.
  */
@@ -44,7 +60,7 @@ export async function runWrk(options: {
   const script = join(dir, 'bench.lua');
   writeFileSync(
     script,
-    `math.randomseed(os.time())
+    `${THREAD_SEEDS}
 ${options.requestLua}
 done = function(summary, latency, requests)
   local e = summary.errors
