@@ -26,6 +26,8 @@
  *                                               # its top self-time items printed (profiles kept in DIR)
  *   BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_USERS=1000 BENCH_CONNECTIONS=64 BENCH_PG_POOL=16
  *   BENCH_STACKS=pinbase,memory                 # only these stacks (ratios to one left out print as -)
+ *   BENCH_COMPARE=/path/to/checkout             # one more stack: that built checkout's worker (a before/after
+ *                                               # of a change, measured in the same interleaved rounds)
  *
  * Bounded: every process is stopped at the end and on failure (PostgreSQL by
  * `pg_ctl stop`), temporary directories removed; each wrk run lasts BENCH_SECONDS.
@@ -55,13 +57,18 @@ const PG_POOL = Number(process.env.BENCH_PG_POOL ?? 16);
 const WARMUP_SECONDS = QUICK ? 0 : 2;
 const PEER_SERVER = fileURLToPath(new URL('./peer-server.js', import.meta.url));
 
-const ALL_STACKS = ['pinbase', 'postgres', 'memory'] as const;
+const ALL_STACKS = ['pinbase', 'compare', 'postgres', 'memory'] as const;
 type Stack = (typeof ALL_STACKS)[number];
 type Method = 'GET' | 'PUT';
 const METHODS: readonly Method[] = ['GET', 'PUT'];
-const STACKS = ALL_STACKS.filter((s) => (process.env.BENCH_STACKS?.split(',') ?? ALL_STACKS).includes(s));
+/** Another built checkout whose worker runs as the `compare` stack. */
+const COMPARE = process.env.BENCH_COMPARE === undefined ? undefined : resolve(process.env.BENCH_COMPARE);
+const STACKS = ALL_STACKS.filter(
+  (s) => (s === 'compare' ? COMPARE !== undefined : (process.env.BENCH_STACKS?.split(',') ?? ALL_STACKS).includes(s)),
+);
 const LABELS: Record<Stack, string> = {
   pinbase: 'Pinbase worker (pipelined: fsync before the answer)',
+  compare: `Pinbase worker of ${COMPARE ?? '-'}`,
   postgres: `fastify + PostgreSQL 15 (synchronous_commit=on, pg.Pool ${PG_POOL})`,
   memory: 'fastify from memory (the framework ceiling)',
 };
@@ -108,6 +115,12 @@ async function main(): Promise<void> {
     if (STACKS.includes('pinbase')) {
       worker = await startWorker(dataDir, secrets.workerFlags, []);
       running.set('pinbase', { url: workerUrl(worker), pids: () => [worker!.pid!] });
+    }
+    if (COMPARE !== undefined) {
+      const compareData = join(dir, 'compare-data');
+      mkdirSync(compareData);
+      const other = await startWorker(compareData, secrets.workerFlags, [], join(COMPARE, 'dist/services/cli/main.js'));
+      running.set('compare', { url: workerUrl(other), pids: () => [other.pid!] });
     }
     if (STACKS.includes('postgres')) {
       postgres = startPostgres(pgBin!);
@@ -161,9 +174,9 @@ async function main(): Promise<void> {
 const workerPorts = new WeakMap<ChildProcess, number>();
 const workerUrl = (child: ChildProcess) => `http://127.0.0.1:${workerPorts.get(child)!}`;
 
-async function startWorker(dataDir: string, flags: string[], nodeFlags: string[]): Promise<ChildProcess> {
+async function startWorker(dataDir: string, flags: string[], nodeFlags: string[], main = MAIN): Promise<ChildProcess> {
   const port = await freePort();
-  const child = node([MAIN, 'worker', '--id', 'bench', '--port', String(port), '--data', dataDir, ...flags, '--log-level', 'warn'], nodeFlags);
+  const child = node([main, 'worker', '--id', 'bench', '--port', String(port), '--data', dataDir, ...flags, '--log-level', 'warn'], nodeFlags);
   workerPorts.set(child, port);
   await waitReady(`http://127.0.0.1:${port}`);
   return child;
