@@ -65,20 +65,13 @@ export class PartitionStore {
    * written reads as empty, and reading it creates nothing on disk.
    */
   async read<T>(userId: string, fn: (view: PartitionView) => T): Promise<T> {
-    // The hot path: the partition is open, nothing to wait for (no promise between the request and its read).
-    const open = this.pool.acquireOpen(userId);
-    if (open !== undefined) {
-      try {
-        const wait = open.whenReadable();
-        if (wait) await wait;
-        return fn(open);
-      } finally {
-        this.pool.release(open);
-      }
+    // The hot path: an open partition is taken without a promise between the request and its read.
+    let partition = this.pool.acquireOpen(userId);
+    if (partition === undefined) {
+      if (!this.pool.isOpen(userId) && !existsSync(partitionPath(this.dataDir, userId))) return fn(emptyView(userId));
+      partition = await this.acquire(userId);
+      if (partition === undefined) return this.read(userId, fn);
     }
-    if (!this.pool.isOpen(userId) && !existsSync(partitionPath(this.dataDir, userId))) return fn(emptyView(userId));
-    const partition = await this.acquire(userId);
-    if (partition === undefined) return this.read(userId, fn);
     try {
       const wait = partition.whenReadable();
       if (wait) await wait;
