@@ -8,12 +8,19 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { assertBuilt } from '../../support/cli-process.js';
 
-/** Runs `dist/bench/<script>` with `--quick`, expects exit 0 (stderr as the message), and returns its output. */
-export async function runQuickBench(script: string): Promise<{ out: string; err: string }> {
+/**
+ * Runs `dist/bench/<script>` with `args` (by default `--quick`), expects exit
+ * 0 (stderr as the message), and returns its output. `nodeArgs` go to node
+ * itself (e.g. `--expose-gc`), `env` is added to this process's environment.
+ */
+export async function runQuickBench(
+  script: string,
+  { args = ['--quick'], nodeArgs = [], env = {} }: { args?: string[]; nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<{ out: string; err: string }> {
   assertBuilt();
   const bench = fileURLToPath(new URL(`../../../dist/bench/${script}`, import.meta.url));
   expect(existsSync(bench), `${bench}: run npm run build`).toBe(true);
-  const child = spawn(process.execPath, [bench, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, bench, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
