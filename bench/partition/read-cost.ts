@@ -6,6 +6,7 @@
  * in it. Prints ns per read for each.
  *
  *   npm run build && node dist/bench/partition/read-cost.js 1 1000
+ *   node dist/bench/partition/read-cost.js --quick 1 50    # CI smoke: 10,000 reads per measure instead of 200,000
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,8 @@ import { readObject } from '../../services/partition/object-reads.js';
 import { openPartitionDatabase } from '../../services/partition/partition-database.js';
 import { Statements } from '../../services/partition/statements.js';
 
-const READS = 200_000;
+const QUICK = process.argv.includes('--quick');
+const READS = QUICK ? 10_000 : 200_000;
 
 function measure(partitions: number): void {
   const dir = mkdtempSync(join(tmpdir(), 'pinbase-read-cost-'));
@@ -47,4 +49,4 @@ function measure(partitions: number): void {
   }
 }
 
-for (const partitions of process.argv.slice(2).map(Number)) measure(partitions);
+for (const partitions of process.argv.slice(2).filter((arg) => arg !== '--quick').map(Number)) measure(partitions);

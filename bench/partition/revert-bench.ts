@@ -5,6 +5,7 @@
  * the event loop is held for it) and the time to the durable answer.
  *
  *   npm run build && node dist/bench/partition/revert-bench.js 10000 100000
+ *   node dist/bench/partition/revert-bench.js 100 1000      # CI smoke (portability-bench-smoke.test.ts)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

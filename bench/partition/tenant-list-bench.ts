@@ -6,6 +6,7 @@
  * cached after the first) and the longest event-loop delay seen meanwhile.
  *
  *   npm run build && node dist/bench/partition/tenant-list-bench.js 1000
+ *   node dist/bench/partition/tenant-list-bench.js 100      # CI smoke (portability-bench-smoke.test.ts)
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,7 @@ async function main(tenants: number): Promise<void> {
       const started = process.hrtime.bigint();
       const page = await directory.page(undefined, MAX_PAGE);
       times.push(Number(process.hrtime.bigint() - started) / 1e6);
+      if (page.users.length !== Math.min(tenants + 1, MAX_PAGE)) throw new Error(`a page of ${page.users.length} tenants`);
       if (page.users.some((user) => user.lastSeq !== 20)) throw new Error('a tenant was not read');
     }
     delay.disable();

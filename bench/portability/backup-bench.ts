@@ -3,10 +3,12 @@
  * through a local router + 2 workers (`pinbase up` in a temporary
  * directory): tenants/s and MB/s of each.
  *   npm run bench:backup -- [--tenants 10000] [--objects 2] [--concurrency 4] [--format ndjson|sqlite]
+ *   npm run bench:backup -- --quick      # CI smoke: 20 tenants (unless --tenants says otherwise)
  * The backup is taken from one cluster and restored into a fresh one.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,31 +16,66 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { readSecretLines } from '../../services/auth/secret-file.js';
 import { signUserToken } from '../../services/auth/token-signer.js';
-import { freePort, MAIN, pinbase, stop, waitReady } from '../router/bench-processes.js';
+import { freePort, MAIN, pinbase, stop } from '../router/bench-processes.js';
 
 const { values } = parseArgs({
   options: {
-    tenants: { type: 'string', default: '10000' },
+    quick: { type: 'boolean' },
+    tenants: { type: 'string' },
     objects: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '4' },
     format: { type: 'string', default: 'ndjson' },
   },
 });
-const tenants = Number(values.tenants);
+const tenants = Number(values.tenants ?? (values.quick === true ? '20' : '10000'));
 const objects = Number(values.objects);
 const concurrency = values.concurrency;
 const format = values.format;
 
 const root = mkdtempSync(join(tmpdir(), 'pinbase-backup-bench-'));
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A first worker port whose next one is free too (`pinbase up` takes --worker-port and --worker-port+1). */
+async function freeWorkerPorts(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port < 65535 && (await portIsFree(port + 1))) return port;
+  }
+}
+
+/**
+ * `pinbase up` (router + 2 workers) on free ports; if it exits before it is
+ * ready (a port taken meanwhile by another process), once more on others.
+ */
 async function startCluster(name: string): Promise<{ url: string; data: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const workerPort = await freePort();
   const data = join(root, name, 'data');
-  const child = pinbase(['up', '--port', String(port), '--worker-port', String(workerPort), '--data', data]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url);
-  return { url, data, stop: () => stop(child) };
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const workerPort = await freeWorkerPorts();
+    const child = pinbase(['up', '--port', String(port), '--worker-port', String(workerPort), '--data', data]);
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 30_000;
+    while (child.exitCode === null && child.signalCode === null) {
+      const ready = await fetch(`${url}/readyz`).then(
+        async (response) => (await response.arrayBuffer(), response.ok),
+        () => false,
+      );
+      if (ready) return { url, data, stop: () => stop(child) };
+      if (Date.now() > deadline) {
+        await stop(child);
+        throw new Error(`pinbase up (${url}) not ready within 30 s`);
+      }
+      await sleep(100);
+    }
+    if (attempt === 3) throw new Error(`pinbase up exited (${child.exitCode ?? child.signalCode}) before it was ready, ${attempt} times`);
+  }
 }
 
 /** Runs `pinbase <args>`, resolves with its wall time and stderr (the summary line). */
@@ -86,7 +123,7 @@ async function seed(url: string, data: string): Promise<void> {
 
 function report(what: string, seconds: number, bytes: number, summary: string): void {
   const mb = bytes / 1e6;
-  console.log(`${what}: ${tenants} tenants, ${mb.toFixed(1)} MB in ${seconds.toFixed(1)} s = ${(tenants / seconds).toFixed(0)} tenants/s, ${(mb / seconds).toFixed(2)} MB/s  [${summary}]`);
+  console.log(`${what}: ${tenants} tenants, ${mb.toFixed(2)} MB in ${seconds.toFixed(1)} s = ${(tenants / seconds).toFixed(0)} tenants/s, ${(mb / seconds).toFixed(2)} MB/s  [${summary}]`);
 }
 
 const clusters: { stop: () => Promise<void> }[] = [];

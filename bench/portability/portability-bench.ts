@@ -4,6 +4,7 @@
  * process on loopback: NDJSON and SQLite side by side.
  *
  *   npm run bench:portability [-- --objects 100000]
+ *   npm run bench:portability -- --quick     # CI smoke: 1500 objects (unless --objects says otherwise)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,21 +16,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { freePort } from '../router/bench-processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/pinbase.cjs', import.meta.url));
-const { values } = parseArgs({ options: { objects: { type: 'string', default: '100000' } } });
-const objects = Number(values.objects);
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, objects: { type: 'string' } } });
+const objects = Number(values.objects ?? (values.quick === true ? '1500' : '100000'));
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pinbase-portability-bench-'));
-  const port = 47900 + Math.floor(Math.random() * 90);
+  const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [CLI, 'worker', '--id', 'bench', '--port', String(port), '--data', join(dir, 'data'), '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {
     for (let i = 0; !(await fetch(`${url}/readyz`).then((r) => r.ok, () => false)); i++) {
-      if (i > 200) throw new Error('the worker did not start');
+      if (i > 200 || child.exitCode !== null || child.signalCode !== null) throw new Error('the worker did not start');
       await sleep(50);
     }
     for (let start = 0; start < objects; start += 1000) {
@@ -67,9 +69,11 @@ async function main(): Promise<void> {
       console.log(`| ${row.format} | ${(row.bytes / 1024 / 1024).toFixed(1)} MiB | ${rate(row.exportMs)} (${row.exportMs.toFixed(0)} ms) | ${rate(row.importMs)} (${row.importMs.toFixed(0)} ms) | ${row.stallMs.toFixed(0)} ms |`);
     }
   } finally {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,8 @@
  * building the sorted listing from the 256 fan-out directories (what a page
  * costs at most once per CACHE_MS), and paging through all of it.
  *   npx tsx bench/portability/tenant-list-bench.ts [tenants=10000]
+ *   npm run build && node dist/bench/portability/tenant-list-bench.js [tenants=10000]
+ *   node dist/bench/portability/tenant-list-bench.js 1100   # CI smoke (portability-bench-smoke.test.ts): two pages
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,12 +30,15 @@ try {
   const start = performance.now();
   let after: string | undefined;
   let pages = 0;
+  let listed = 0;
   do {
     const page = await directory.page(after, MAX_PAGE);
     after = page.next ?? undefined;
     pages++;
+    listed += page.users.length;
   } while (after !== undefined);
   const ms = performance.now() - start;
+  if (listed !== tenants) throw new Error(`the pages listed ${listed} tenants, not ${tenants}`);
   console.log(`${pages} pages of ${MAX_PAGE} from the cached listing (one stat per entry): ${ms.toFixed(1)} ms, ${(ms / pages).toFixed(1)} ms per page`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
