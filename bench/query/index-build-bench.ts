@@ -8,6 +8,7 @@
  * to its latency without one (the longest a write waits behind a step).
  *
  * Usage: npm run build && node dist/bench/query/index-build-bench.js [--objects 100000]
+ *        node dist/bench/query/index-build-bench.js --quick   # CI smoke: 5,000 objects (10 steps), 0.5 s of writes without a build
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -19,8 +20,10 @@ import { PartitionStore } from '../../services/partition/partition-store.js';
 import { INDEX_BUILD_BATCH } from '../../services/query/index-catalog.js';
 import { DAY_MS } from '../../services/worker/worker-config.js';
 
-const { values } = parseArgs({ options: { objects: { type: 'string' } } });
-const objects = Number(values.objects ?? 100_000);
+const { values } = parseArgs({ options: { objects: { type: 'string' }, quick: { type: 'boolean' } } });
+const QUICK = values.quick === true;
+const objects = Number(values.objects ?? (QUICK ? 5_000 : 100_000));
+const BASELINE_MS = QUICK ? 500 : 2000;
 const USER = 'bench';
 const scratch = mkdtempSync(join(tmpdir(), 'pinbase-index-bench-'));
 const batchSeconds: number[] = [];
@@ -69,7 +72,7 @@ try {
   }
 
   let stopBaseline = false;
-  setTimeout(() => (stopBaseline = true), 2000);
+  setTimeout(() => (stopBaseline = true), BASELINE_MS);
   const baseline = await writer(() => stopBaseline);
 
   batchSeconds.length = 0;

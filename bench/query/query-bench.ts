@@ -9,6 +9,7 @@
  * on its examination budget and go on with a cursor: what is timed is the
  * whole walk to the first 20 matches (or the end), as a client sees it.
  * Usage: npm run bench:query -- [--objects 100000] [--runs 200]
+ *        npm run bench:query -- --quick   # CI smoke: 5,000 objects, 20 runs
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,17 +20,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { freePort } from '../router/bench-processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/pinbase.cjs', import.meta.url));
-const { values } = parseArgs({ options: { objects: { type: 'string' }, runs: { type: 'string' } } });
-const objects = Number(values.objects ?? 100_000);
-const runs = Number(values.runs ?? 200);
+const { values } = parseArgs({ options: { objects: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean' } } });
+const QUICK = values.quick === true;
+const objects = Number(values.objects ?? (QUICK ? 5_000 : 100_000));
+const runs = Number(values.runs ?? (QUICK ? 20 : 200));
 const scanRuns = Math.max(5, Math.min(runs, 30));
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const USER = '/api/users/bench';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pinbase-query-bench-'));
-const port = 47000 + Math.floor(Math.random() * 900);
+const port = await freePort();
 const child = spawn(
   process.execPath,
   [CLI, 'worker', '--id', 'bench', '--port', String(port), '--data', scratch, '--log-level', 'warn'],
@@ -87,6 +90,7 @@ async function measure(params: string, count: number): Promise<{ p50: number; p9
 
 try {
   for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`bench worker exited with ${child.exitCode}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;
     } catch {
@@ -153,8 +157,10 @@ try {
   console.log(`\nIndex builds (PUT to ready, background batches): ${built.map(([name, ms]) => `${name} ${fmt(ms)} ms`).join(', ')}`);
 } finally {
   await pool.close();
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  }
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -5,6 +5,7 @@
  * and at its peak (sampled from /proc every 10 ms) and the transfer time.
  *
  *   npm run build && node dist/bench/router/body-stream-rss.js [checkout]
+ *   node dist/bench/router/body-stream-rss.js --quick [checkout]   # CI smoke: a 32 MiB body
  *
  * `checkout` (default: this one, built) is the directory whose
  * bin/pinbase.cjs runs the router: pass another built checkout to compare.
@@ -18,16 +19,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { freePort } from './bench-processes.js';
 
+const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' } }, allowPositionals: true });
 const MiB = 1024 * 1024;
-const TOTAL = 200 * MiB;
+const TOTAL = (values.quick === true ? 32 : 200) * MiB;
 const CHUNK = 64 * 1024;
 const FILLER = Buffer.alloc(CHUNK, 97);
 
 async function main(): Promise<void> {
-  const checkout = process.argv[2] ?? fileURLToPath(new URL('../../..', import.meta.url));
+  const checkout = positionals[0] ?? fileURLToPath(new URL('../../..', import.meta.url));
   const upstream = createServer((req, res) => {
     res.setHeader('x-pinbase-worker', 'w1');
     res.setHeader('content-type', 'application/json');

@@ -8,6 +8,7 @@
  * Prints req/s, p50/p99 and the proxy's CPU µs per request.
  *
  *   npm run build && node dist/bench/router/run-router-bench.js
+ *   npm run bench:router -- --quick   # CI smoke: every setup, 1 round of 1 s, no warm-up, 32 users, -c8
  *   BENCH_SECONDS=10 (per run), BENCH_ROUNDS=3, BENCH_CONNECTIONS=32
  *   BENCH_COMPARE=/path/to/other/checkout (built): its router, 1 process,
  *   measured beside this one in the same rounds (a before/after of a change)
@@ -20,14 +21,18 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Placement } from '../../services/topology/placement.js';
 import { cpuSeconds, freePort, hasCommand, pinbase, runWrk, startHaproxy, stop, waitReady, wrkScript, type WrkResult } from './bench-processes.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const { values } = parseArgs({ options: { quick: { type: 'boolean' } } });
+const QUICK = values.quick === true;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 1 : 10));
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? (QUICK ? 8 : 32));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+const WARMUP_SECONDS = QUICK ? 0 : 2;
 const REFERENCE_PROXY = fileURLToPath(new URL('./reference-proxy.js', import.meta.url));
-const USERS = Array.from({ length: 1000 }, (_, i) => `u${i}`);
+const USERS = Array.from({ length: QUICK ? 32 : 1000 }, (_, i) => `u${i}`);
 const COMPARE = process.env.BENCH_COMPARE;
 
 interface Row {
@@ -48,7 +53,7 @@ async function main(): Promise<void> {
   try {
     await benchmark(dir, children);
   } finally {
-    for (const child of children.reverse()) await stop(child);
+    await Promise.all(children.map(stop));
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -63,35 +68,21 @@ async function benchmark(dir: string, children: ChildProcess[]): Promise<void> {
   const topology = join(dir, 'topology.json');
   writeFileSync(topology, JSON.stringify({ version: 1, workers: workers.map((w) => ({ id: w.id, url: `http://127.0.0.1:${w.port}` })) }));
   for (const w of workers) children.push(pinbase(['worker', '--id', w.id, '--port', String(w.port), '--data', dataDir, '--topology', topology, '--log-level', 'warn']));
-  await Promise.all(workers.map((w) => waitReady(`http://127.0.0.1:${w.port}`)));
-
   const placement = new Placement(workers.map((w) => w.id));
   const owners = new Map(USERS.map((u) => [u, placement.owner(u)!]));
   const w1Users = USERS.filter((u) => owners.get(u) === 'w1');
-  for (const user of USERS) {
-    const port = workers.find((w) => w.id === owners.get(user))!.port;
-    await fetch(`http://127.0.0.1:${port}/api/users/${user}/bench/obj`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: '{"n":0,"text":"benchmark"}',
-    }).then((r) => r.arrayBuffer());
-  }
 
-  const scripts = {
-    directGET: wrkScript(dir, 'direct-get', 'GET', w1Users),
-    directPUT: wrkScript(dir, 'direct-put', 'PUT', w1Users),
-    GET: wrkScript(dir, 'get', 'GET', USERS),
-    PUT: wrkScript(dir, 'put', 'PUT', USERS),
-  };
-  const setups: { name: string; url: string; pid: number | undefined; direct: boolean }[] = [
-    { name: 'direct to w1 (its users)', url: `http://127.0.0.1:${workers[0]!.port}`, pid: undefined, direct: true },
+  // Every proxy starts while the workers do (on a small machine starting
+  // node processes one after the other is most of a short run's time); each
+  // is waited for once the users' objects exist.
+  const setups: { name: string; url: string; pid: number | undefined; direct: boolean; ready: string }[] = [
+    { name: 'direct to w1 (its users)', url: `http://127.0.0.1:${workers[0]!.port}`, pid: undefined, direct: true, ready: '/readyz' },
   ];
   for (const processes of [1, 2]) {
     const port = await freePort();
     const router = pinbase(['router', '--port', String(port), '--topology', topology, '--log-level', 'warn', '--processes', String(processes)]);
     children.push(router);
-    await waitReady(`http://127.0.0.1:${port}`);
-    setups.push({ name: `pinbase router, ${processes} process${processes > 1 ? 'es' : ''}`, url: `http://127.0.0.1:${port}`, pid: router.pid, direct: false });
+    setups.push({ name: `pinbase router, ${processes} process${processes > 1 ? 'es' : ''}`, url: `http://127.0.0.1:${port}`, pid: router.pid, direct: false, ready: '/readyz' });
   }
   if (COMPARE !== undefined) {
     const bin = join(COMPARE, 'bin', 'pinbase.cjs');
@@ -99,8 +90,7 @@ async function benchmark(dir: string, children: ChildProcess[]): Promise<void> {
     const port = await freePort();
     const router = pinbase(['router', '--port', String(port), '--topology', topology, '--log-level', 'warn'], bin);
     children.push(router);
-    await waitReady(`http://127.0.0.1:${port}`);
-    setups.push({ name: `pinbase router, 1 process, at ${commit}`, url: `http://127.0.0.1:${port}`, pid: router.pid, direct: false });
+    setups.push({ name: `pinbase router, 1 process, at ${commit}`, url: `http://127.0.0.1:${port}`, pid: router.pid, direct: false, ready: '/readyz' });
   }
   // Forwarding-only reference proxies (bench/router/reference-proxy.ts): the
   // floor of a Node proxy on the router's stack, and without undici.
@@ -108,21 +98,40 @@ async function benchmark(dir: string, children: ChildProcess[]): Promise<void> {
     const port = await freePort();
     const proxy = spawn(process.execPath, [REFERENCE_PROXY, mode, String(port), topology], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(proxy);
-    await waitReady(`http://127.0.0.1:${port}`, '/api/users/u0/bench/obj');
-    setups.push({ name: `reference: node:http + ${mode === 'undici' ? 'undici' : 'raw sockets'}`, url: `http://127.0.0.1:${port}`, pid: proxy.pid, direct: false });
+    setups.push({ name: `reference: node:http + ${mode === 'undici' ? 'undici' : 'raw sockets'}`, url: `http://127.0.0.1:${port}`, pid: proxy.pid, direct: false, ready: '/api/users/u0/bench/obj' });
   }
   const haproxyPort = await freePort();
   const haproxy = startHaproxy(dir, haproxyPort, workers, owners);
   children.push(haproxy);
-  await waitReady(`http://127.0.0.1:${haproxyPort}`, '/api/users/u0/bench/obj');
-  setups.push({ name: 'haproxy (hash path,word(3,/))', url: `http://127.0.0.1:${haproxyPort}`, pid: haproxy.pid, direct: false });
+  setups.push({ name: 'haproxy (hash path,word(3,/))', url: `http://127.0.0.1:${haproxyPort}`, pid: haproxy.pid, direct: false, ready: '/api/users/u0/bench/obj' });
+
+  await Promise.all(workers.map((w) => waitReady(`http://127.0.0.1:${w.port}`)));
+  const seed = async (user: string) => {
+    const port = workers.find((w) => w.id === owners.get(user))!.port;
+    const response = await fetch(`http://127.0.0.1:${port}/api/users/${user}/bench/obj`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":0,"text":"benchmark"}',
+    });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`seeding ${user}: ${response.status}`);
+  };
+  for (let i = 0; i < USERS.length; i += 16) await Promise.all(USERS.slice(i, i + 16).map(seed));
+  await Promise.all(setups.map((setup) => waitReady(setup.url, setup.ready)));
+
+  const scripts = {
+    directGET: wrkScript(dir, 'direct-get', 'GET', w1Users),
+    directPUT: wrkScript(dir, 'direct-put', 'PUT', w1Users),
+    GET: wrkScript(dir, 'get', 'GET', USERS),
+    PUT: wrkScript(dir, 'put', 'PUT', USERS),
+  };
 
   const runs: Row[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const setup of setups) {
       for (const method of ['GET', 'PUT'] as const) {
         const script = setup.direct ? scripts[`direct${method}`] : scripts[method];
-        await runWrk(setup.url, script, 2, CONNECTIONS);
+        if (WARMUP_SECONDS > 0) await runWrk(setup.url, script, WARMUP_SECONDS, CONNECTIONS);
         const before = setup.pid === undefined ? 0 : cpuSeconds(setup.pid);
         const result = await runWrk(setup.url, script, SECONDS, CONNECTIONS);
         const used = setup.pid === undefined ? undefined : cpuSeconds(setup.pid) - before;
@@ -182,7 +191,7 @@ function table(rows: Row[]): string {
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   return [
-    `wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, 1000 users, 2 workers, median of ${ROUNDS} interleaved rounds, ${new Date().toISOString()}`,
+    `wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, ${USERS.length} users, 2 workers, median of ${ROUNDS} interleaved rounds, ${new Date().toISOString()}`,
     format(header),
     rule,
     ...lines.map(format),
