@@ -6,6 +6,8 @@
  *   cold     cost of opening a closed partition (lease + SQLite open + first read)
  *   http     one worker over HTTP (wrk, 16 connections, 100 users): GET and durable PUT
  * Usage: npm run bench:glusterfs -- [--seconds 10] [--connections 16]
+ *        npm run bench:glusterfs -- --quick   # CI smoke: the same volume and runs, 1 s per wrk run, 5 cold-open
+ *                                             # users, 10 users x 2 objects over HTTP (--seconds still applies)
  * Needs root, FUSE, glusterfs-server, glusterfs-client and wrk.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,8 +19,9 @@ import { assertWrkInstalled, runWrk, spreadOverUsersLua, type WrkResult } from '
 import { startBenchWorker } from '../worker/bench-worker.js';
 import { coldOpen } from '../worker/storage-bench.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, connections: { type: 'string' } } });
-const seconds = Number(values.seconds ?? 10);
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, connections: { type: 'string' }, quick: { type: 'boolean' } } });
+const QUICK = values.quick === true;
+const seconds = Number(values.seconds ?? (QUICK ? 1 : 10));
 const connections = Number(values.connections ?? 16);
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
@@ -29,9 +32,9 @@ if (unavailable !== undefined) {
 }
 assertWrkInstalled();
 
-const USERS = 100;
-const OBJECTS = 10;
-const COLD_USERS = 100;
+const USERS = QUICK ? 10 : 100;
+const OBJECTS = QUICK ? 2 : 10;
+const COLD_USERS = QUICK ? 5 : 100;
 // Ctrl-C or SIGTERM: exit through process.exit, whose 'exit' handler tears the volume down.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 const local = mkdtempSync(join(tmpdir(), 'pinbase-bench-local-'));

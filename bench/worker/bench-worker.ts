@@ -4,24 +4,29 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { Durability } from '../../services/partition/partition-database.js';
+import { freePort } from '../router/bench-processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/pinbase.cjs', import.meta.url));
 
-/** A worker process for benchmarks, on port 47xxx, preloaded with users × objects. */
+/** A worker process for benchmarks, on a free loopback port, preloaded with users × objects. */
 export async function startBenchWorker(
   dataDir: string,
   durability: Durability,
   users: number,
   objectsPerUser: number,
 ): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = 47000 + Math.floor(Math.random() * 900);
+  const port = await freePort();
   const child = spawn(
     process.execPath,
     [CLI, 'worker', '--id', 'bench', '--port', String(port), '--data', dataDir, '--durability', durability, '--log-level', 'warn'],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
+  let exit: string | undefined;
+  child.once('exit', (code, signal) => (exit = `exited (${signal ?? code}) before it was ready`));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
+    // Another process could answer on the port once this worker is gone.
+    if (exit !== undefined) throw new Error(`bench worker ${exit}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;
     } catch {

@@ -6,6 +6,7 @@
  * of one-fsync-per-write to many files on this machine's storage.
  *
  *   npm run build && node dist/bench/worker/fsync-scaling.js [DIR]
+ *   node dist/bench/worker/fsync-scaling.js --quick [DIR]   # CI smoke: the same four pool sizes, 100 files, 16 appenders, 0.5 s each
  *
  * DIR (default: a temporary directory under the working directory) should
  * be on the file system the data directory would use.
@@ -15,9 +16,11 @@ import { fdatasync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const FILES = 1000;
-const LOOPS = 64;
-const SECONDS = 4;
+const QUICK = process.argv.includes('--quick');
+const DIR = process.argv.slice(2).find((arg) => arg !== '--quick');
+const FILES = QUICK ? 100 : 1000;
+const LOOPS = QUICK ? 16 : 64;
+const SECONDS = QUICK ? 0.5 : 4;
 
 async function measure(dir: string): Promise<number> {
   const files = Array.from({ length: FILES }, (_, i) => ({ fd: openSync(join(dir, `f${i}`), 'w+'), offset: 0 }));
@@ -39,19 +42,19 @@ async function measure(dir: string): Promise<number> {
 }
 
 if (process.env.FSYNC_SCALING_CHILD === '1') {
-  const dir = mkdtempSync(join(process.argv[2]!, 'fsync-'));
+  const dir = mkdtempSync(join(DIR!, 'fsync-'));
   try {
     process.stdout.write(`${Math.round(await measure(dir))}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 } else {
-  const base = resolve(process.argv[2] ?? '.');
+  const base = resolve(DIR ?? '.');
   console.log(`fdatasync of ${FILES} files, ${LOOPS} concurrent appenders, ${SECONDS} s per row, in ${base}`);
   console.log('| UV_THREADPOOL_SIZE | fdatasyncs/s |');
   console.log('| ---: | ---: |');
   for (const size of [4, 16, 32, 64]) {
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), base], {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...(QUICK ? ['--quick'] : []), base], {
       env: { ...process.env, FSYNC_SCALING_CHILD: '1', UV_THREADPOOL_SIZE: String(size) },
       encoding: 'utf8',
     });

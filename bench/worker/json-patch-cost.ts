@@ -2,6 +2,7 @@
  * What the costliest JSON Patches cost to apply, on a document at the node
  * limit (DOCUMENT_STRUCTURE.maxNodes): the numbers in docs/ARCHITECTURE.md.
  * Run: npm run build && node dist/bench/worker/json-patch-cost.js
+ *      node dist/bench/worker/json-patch-cost.js --quick   # CI smoke: the same cases, one round each instead of the median of 7
  */
 import { applyJsonPatch, MAX_PATCH_OPS } from '../../services/partition/json-patch.js';
 import { DOCUMENT_STRUCTURE } from '../../services/partition/json-structure.js';
@@ -14,7 +15,7 @@ function wideObject(nodes: number): Record<string, number> {
 }
 
 /** The median time of applying `patch` to a fresh `document()` (made before the clock starts), which throws when `throws`. */
-function medianMs(document: () => unknown, patch: unknown[], throws: boolean, rounds = 7): number {
+function medianMs(document: () => unknown, patch: unknown[], throws: boolean, rounds: number): number {
   const times: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const target = document();
@@ -31,6 +32,7 @@ function medianMs(document: () => unknown, patch: unknown[], throws: boolean, ro
   return times.sort((a, b) => a - b)[Math.floor(rounds / 2)]!;
 }
 
+const ROUNDS = process.argv.includes('--quick') ? 1 : 7;
 const limit = DOCUMENT_STRUCTURE.maxNodes;
 /** The most items an array of a 1 MiB document holds (`0,` each). */
 const longest = 512 * 1024 - 16;
@@ -75,5 +77,5 @@ const cases: [string, () => unknown, unknown[], boolean][] = [
 ];
 
 for (const [name, document, patch, throws] of cases) {
-  console.log(`${medianMs(document, patch, throws).toFixed(1).padStart(7)} ms  ${name}`);
+  console.log(`${medianMs(document, patch, throws, ROUNDS).toFixed(1).padStart(7)} ms  ${name}`);
 }
