@@ -76,7 +76,9 @@ describe('router benchmarks', () => {
     expect(seconds, out).toBeGreaterThanOrEqual(0);
     expect(before, out).toBeGreaterThan(0);
     expect(peak, out).toBeGreaterThanOrEqual(before!);
-    expect(hwm, out).toBeGreaterThanOrEqual(peak!);
+    // Not compared with the sampled peak: the kernel's VmHWM is not raised on every path that maps memory, and
+    // one run printed a sampled VmRSS of 125 MiB beside a VmHWM of 124.
+    expect(hwm, out).toBeGreaterThan(0);
   }, 60_000);
 
   it('the stats-history cost benchmark fills the ring for the given workers and times a 10-minute report', async () => {
