@@ -2,23 +2,18 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The two Ansible deployment tests take most of the run (minutes each, and
- * each runs a cluster): run at once on this 2-core machine they slowed each
- * other down to 10 and 6 minutes (15 min in all). This order starts
- * ansible-deploy first and ansible-glusterfs before the last fifth of the
- * other files: by then the other worker has run most of the suite beside
- * ansible-deploy, which is over, and the short files left run beside
- * ansible-glusterfs. As the very last file it ran alone for minutes while
- * the other worker had nothing left to do.
+ * The Ansible deployment scenarios (test/system/deploy/ansible-playbooks.test.ts,
+ * about 14 minutes on CI) start first, in one worker, and the GlusterFS hosts
+ * test (4 minutes) second, in the other, beside the plain deployment rather
+ * than beside the GlusterFS one; the other worker then runs the rest of the
+ * suite. As the last file in the queue, a scenario this long would run alone
+ * while the other worker had nothing left to do.
  */
-class DeployTestsApart extends BaseSequencer {
+class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const deploy = sorted.filter((file) => file.moduleId.endsWith('/ansible-deploy.test.ts'));
-    const glusterfs = sorted.filter((file) => file.moduleId.endsWith('/ansible-glusterfs.test.ts'));
-    const others = sorted.filter((file) => !deploy.includes(file) && !glusterfs.includes(file));
-    const tail = Math.ceil(others.length / 5);
-    return [...deploy, ...others.slice(0, others.length - tail), ...glusterfs, ...others.slice(others.length - tail)];
+    const first = ['/ansible-playbooks.test.ts', '/glusterfs-hosts.test.ts'].flatMap((name) => sorted.filter((file) => file.moduleId.endsWith(name)));
+    return [...first, ...sorted.filter((file) => !first.includes(file))];
   }
 }
 
@@ -32,6 +27,6 @@ export default defineConfig({
     // every file at once on a 2-core machine would measure the scheduler.
     fileParallelism: true,
     maxWorkers: 2,
-    sequence: { sequencer: DeployTestsApart },
+    sequence: { sequencer: LongestFirst },
   },
 });

@@ -133,24 +133,24 @@ function expectPlacement(workers: Map<string, string>, workerIds: string[]): voi
 /** The origin of a browser app the inventory allows. */
 const APP_ORIGIN = 'https://app.example';
 
-beforeAll(async () => {
-  assertInstalled('ansible-playbook');
-  temp = makeTempDir('pinbase-deploy-');
-  root = join(temp.path, 'cluster');
-  ports = { router: await freePort(), a: await freePort(), b: await freePort(), c: await freePort() };
-  inventory = new LocalInventory(join(temp.path, 'inventory'), ports.router, ports.a, ports.b);
-  // A browser app's origin, as an operator allows it (CORS on the workers and the router).
-  inventory.addGroupVars({ pinbase_cors_origins: [APP_ORIGIN] });
-  router = `http://127.0.0.1:${ports.router}`;
-  authorization = await bearerTokens(authSecrets()[0]!);
-});
-
-afterAll(async () => {
-  if (root) await stopAll([...seenPids, ...readPidfiles(root).values()], root);
-  temp?.remove();
-});
-
 describe('ansible: site.yml deploys a cluster from the inventory and scales it by worker_ports', () => {
+  beforeAll(async () => {
+    assertInstalled('ansible-playbook');
+    temp = makeTempDir('pinbase-deploy-');
+    root = join(temp.path, 'cluster');
+    ports = { router: await freePort(), a: await freePort(), b: await freePort(), c: await freePort() };
+    inventory = new LocalInventory(join(temp.path, 'inventory'), ports.router, ports.a, ports.b);
+    // A browser app's origin, as an operator allows it (CORS on the workers and the router).
+    inventory.addGroupVars({ pinbase_cors_origins: [APP_ORIGIN] });
+    router = `http://127.0.0.1:${ports.router}`;
+    authorization = await bearerTokens(authSecrets()[0]!);
+  });
+
+  afterAll(async () => {
+    if (root) await stopAll([...seenPids, ...readPidfiles(root).values()], root);
+    temp?.remove();
+  });
+
   it('deploys router and workers from the local inventory, and the cluster serves REST calls through the router', async () => {
     const run = await site();
     expectSuccess(run);

@@ -92,47 +92,47 @@ function flagValue(args: string[], flag: string): string | undefined {
   return index < 0 ? undefined : args[index + 1];
 }
 
-beforeAll(async () => {
-  assertInstalled('ansible-playbook');
-  assertGlusterfsInstalled();
-  temp = makeTempDir('pinbase-deploy-gluster-');
-  root = join(temp.path, 'cluster');
-  mountPoint = join(temp.path, 'mnt');
-  volume = await GlusterVolume.create(join(temp.path, 'gluster'));
-  ports = { router: await freePort(), a: await freePort(), b: await freePort() };
-  inventory = new LocalInventory(join(temp.path, 'inventory'), ports.router, ports.a, ports.b);
-  // As inventories/production-glusterfs sets it, with this machine's volume.
-  inventory.setGroupVar('storage_type', 'glusterfs');
-  inventory.setGroupVar('pinbase_data_dir', JSON.stringify(join(mountPoint, 'data')));
-  inventory.addGroupVars({
-    storage_mount_source: volume.source,
-    storage_mount_point: mountPoint,
-    // This glusterd has its own CLI socket (glusterfs-volume.ts).
-    storage_gluster_command: volume.cli,
-  });
-  inventory.addGroup('pinbase_glusterfs_servers', ['gluster1']);
-}, 120_000);
-
-afterAll(async () => {
-  try {
-    if (root) await stopAll([...seenPids, ...readPidfiles(root).values()], root);
-    // (A failed run may have stacked mounts: unmount until none is left.)
-    for (let attempt = 0; mountPoint && isMounted(mountPoint) && attempt < 5; attempt++) {
-      const clients = fuseClientsOf(mountPoint);
-      if (spawnSync('umount', [mountPoint]).status !== 0) spawnSync('umount', ['-l', mountPoint]);
-      for (const pid of clients) {
-        if (!(await waitUntilGone(pid, 10_000))) process.kill(pid, 'SIGKILL');
-      }
-    }
-    if (mountPoint) GlusterVolume.removeClientLog(mountPoint);
-  } finally {
-    await volume?.destroy();
-    // Never remove a directory that still has the volume mounted in it.
-    if (!mountPoint || !isMounted(mountPoint)) temp?.remove();
-  }
-}, 120_000);
-
 describe('ansible: site.yml with storage_type glusterfs mounts the volume with the options the workers need', () => {
+  beforeAll(async () => {
+    assertInstalled('ansible-playbook');
+    assertGlusterfsInstalled();
+    temp = makeTempDir('pinbase-deploy-gluster-');
+    root = join(temp.path, 'cluster');
+    mountPoint = join(temp.path, 'mnt');
+    volume = await GlusterVolume.create(join(temp.path, 'gluster'));
+    ports = { router: await freePort(), a: await freePort(), b: await freePort() };
+    inventory = new LocalInventory(join(temp.path, 'inventory'), ports.router, ports.a, ports.b);
+    // As inventories/production-glusterfs sets it, with this machine's volume.
+    inventory.setGroupVar('storage_type', 'glusterfs');
+    inventory.setGroupVar('pinbase_data_dir', JSON.stringify(join(mountPoint, 'data')));
+    inventory.addGroupVars({
+      storage_mount_source: volume.source,
+      storage_mount_point: mountPoint,
+      // This glusterd has its own CLI socket (glusterfs-volume.ts).
+      storage_gluster_command: volume.cli,
+    });
+    inventory.addGroup('pinbase_glusterfs_servers', ['gluster1']);
+  }, 120_000);
+
+  afterAll(async () => {
+    try {
+      if (root) await stopAll([...seenPids, ...readPidfiles(root).values()], root);
+      // (A failed run may have stacked mounts: unmount until none is left.)
+      for (let attempt = 0; mountPoint && isMounted(mountPoint) && attempt < 5; attempt++) {
+        const clients = fuseClientsOf(mountPoint);
+        if (spawnSync('umount', [mountPoint]).status !== 0) spawnSync('umount', ['-l', mountPoint]);
+        for (const pid of clients) {
+          if (!(await waitUntilGone(pid, 10_000))) process.kill(pid, 'SIGKILL');
+        }
+      }
+      if (mountPoint) GlusterVolume.removeClientLog(mountPoint);
+    } finally {
+      await volume?.destroy();
+      // Never remove a directory that still has the volume mounted in it.
+      if (!mountPoint || !isMounted(mountPoint)) temp?.remove();
+    }
+  }, 120_000);
+
   it('starts from a volume with GlusterFS defaults (none of the required volume options set)', () => {
     for (const [option, value] of Object.entries(VOLUME_OPTIONS)) expect(volume!.option(option), option).not.toBe(value);
     expect(isMounted(mountPoint)).toBe(false);
