@@ -26,6 +26,9 @@ export default defineConfig({
     // Integration and system tests start real processes on loopback; running
     // every file at once on a 2-core machine would measure the scheduler.
     fileParallelism: true,
+    // Three workers on the 2-core CI machine took longer (1256 s against 1119 s
+    // for the whole suite, 2026-12-02) and failed the event-loop responsiveness
+    // tests (test/unit/http/request-cost.test.ts).
     maxWorkers: 2,
     sequence: { sequencer: LongestFirst },
   },
