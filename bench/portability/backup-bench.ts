@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { readSecretLines } from '../../services/auth/secret-file.js';
 import { signUserToken } from '../../services/auth/token-signer.js';
-import { freePort, MAIN, pinbase, stop } from '../router/bench-processes.js';
+import { freePort, MAIN, pinbase, stop, waitReady } from '../router/bench-processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,20 +61,15 @@ async function startCluster(name: string): Promise<{ url: string; data: string; 
     const workerPort = await freeWorkerPorts();
     const child = pinbase(['up', '--port', String(port), '--worker-port', String(workerPort), '--data', data]);
     const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 30_000;
-    while (child.exitCode === null && child.signalCode === null) {
-      const ready = await fetch(`${url}/readyz`).then(
-        async (response) => (await response.arrayBuffer(), response.ok),
-        () => false,
-      );
-      if (ready) return { url, data, stop: () => stop(child) };
-      if (Date.now() > deadline) {
-        await stop(child);
-        throw new Error(`pinbase up (${url}) not ready within 30 s`);
-      }
-      await sleep(100);
+    try {
+      await waitReady(url, '/readyz', 30_000, child);
+      return { url, data, stop: () => stop(child) };
+    } catch (error) {
+      // Not ready in time: give up. Exited (a port taken meanwhile): once more, on other ports.
+      const exited = child.exitCode !== null || child.signalCode !== null;
+      await stop(child);
+      if (!exited || attempt === 3) throw error;
     }
-    if (attempt === 3) throw new Error(`pinbase up exited (${child.exitCode ?? child.signalCode}) before it was ready, ${attempt} times`);
   }
 }
 

@@ -7,7 +7,6 @@
  *   npm run bench:portability -- --quick     # CI smoke: 1500 objects (unless --objects says otherwise)
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { freePort } from '../router/bench-processes.js';
+import { freePort, stop, waitReady } from '../router/bench-processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/pinbase.cjs', import.meta.url));
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, objects: { type: 'string' } } });
@@ -30,10 +29,7 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {
-    for (let i = 0; !(await fetch(`${url}/readyz`).then((r) => r.ok, () => false)); i++) {
-      if (i > 200 || child.exitCode !== null || child.signalCode !== null) throw new Error('the worker did not start');
-      await sleep(50);
-    }
+    await waitReady(url, '/readyz', 30_000, child);
     for (let start = 0; start < objects; start += 1000) {
       const ops = Array.from({ length: Math.min(1000, objects - start) }, (_, i) => ({
         op: 'put',
@@ -69,11 +65,7 @@ async function main(): Promise<void> {
       console.log(`| ${row.format} | ${(row.bytes / 1024 / 1024).toFixed(1)} MiB | ${rate(row.exportMs)} (${row.exportMs.toFixed(0)} ms) | ${rate(row.importMs)} (${row.importMs.toFixed(0)} ms) | ${row.stallMs.toFixed(0)} ms |`);
     }
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stop(child);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -12,7 +12,6 @@
  *        npm run bench:query -- --quick   # CI smoke: 5,000 objects, 20 runs
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { freePort } from '../router/bench-processes.js';
+import { freePort, stop, waitReady } from '../router/bench-processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/pinbase.cjs', import.meta.url));
 const { values } = parseArgs({ options: { objects: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean' } } });
@@ -89,15 +88,7 @@ async function measure(params: string, count: number): Promise<{ p50: number; p9
 }
 
 try {
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`bench worker exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      if (i > 200) throw new Error('bench worker did not start');
-    }
-    await sleep(50);
-  }
+  await waitReady(url, '/readyz', 30_000, child);
   console.log(`Pinbase query benchmark — ${new Date().toISOString()} — ${cpus().length} CPUs, Node ${process.version}`);
   const loadStarted = Date.now();
   for (let start = 0; start < objects; start += 1000) {
@@ -157,10 +148,6 @@ try {
   console.log(`\nIndex builds (PUT to ready, background batches): ${built.map(([name, ms]) => `${name} ${fmt(ms)} ms`).join(', ')}`);
 } finally {
   await pool.close();
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await stop(child);
   rmSync(scratch, { recursive: true, force: true });
 }

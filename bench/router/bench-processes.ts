@@ -31,9 +31,16 @@ export function pinbase(args: string[], bin = MAIN): ChildProcess {
   return spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-export async function waitReady(url: string, path = '/readyz', timeoutMs = 30_000): Promise<void> {
+/**
+ * Polls `url` + `path` until it answers 2xx. With `child`, fails as soon as
+ * that process has exited: another process could answer on its port.
+ */
+export async function waitReady(url: string, path = '/readyz', timeoutMs = 30_000, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`${url}: the process exited (${child.signalCode ?? child.exitCode}) before it was ready`);
+    }
     try {
       const response = await fetch(`${url}${path}`);
       await response.arrayBuffer();
@@ -44,6 +51,24 @@ export async function waitReady(url: string, path = '/readyz', timeoutMs = 30_00
     if (Date.now() > deadline) throw new Error(`${url}${path} not ready within ${timeoutMs} ms`);
     await sleep(100);
   }
+}
+
+/**
+ * PUTs each user's benchmark object (`/api/users/<user>/bench/obj`, the one
+ * the wrk scripts ask for) at `baseUrl(user)`, 16 at a time; fails on a
+ * non-2xx answer.
+ */
+export async function seedBenchObjects(users: readonly string[], baseUrl: (user: string) => string): Promise<void> {
+  const seed = async (user: string) => {
+    const response = await fetch(`${baseUrl(user)}/api/users/${user}/bench/obj`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":0,"text":"benchmark"}',
+    });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`seeding ${user}: ${response.status}`);
+  };
+  for (let i = 0; i < users.length; i += 16) await Promise.all(users.slice(i, i + 16).map(seed));
 }
 
 export async function stop(child: ChildProcess | undefined): Promise<void> {

@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, freePort, pinbase, stop, waitReady } from './bench-processes.js';
+import { cpuSeconds, freePort, pinbase, seedBenchObjects, stop, waitReady } from './bench-processes.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' } } });
 const QUICK = values.quick === true;
@@ -59,16 +59,10 @@ async function measure({ durability, dir, routerPort, router, ready }: Setup): P
   writeFileSync(join(dir, 'get.lua'), get);
   // Every user's object exists before the runs (a GET of a missing one
   // answers 404); a first PUT round warms up and is not reported (not with --quick).
-  const seed = async (user: number) => {
-    const response = await fetch(`http://127.0.0.1:${routerPort}/api/users/u${user}/bench/obj`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: '{"n":0,"text":"benchmark"}',
-    });
-    await response.arrayBuffer();
-    if (!response.ok) throw new Error(`seeding u${user}: ${response.status}`);
-  };
-  for (let i = 0; i < USERS; i += 16) await Promise.all(Array.from({ length: Math.min(16, USERS - i) }, (_, k) => seed(i + k)));
+  await seedBenchObjects(
+    Array.from({ length: USERS }, (_, i) => `u${i}`),
+    () => `http://127.0.0.1:${routerPort}`,
+  );
   const runs = [['warm-up', 'put'], ['PUT', 'put'], ['GET', 'get']] as const;
   for (const [label, script] of WARMUP ? runs : runs.slice(1)) {
     const before = cpuSeconds(router.pid!);

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Placement } from '../../services/topology/placement.js';
-import { cpuSeconds, freePort, hasCommand, pinbase, runWrk, startHaproxy, stop, waitReady, wrkScript, type WrkResult } from './bench-processes.js';
+import { cpuSeconds, freePort, hasCommand, pinbase, runWrk, seedBenchObjects, startHaproxy, stop, waitReady, wrkScript, type WrkResult } from './bench-processes.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' } } });
 const QUICK = values.quick === true;
@@ -106,17 +106,7 @@ async function benchmark(dir: string, children: ChildProcess[]): Promise<void> {
   setups.push({ name: 'haproxy (hash path,word(3,/))', url: `http://127.0.0.1:${haproxyPort}`, pid: haproxy.pid, direct: false, ready: '/api/users/u0/bench/obj' });
 
   await Promise.all(workers.map((w) => waitReady(`http://127.0.0.1:${w.port}`)));
-  const seed = async (user: string) => {
-    const port = workers.find((w) => w.id === owners.get(user))!.port;
-    const response = await fetch(`http://127.0.0.1:${port}/api/users/${user}/bench/obj`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: '{"n":0,"text":"benchmark"}',
-    });
-    await response.arrayBuffer();
-    if (!response.ok) throw new Error(`seeding ${user}: ${response.status}`);
-  };
-  for (let i = 0; i < USERS.length; i += 16) await Promise.all(USERS.slice(i, i + 16).map(seed));
+  await seedBenchObjects(USERS, (user) => `http://127.0.0.1:${workers.find((w) => w.id === owners.get(user))!.port}`);
   await Promise.all(setups.map((setup) => waitReady(setup.url, setup.ready)));
 
   const scripts = {

@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { Durability } from '../../services/partition/partition-database.js';
-import { freePort } from '../router/bench-processes.js';
+import { freePort, stop, waitReady } from '../router/bench-processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/pinbase.cjs', import.meta.url));
 
@@ -21,19 +19,8 @@ export async function startBenchWorker(
     [CLI, 'worker', '--id', 'bench', '--port', String(port), '--data', dataDir, '--durability', durability, '--log-level', 'warn'],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
-  let exit: string | undefined;
-  child.once('exit', (code, signal) => (exit = `exited (${signal ?? code}) before it was ready`));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    // Another process could answer on the port once this worker is gone.
-    if (exit !== undefined) throw new Error(`bench worker ${exit}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      if (i > 200) throw new Error('bench worker did not start');
-    }
-    await sleep(50);
-  }
+  await waitReady(url, '/readyz', 30_000, child);
   const pool = new Pool(url, { connections: 64 });
   let next = 0;
   const total = users * objectsPerUser;
@@ -54,10 +41,6 @@ export async function startBenchWorker(
   await pool.close();
   return {
     url,
-    stop: async () => {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stop(child),
   };
 }
