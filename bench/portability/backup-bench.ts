@@ -8,7 +8,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { readSecretLines } from '../../services/auth/secret-file.js';
 import { signUserToken } from '../../services/auth/token-signer.js';
-import { freePort, MAIN, pinbase, stop, waitReady } from '../router/bench-processes.js';
+import { MAIN, pinbase, stop, waitReady } from '../router/bench-processes.js';
+import { freePort, freePortRange } from '../support/free-port.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,22 +34,6 @@ const format = values.format;
 
 const root = mkdtempSync(join(tmpdir(), 'pinbase-backup-bench-'));
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A first worker port whose next one is free too (`pinbase up` takes --worker-port and --worker-port+1). */
-async function freeWorkerPorts(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port < 65535 && (await portIsFree(port + 1))) return port;
-  }
-}
-
 /**
  * `pinbase up` (router + 2 workers) on free ports; if it exits before it is
  * ready (a port taken meanwhile by another process), once more on others.
@@ -58,7 +42,7 @@ async function startCluster(name: string): Promise<{ url: string; data: string; 
   const data = join(root, name, 'data');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const workerPort = await freeWorkerPorts();
+    const workerPort = await freePortRange(2);
     const child = pinbase(['up', '--port', String(port), '--worker-port', String(workerPort), '--data', data]);
     const url = `http://127.0.0.1:${port}`;
     try {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliProcess } from '../../support/cli-process.js';
-import { freePort } from '../../support/free-port.js';
+import { freePort, freePortRange } from '../../support/free-port.js';
 import { send } from '../../support/http-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pinbase-up-'));
@@ -14,15 +14,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A base port with `count` free ports after it. */
-async function freePortRange(count: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-}
-
+/** Nothing answers on `port` (a connection is refused). */
 async function isFree(port: number): Promise<boolean> {
   try {
     await send(`http://127.0.0.1:${port}`, '/');
