@@ -65,20 +65,34 @@ async function longestStall(request: InjectOptions): Promise<{ ms: number; respo
   return { ms: Math.min(histogram.max / 1e6, cpuUsed), response };
 }
 
+/**
+ * Requests that must take fresh memory for a whole 1 MiB document's
+ * structures (an insert into the largest array grows its backing store:
+ * 4 MiB of new elements): on this VM first touching memory costs ~3 ms per
+ * MiB (`Buffer.allocUnsafeSlow(4 MiB).fill(1)`: 12 ms), so they measure
+ * 40–46 ms on a quiet machine and up to ~57 ms under CI's load, against
+ * 50 ms. Twice that is still far below any amplification (seconds).
+ */
+const FRESH_MEMORY_BUDGET_MS = 2 * BUDGET_MS;
+
 async function expectQuick(name: string, request: InjectOptions, ...statuses: number[]): Promise<LightMyRequestResponse> {
+  return expectWithin(BUDGET_MS, name, request, ...statuses);
+}
+
+async function expectWithin(budgetMs: number, name: string, request: InjectOptions, ...statuses: number[]): Promise<LightMyRequestResponse> {
   // The best of five: a stall of the machine (a GC of the test's own
   // set-up, say, or a neighbour's burst on a shared core) should not count;
   // one of the request's own recurs every time.
   let best = Infinity;
   let last: LightMyRequestResponse | undefined;
-  for (let attempt = 0; attempt < 5 && best > BUDGET_MS / 2; attempt++) {
+  for (let attempt = 0; attempt < 5 && best > budgetMs / 2; attempt++) {
     const { ms, response } = await longestStall(request);
     expect(statuses, `${name}: ${response.statusCode} ${response.body.slice(0, 200)}`).toContain(response.statusCode);
     best = Math.min(best, ms);
     last = response;
   }
-  stalls.push(`${name}: ${best.toFixed(1)} ms`);
-  expect(best, name).toBeLessThan(BUDGET_MS);
+  stalls.push(`${name}: ${best.toFixed(1)} ms${budgetMs === BUDGET_MS ? '' : ` (budget ${budgetMs} ms)`}`);
+  expect(best, name).toBeLessThan(budgetMs);
   return last!;
 }
 
@@ -160,7 +174,9 @@ describe('the event loop with the largest inputs the limits allow', () => {
     await expectQuick('JSON Patch: 1000 moves of an N/2-node subtree down and up (refused)', jsonPatch('jp/half', backAndForth), 400);
     await expectQuick('JSON Patch: a test of an N/2-node subtree', jsonPatch('jp/half', [{ op: 'test', path: '/a', value: JSON.parse(manyKeys(N / 2 - 2)) }]), 200);
     await put('jp/list', `{"list":[${Array(MiB / 2 - 40).fill('0').join(',')}]}`);
-    await expectQuick('JSON Patch: 1000 inserts at the front of a 1 MiB array (refused)', jsonPatch('jp/list', many(() => ({ op: 'add', path: '/list/0', value: 1 }))), 400);
+    const frontInserts = many(() => ({ op: 'add', path: '/list/0', value: 1 }));
+    await expectWithin(FRESH_MEMORY_BUDGET_MS, 'JSON Patch: 1000 inserts at the front of a 1 MiB array (refused)', jsonPatch('jp/list', frontInserts), 400);
+    await expectWithin(FRESH_MEMORY_BUDGET_MS, 'JSON Patch: an insert at the front of a 1 MiB array', jsonPatch('jp/list', frontInserts.slice(0, 1)), 200);
     const copies = many((i) => ({ op: 'patch', collection: 'jp', id: 'half', patch: [{ op: 'copy', from: '/a', path: `/t${i}` }] }));
     await expectQuick('JSON Patch: 1000 transaction ops each copying N/2 nodes (refused)', jsonRequest('POST', `${U}/_tx`, { ops: copies }), 413);
   });
