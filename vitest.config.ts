@@ -3,7 +3,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * The Ansible deployment scenarios (test/system/deploy/ansible-playbooks.test.ts,
- * about 14 minutes on CI) start first, in one worker, and the GlusterFS hosts
+ * 14–22 minutes on CI: nine playbook runs, each about twice as long beside
+ * the rest of the suite as alone, since Ansible's own processes want both
+ * cores) start first, in one worker, and the GlusterFS hosts
  * test (4 minutes) second, in the other, beside the plain deployment rather
  * than beside the GlusterFS one; the other worker then runs the rest of the
  * suite. As the last file in the queue, a scenario this long would run alone
