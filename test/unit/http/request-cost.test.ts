@@ -75,24 +75,54 @@ async function longestStall(request: InjectOptions): Promise<{ ms: number; respo
  */
 const FRESH_MEMORY_BUDGET_MS = 2 * BUDGET_MS;
 
+/** What referenceMs() measures on a quiet machine, the upper end (ms). */
+const QUIET_REFERENCE_MS = 25;
+
 async function expectQuick(name: string, request: InjectOptions, ...statuses: number[]): Promise<LightMyRequestResponse> {
   return expectWithin(BUDGET_MS, name, request, ...statuses);
 }
 
+/** A 1 MiB document of numbers as JSON text: the reference job's input. */
+const REFERENCE_TEXT = `{"a":[${Array(MiB / 2 - 10).fill('0').join(',')}]}`;
+
+/**
+ * The loop thread's CPU time, in ms, for a fixed job of the same kind as
+ * these requests' own: parsing and serialising a 1 MiB document of numbers
+ * (24–32 ms on a quiet machine, 2026-12-02). Measured beside each request,
+ * it says how slow the machine is at that moment: beside the Ansible
+ * scenarios (whose processes take both cores) CI measured the requests
+ * below at up to 2.5 times their quiet cost, 55 ms for a 20 ms PUT.
+ */
+function referenceMs(): number {
+  const start = loopThreadCpuMs();
+  JSON.stringify(JSON.parse(REFERENCE_TEXT));
+  return loopThreadCpuMs() - start;
+}
+
+/**
+ * Passes when one of up to five tries stays under `budgetMs`, or, when the
+ * machine is slow at that moment, under `budgetMs / 25 ms` times the
+ * reference job measured just before it (the budget scaled by how much
+ * slower than quiet the reference ran). An amplification costs seconds,
+ * far beyond either.
+ */
 async function expectWithin(budgetMs: number, name: string, request: InjectOptions, ...statuses: number[]): Promise<LightMyRequestResponse> {
   // The best of five: a stall of the machine (a GC of the test's own
   // set-up, say, or a neighbour's burst on a shared core) should not count;
   // one of the request's own recurs every time.
-  let best = Infinity;
+  referenceMs(); // (warm: its first runs compile and take fresh memory)
+  let best = { ms: Infinity, allowed: budgetMs };
   let last: LightMyRequestResponse | undefined;
-  for (let attempt = 0; attempt < 5 && best > budgetMs / 2; attempt++) {
+  for (let attempt = 0; attempt < 5 && best.ms > best.allowed / 2; attempt++) {
+    const allowed = Math.max(budgetMs, (budgetMs / QUIET_REFERENCE_MS) * referenceMs());
     const { ms, response } = await longestStall(request);
     expect(statuses, `${name}: ${response.statusCode} ${response.body.slice(0, 200)}`).toContain(response.statusCode);
-    best = Math.min(best, ms);
+    if (ms / allowed < best.ms / best.allowed) best = { ms, allowed };
     last = response;
   }
-  stalls.push(`${name}: ${best.toFixed(1)} ms${budgetMs === BUDGET_MS ? '' : ` (budget ${budgetMs} ms)`}`);
-  expect(best, name).toBeLessThan(budgetMs);
+  const budget = best.allowed === budgetMs ? (budgetMs === BUDGET_MS ? '' : ` (budget ${budgetMs} ms)`) : ` (budget ${best.allowed.toFixed(0)} ms: the machine was slow)`;
+  stalls.push(`${name}: ${best.ms.toFixed(1)} ms${budget}`);
+  expect(best.ms, name).toBeLessThan(best.allowed);
   return last!;
 }
 
