@@ -137,9 +137,17 @@ export class ChaosCluster {
     await this.retire(this.slot(id), 10_000);
   }
 
-  /** kill -9; the supervisor restarts the worker. Resolves once the process is gone. */
+  /**
+   * kill -9; the supervisor restarts the worker. Resolves once the process is
+   * gone. The worker stops counting as healthy at once, not when its exit is
+   * seen: otherwise the other timeline of the nemesis could pick it in
+   * between, and a remove would then SIGTERM its next process while that one
+   * is still starting (before it handles the signal).
+   */
   async kill(id: string): Promise<void> {
-    await this.slot(id).worker?.stop('SIGKILL');
+    const slot = this.slot(id);
+    slot.ready = false;
+    await slot.worker?.stop('SIGKILL');
   }
 
   pause(id: string): void {
