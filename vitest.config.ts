@@ -2,10 +2,12 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The Ansible deployment scenarios (test/system/deploy/ansible-playbooks.test.ts,
- * 14–22 minutes on CI: nine playbook runs, each about twice as long beside
- * the rest of the suite as alone, since Ansible's own processes want both
- * cores) start first, in one worker, and the GlusterFS hosts
+ * The Ansible deployment scenarios (test/system/deploy/ansible-playbooks.test.ts:
+ * in `npm test` three long playbook runs, about 11 minutes; with
+ * PINBASE_DEPLOY_SCENARIOS=all, as CI runs it, nine and three rolling
+ * restarts, 14–22 minutes; each run about twice as long beside the rest of
+ * the suite as alone, since Ansible's own processes want both cores) start
+ * first, in one worker, and the GlusterFS hosts
  * test (4 minutes) second, in the other, beside the plain deployment rather
  * than beside the GlusterFS one; the other worker then runs the rest of the
  * suite. As the last file in the queue, a scenario this long would run alone

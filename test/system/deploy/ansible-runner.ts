@@ -23,6 +23,22 @@ export interface AnsibleRun {
   recap: Map<string, HostRecap>;
 }
 
+/**
+ * Whether the whole deployment sequence runs. `npm test` runs a first deploy
+ * (secrets, 401s, a refused run), a port added under load, and the GlusterFS
+ * scenario's refused run and first deploy: every role and the scale-out, in
+ * about 10 of the 20 minutes the whole sequence takes beside the rest of the
+ * suite. `PINBASE_DEPLOY_SCENARIOS=all` (CI's .ci/run, `npm run test:all`)
+ * adds the two unchanged runs (changed=0), the port removed,
+ * rolling-restart.yml and the secret rotation. Any other value is refused,
+ * so that a misspelt setting does not quietly run less.
+ */
+export const ALL_DEPLOY_SCENARIOS = ((): boolean => {
+  const value = process.env.PINBASE_DEPLOY_SCENARIOS ?? '';
+  if (value !== '' && value !== 'all') throw new Error(`PINBASE_DEPLOY_SCENARIOS is "${value}": leave it unset, or set it to "all"`);
+  return value === 'all';
+})();
+
 const ENV = { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', NO_COLOR: '1', PYTHONUNBUFFERED: '1' };
 
 /**
