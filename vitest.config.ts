@@ -3,7 +3,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * The Ansible deployment scenarios (test/system/deploy/ansible-playbooks.test.ts:
- * in `npm test` three long playbook runs, about 11 minutes; with
+ * in `npm test` three long playbook runs, about 8 minutes; with
  * PINBASE_DEPLOY_SCENARIOS=all, as CI runs it, nine and three rolling
  * restarts, 14–22 minutes; each run about twice as long beside the rest of
  * the suite as alone, since Ansible's own processes want both cores) start
