@@ -253,7 +253,7 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     console.info(`site.yml, unchanged inventory: ${run.seconds.toFixed(1)} s`);
     for (const [host, recap] of run.recap) expect(recap.changed, `${host}: ${describeRun(run)}`).toBe(0);
     expect(pids()).toEqual(before);
-  }, 180_000);
+  }, 420_000);
 
   it('stops before changing anything when a secret is missing or too short, naming the vault variable to set', async () => {
     const before = pids();
@@ -304,7 +304,7 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     expect(moved.length / USERS.length).toBeLessThan(0.55);
     servedBy = now;
     expect(await unreadable(loadWrites, authorization)).toEqual([]);
-  }, 240_000);
+  }, 420_000);
 
   it.runIf(ALL_DEPLOY_SCENARIOS)('stops the worker of a port removed from the inventory after handing its users to the others, losing nothing', async () => {
     const removed = `node1-${ports.a}`;
@@ -335,7 +335,7 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     }
     expect(await unreadable(loadWrites, authorization)).toEqual([]);
     expect(isRunning(removedPid)).toBe(false);
-  }, 240_000);
+  }, 420_000);
 
   it.runIf(ALL_DEPLOY_SCENARIOS)('rolling-restart.yml restarts every worker, one at a time and drained first, without a failed request', async () => {
     const before = pids();
@@ -360,7 +360,7 @@ describe('ansible: site.yml deploys a cluster from the inventory and scales it b
     );
     expectPlacement(await readFirsts(), [`node1-${ports.c}`, `node2-${ports.b}`]);
     expect(await unreadable(loadWrites, authorization)).toEqual([]);
-  }, 240_000);
+  }, 420_000);
 
   it.runIf(ALL_DEPLOY_SCENARIOS)('rotates the users\' token secret as the inventory documents it (new one first, roll, old one removed, roll) without a failed request', async () => {
     const [old] = authSecrets();
