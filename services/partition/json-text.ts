@@ -1,21 +1,23 @@
 import { PinbaseError } from '../problem/pinbase-error.js';
-import { DOCUMENT_STRUCTURE, scanJsonStructure, type JsonStructureLimits } from './json-structure.js';
+import { DOCUMENT_STRUCTURE, scanJsonText, type JsonStructureLimits } from './json-structure.js';
 
 /**
  * Parses JSON text from outside (a request body, an import file's line or
  * stored row). Its structure is checked before JSON.parse
- * builds anything (see scanJsonStructure: DOCUMENT_STRUCTURE's depth and
+ * builds anything (see scanJsonText: DOCUMENT_STRUCTURE's depth and
  * node limits bound the time parsing takes): `invalid_body` for nesting or
  * nodes beyond them, `forbidden_key` for a `__proto__` or `constructor` key
- * at any depth (including ones spelled with \u escapes); then
- * `invalid_json` for malformed JSON; then `invalid_body` for what I-JSON
- * (RFC 7493) rules out because it cannot be stored and read back as sent:
- * a number beyond the range of a double (JSON.parse makes it Infinity,
- * which would be stored as null) and an unpaired surrogate escape (not a
- * Unicode string).
+ * at any depth (including ones spelled with \u escapes), `invalid_body` for
+ * an object with two members of one name (JSON.parse would keep the last
+ * one, so the document would be stored without the first); then
+ * `invalid_json` for malformed JSON; then `invalid_body` for the rest of
+ * what I-JSON (RFC 7493) rules out because it cannot be stored and read
+ * back as sent: a number beyond the range of a double (JSON.parse makes it
+ * Infinity, which would be stored as null) and an unpaired surrogate escape
+ * (not a Unicode string).
  */
 export function parseJsonText(text: string, limits: JsonStructureLimits = DOCUMENT_STRUCTURE): unknown {
-  scanJsonStructure(text, limits);
+  scanJsonText(text, limits, true);
   let value: unknown;
   try {
     value = JSON.parse(text);

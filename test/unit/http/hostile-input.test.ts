@@ -87,6 +87,11 @@ const CASES: Case[] = [
   ['an unpaired surrogate escape in a key', 'invalid_body', 400, putJson(`${M}/c/a`, '{"\\udfff":1}')],
   ['a number beyond a double (10 000 digits)', 'invalid_body', 400, putJson(`${M}/c/a`, `{"n":${'9'.repeat(10_000)}}`)],
   ['a number beyond a double (1e400)', 'invalid_body', 400, putJson(`${M}/c/a`, '{"n":[1,{"m":-1e400}]}')],
+  ['a member name given twice', 'invalid_body', 400, putJson(`${M}/c/a`, '{"role":"user","role":"admin"}')],
+  ['a member name given twice, nested, once as a \\u escape', 'invalid_body', 400, putJson(`${M}/c/a`, '{"x":[1,{"k":1,"\\u006b":2}]}')],
+  ['a member name given twice in a merge patch', 'invalid_body', 400, raw('PATCH', `${V}/c/a`, '{"a":1,"a":null}', 'application/merge-patch+json')],
+  ['an op member given twice in a JSON Patch', 'invalid_body', 400, raw('PATCH', `${V}/c/a`, '[{"op":"add","path":"/a","value":1,"op":"remove"}]', 'application/json-patch+json')],
+  ['a member name given twice in a transaction op', 'invalid_body', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"put","collection":"c","id":"a","data":{},"id":"b"}]}', 'application/json')],
   ['transaction without ops', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"reads":[]}', 'application/json')],
   ['transaction with an unknown op', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"drop","collection":"c","id":"a"}]}', 'application/json')],
   ['transaction on collection "_x"', 'invalid_transaction', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"put","collection":"_x","id":"a","data":{}}]}', 'application/json')],
@@ -187,6 +192,13 @@ describe('hostile input', () => {
     const put = await fx.app.inject(putJson(`${V}/c/unicode`, body, { 'content-type': 'application/json; charset=UTF-8' }));
     expect(put.statusCode).toBe(201);
     expect((await fx.app.inject(get(`${V}/c/unicode`))).json()).toEqual({ emoji: '😀', big: 1e308, e: 'e123' });
+  });
+
+  it('stores one member name in several objects, and a name that appears inside a string value, as sent', async () => {
+    const body = '{"k":0,"a":{"k":1},"b":[{"k":2},{"k":3,"j":"\\"k\\":4"}]}';
+    const put = await fx.app.inject(putJson(`${V}/c/names`, body));
+    expect(put.statusCode, put.body).toBe(201);
+    expect((await fx.app.inject(get(`${V}/c/names`))).json()).toEqual(JSON.parse(body));
   });
 
   it('leaves no partition file behind for a rejected read of a user that was never written', async () => {

@@ -10,6 +10,7 @@ import {
   parseJsonPatch,
   PatchBudget,
 } from '../../../services/partition/json-patch.js';
+import { parseJsonText } from '../../../services/partition/json-text.js';
 import { PinbaseError } from '../../../services/problem/pinbase-error.js';
 
 interface SuiteCase {
@@ -27,10 +28,11 @@ const suite: { file: string; record: SuiteCase }[] = ['tests.json', 'spec_tests.
 );
 
 /**
- * The only cases skipped: two (tests.json "duplicate ops", spec_tests.json
- * A.13) whose patch names a member twice, which no parsed JSON value can
- * hold (JSON.parse keeps the last one): they test a JSON parser, not a
- * patch. Every other case runs, the disabled ones included, and the ones
+ * The only cases skipped here: two (tests.json "duplicate ops",
+ * spec_tests.json A.13) whose patch names a member twice, which no parsed
+ * JSON value can hold (JSON.parse keeps the last one): they test a JSON
+ * parser, not a patch, and Pinbase's parser refuses them (the test after
+ * the suite, on their text). Every other case runs, the disabled ones included, and the ones
  * whose document is not an object (Pinbase documents are) run against
  * applyJsonPatch, which takes any JSON value; object documents run through
  * applyJsonPatchToObject too.
@@ -61,6 +63,19 @@ describe('the json-patch-test-suite cases (RFC 6902)', () => {
   it('skips only the cases a parsed JSON value cannot express', () => {
     expect(suite.length).toBe(95);
     expect(skipped.length).toBe(SKIPPED_DUPLICATE_MEMBERS);
+  });
+
+  it('refuses the skipped cases at the body parser: their patch text names "op" twice (400 invalid_body)', () => {
+    // Their patches as the suite's files write them (tests.json "duplicate ops", spec_tests.json A.13).
+    const texts = [
+      '[ { "op": "add", "path": "/baz", "value": "qux",\n "op": "move", "from":"/foo" } ]',
+      '[\n  { "op": "add", "path": "/baz", "value": "qux", "op": "remove" }\n]',
+    ];
+    for (const text of texts) {
+      const error = thrown(() => parseJsonText(text));
+      expect(error.code, text).toBe('invalid_body');
+      expect(error.detail, text).toBe('an object has two members named "op" (RFC 7493 §2.3)');
+    }
   });
 
   it.each(runnable.map(({ file, record }, i) => [`${file} #${i}: ${record.comment ?? JSON.stringify(record.patch)}`, record] as const))(
