@@ -1,3 +1,4 @@
+import { DOCUMENT_STRUCTURE, scanJsonText } from '../partition/json-structure.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { formatFieldPath, type FieldPath } from './field-path.js';
 import { parseQueryPath } from './query-path.js';
@@ -61,6 +62,7 @@ export const MATCH_ALL: Filter = { kind: 'and', items: [] };
 /** Parses the `filter` query parameter; any fault is a 400 invalid_filter saying what and where. */
 export function parseFilter(text: string): Filter {
   if (text.length > MAX_FILTER_CHARS) fail(`the filter has ${text.length} characters; at most ${MAX_FILTER_CHARS}`);
+  assertNamesOnce(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -69,6 +71,21 @@ export function parseFilter(text: string): Filter {
   }
   const state = { clauses: 0 };
   return parseObject(value, '', 1, state);
+}
+
+/**
+ * A key given twice in one object (`{"status":"open","status":"closed"}`)
+ * would leave JSON.parse's last one alone: 400, as in a document (RFC 7493
+ * §2.3). A `__proto__` or `constructor` key is left to parseObject, which
+ * says where it is.
+ */
+function assertNamesOnce(text: string): void {
+  try {
+    scanJsonText(text, DOCUMENT_STRUCTURE, true);
+  } catch (error) {
+    if (error instanceof PinbaseError && error.code === 'invalid_body') fail(`the filter: ${error.detail ?? error.message}`);
+    if (!(error instanceof PinbaseError && error.code === 'forbidden_key')) throw error;
+  }
 }
 
 interface ParseState {

@@ -86,6 +86,14 @@ describe('filter parser', () => {
     expect(() => parseFilter('{"a.constructor":1}')).toThrow(refused('invalid_filter', /never names "constructor"/));
   });
 
+  it('refuses a key given twice in one object, which JSON.parse would quietly reduce to the last', () => {
+    expect(() => parseFilter('{"status":"open","status":"closed"}')).toThrow(refused('invalid_filter', /two members named "status"/));
+    expect(() => parseFilter('{"total":{"$gte":100,"$gte":300}}')).toThrow(refused('invalid_filter', /two members named "\$gte"/));
+    expect(() => parseFilter('{"$or":[{"a":1,"\\u0061":2}]}')).toThrow(refused('invalid_filter', /two members named "a"/));
+    // One key in several objects is not a repeat.
+    expect(() => parseFilter('{"a":1,"$or":[{"a":2},{"a":3}]}')).not.toThrow();
+  });
+
   it('enforces the size, depth, clause and $in limits', () => {
     expect(() => parseFilter(`{"a":"${'x'.repeat(4096)}"}`)).toThrow(refused('invalid_filter', /at most 4096/));
     const nested = (depth: number) => '{"$not":'.repeat(depth - 1) + '{"a":1}' + '}'.repeat(depth - 1);
