@@ -52,6 +52,9 @@ describe('POST /_tx', () => {
     ]);
     expect(await read('acct/a')).toEqual({ status: 200, etag: '"3"', data: { balance: 5 } });
     expect(await read('acct/new')).toEqual({ status: 200, etag: '"3"', data: { balance: 5, note: 'moved' } });
+    // Written by two ops, it has one version of the commit: its last state.
+    const history = await fx.app.inject({ method: 'GET', url: `${U}/acct/new/_history` });
+    expect(history.json<{ versions: { rev: number; data: unknown }[] }>().versions.map((v) => [v.rev, v.data])).toEqual([[3, { balance: 5, note: 'moved' }]]);
     expect((await read('acct/old')).status).toBe(404);
     expect(await read(`log/${reply.results[4]!.id}`)).toEqual({ status: 200, etag: '"3"', data: { moved: 5 } });
   });
