@@ -62,7 +62,7 @@ export const MATCH_ALL: Filter = { kind: 'and', items: [] };
 /** Parses the `filter` query parameter; any fault is a 400 invalid_filter saying what and where. */
 export function parseFilter(text: string): Filter {
   if (text.length > MAX_FILTER_CHARS) fail(`the filter has ${text.length} characters; at most ${MAX_FILTER_CHARS}`);
-  assertNamesOnce(text);
+  assertIJson(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -75,11 +75,12 @@ export function parseFilter(text: string): Filter {
 
 /**
  * A key given twice in one object (`{"status":"open","status":"closed"}`)
- * would leave JSON.parse's last one alone: 400, as in a document (RFC 7493
- * §2.3). A `__proto__` or `constructor` key is left to parseObject, which
- * says where it is.
+ * would leave JSON.parse's last one alone, and a number a double cannot
+ * hold (`{"id":12345678901234567890}`) would be compared as another: 400,
+ * as in a document (RFC 7493 §2.2, §2.3). A `__proto__` or `constructor`
+ * key is left to parseObject, which says where it is.
  */
-function assertNamesOnce(text: string): void {
+function assertIJson(text: string): void {
   try {
     scanJsonText(text, DOCUMENT_STRUCTURE, true);
   } catch (error) {

@@ -213,6 +213,7 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   add('constructor key', json('PUT', `${V}/notes/a`, '{"constructor":{"prototype":{}}}'), P('forbidden_key', 400));
   // A parser in front of Pinbase that keeps the first of two members of one name would see another document than the one stored.
   add('a member name given twice', json('PUT', `${V}/notes/a`, '{"role":"user","role":"admin"}'), P('invalid_body', 400));
+  add('an integer a double does not hold', json('PUT', `${V}/notes/a`, '{"id":12345678901234567890}'), P('invalid_body', 400));
   add('__proto__ in a merge patch', request('PATCH', `${V}/notes/n1`, { headers: [['Content-Type', 'application/merge-patch+json']], body: '{"__proto__":{"x":1}}' }), P('forbidden_key', 400));
   add('__proto__ in POST create', json('POST', `${S}/notes`, '{"__proto__":1}', { auth: bearer(tokens.stranger) }), P('forbidden_key', 400));
   add('__proto__ in a transaction op', json('POST', `${V}/_tx`, '{"ops":[{"op":"put","collection":"notes","id":"a","data":{"__proto__":1}}]}'), P('forbidden_key', 400));

@@ -87,6 +87,13 @@ const CASES: Case[] = [
   ['an unpaired surrogate escape in a key', 'invalid_body', 400, putJson(`${M}/c/a`, '{"\\udfff":1}')],
   ['a number beyond a double (10 000 digits)', 'invalid_body', 400, putJson(`${M}/c/a`, `{"n":${'9'.repeat(10_000)}}`)],
   ['a number beyond a double (1e400)', 'invalid_body', 400, putJson(`${M}/c/a`, '{"n":[1,{"m":-1e400}]}')],
+  ['an integer a double does not hold (a 64-bit id)', 'invalid_body', 400, putJson(`${M}/c/a`, '{"id":12345678901234567890}')],
+  ['an integer one past 2^53', 'invalid_body', 400, putJson(`${M}/c/a`, '{"n":[-9007199254740993]}')],
+  ['2^60, which a double holds but JSON.stringify writes as 1152921504606847000', 'invalid_body', 400, putJson(`${M}/c/a`, '{"n":1152921504606846976}')],
+  ['a non-zero number that would read back as 0', 'invalid_body', 400, putJson(`${M}/c/a`, '{"n":1e-400}')],
+  ['a number of more significant digits than a double has', 'invalid_body', 400, putJson(`${M}/c/a`, '{"pi":3.14159265358979323846}')],
+  ['an imprecise number in a merge patch', 'invalid_body', 400, raw('PATCH', `${V}/c/a`, '{"id":12345678901234567890}', 'application/merge-patch+json')],
+  ['an imprecise number in a transaction op', 'invalid_body', 400, raw('POST', `${M}/_tx`, '{"ops":[{"op":"put","collection":"c","id":"a","data":{"id":18446744073709551615}}]}', 'application/json')],
   ['a member name given twice', 'invalid_body', 400, putJson(`${M}/c/a`, '{"role":"user","role":"admin"}')],
   ['a member name given twice, nested, once as a \\u escape', 'invalid_body', 400, putJson(`${M}/c/a`, '{"x":[1,{"k":1,"\\u006b":2}]}')],
   ['a member name given twice in a merge patch', 'invalid_body', 400, raw('PATCH', `${V}/c/a`, '{"a":1,"a":null}', 'application/merge-patch+json')],
@@ -192,6 +199,18 @@ describe('hostile input', () => {
     const put = await fx.app.inject(putJson(`${V}/c/unicode`, body, { 'content-type': 'application/json; charset=UTF-8' }));
     expect(put.statusCode).toBe(201);
     expect((await fx.app.inject(get(`${V}/c/unicode`))).json()).toEqual({ emoji: '😀', big: 1e308, e: 'e123' });
+  });
+
+  it('stores numbers a double holds as the double they name, and a long id sent as a string as sent', async () => {
+    const body =
+      '{"safe":9007199254740992,"same":12345678901234567000,"g17":0.10000000000000001,"zeros":1.5000000000000000000000,' +
+      '"e":6.02214076e23,"tiny":5e-324,"zero":0e-999,"id":"12345678901234567890"}';
+    const put = await fx.app.inject(putJson(`${V}/c/numbers`, body));
+    expect(put.statusCode, put.body).toBe(201);
+    expect((await fx.app.inject(get(`${V}/c/numbers`))).body).toBe(
+      '{"safe":9007199254740992,"same":12345678901234567000,"g17":0.1,"zeros":1.5,' +
+        '"e":6.02214076e+23,"tiny":5e-324,"zero":0,"id":"12345678901234567890"}',
+    );
   });
 
   it('stores one member name in several objects, and a name that appears inside a string value, as sent', async () => {

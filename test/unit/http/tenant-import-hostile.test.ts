@@ -64,6 +64,7 @@ describe('an NDJSON import is refused with 400 invalid_import, and changes nothi
     ['a rev beyond the seq', ndjson(header, version('a', 6), { type: 'end', count: 1 }), /"rev"/],
     ['data that is not an object', ndjson(header, { ...version('a', 1), data: [1] }, { type: 'end', count: 1 }), /"data"/],
     ['a __proto__ key', ndjson(header, '{"type":"version","collection":"notes","id":"a","rev":1,"deleted":false,"committedAt":1,"data":{"__proto__":{"x":1}}}', { type: 'end', count: 1 }), /line 2/],
+    ['an integer a double does not hold in a document', ndjson(header, '{"type":"version","collection":"notes","id":"a","rev":1,"deleted":false,"committedAt":1,"data":{"id":12345678901234567890}}', { type: 'end', count: 1 }), /line 2: the integer 12345678901234567890 would be read back as 12345678901234567000/],
     ['a member name given twice in a document', ndjson(header, '{"type":"version","collection":"notes","id":"a","rev":1,"deleted":false,"committedAt":1,"data":{"role":"user","role":"admin"}}', { type: 'end', count: 1 }), /line 2: an object has two members named "role"/],
     ['an object twice', ndjson(header, version('a', 1), version('b', 2), version('a', 3), { type: 'end', count: 3 }), /appears again/],
     ['lines after the end', ndjson(header, { type: 'end', count: 0 }, version('a', 1)), /nothing may follow/],

@@ -73,7 +73,7 @@ describe('filter parser', () => {
       ['{"$or":{"a":1}}', /\$or takes a non-empty array/],
       ['{"$not":[{"a":1}]}', /at \$not: a filter must be a JSON object/],
       ['{"$or":[{"a":1},3]}', /at \$or\[1\]: a filter must be a JSON object/],
-      ['{"a":{"$gt":1e999}}', /\$gt takes a number or a string/],
+      ['{"a":{"$gt":1e999}}', /beyond the range of a double/],
     ];
     for (const [text, detail] of cases) expect(() => parseFilter(text), text).toThrow(refused('invalid_filter', detail));
   });
@@ -84,6 +84,12 @@ describe('filter parser', () => {
     }
     expect(() => parseFilter('{"__proto__":1}')).toThrow(refused('invalid_filter', /never names "__proto__"/));
     expect(() => parseFilter('{"a.constructor":1}')).toThrow(refused('invalid_filter', /never names "constructor"/));
+  });
+
+  it('refuses a number a document could not hold, which would be compared as another', () => {
+    expect(() => parseFilter('{"id":12345678901234567890}')).toThrow(refused('invalid_filter', /12345678901234567890.*read back as 12345678901234567000/));
+    expect(() => parseFilter('{"n":{"$in":[1,1e400]}}')).toThrow(refused('invalid_filter', /beyond the range of a double/));
+    expect(parseFilter('{"n":{"$gte":0.10000000000000001}}')).toEqual(parseFilter('{"n":{"$gte":0.1}}'));
   });
 
   it('refuses a key given twice in one object, which JSON.parse would quietly reduce to the last', () => {
