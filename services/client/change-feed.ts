@@ -41,7 +41,9 @@ export async function platformWebSocket(): Promise<WebSocketSupport | undefined>
  * The change feed of `userId` as an async iterator of commits (see
  * UserHandle.changes). Each connection starts after the last commit
  * delivered, and a commit at or before it is skipped, so a reconnect
- * neither repeats nor skips one. A WebSocket that is refused (never opens)
+ * neither repeats nor skips one; a large commit comes in parts (`partial`
+ * on each but the last), and a connection that broke between two parts
+ * resumes after the last part delivered (its cursor). A WebSocket that is refused (never opens)
  * is replaced by SSE for that connection. Retryable failures (network,
  * 429/503, the partition moving) reconnect after a jittered backoff; after
  * `deadlineMs` without an accepted connection the last error is thrown.
@@ -57,6 +59,8 @@ export async function* openChangeFeed(ctx: FeedContext, userId: string, options:
     throw PinbaseError.client('feed_closed', 'no WebSocket on this platform', undefined, false);
   }
   let since = options.since;
+  /** Set while a large commit is being delivered in parts: where its next part starts. */
+  let cursor: string | undefined;
   let sse = webSocket === undefined;
   let failures = 0;
   let failingSince: number | undefined;
@@ -65,7 +69,7 @@ export async function* openChangeFeed(ctx: FeedContext, userId: string, options:
       let lastError: PinbaseError | undefined;
       try {
         const token = ctx.token === undefined ? undefined : await ctx.token(userId);
-        const target: FeedTarget = { baseUrl: ctx.baseUrl, userId, since, includeData: options.includeData === true, token, signal };
+        const target: FeedTarget = { baseUrl: ctx.baseUrl, userId, since, cursor, includeData: options.includeData === true, token, signal };
         const connection: AsyncGenerator<FeedMessage> = sse ? sseConnection(target, ctx.fetch) : webSocketConnection(target, webSocket!.WebSocket, webSocket!.headerAuth);
         for await (const message of connection) {
           if (message.kind === 'ready') {
@@ -73,7 +77,8 @@ export async function* openChangeFeed(ctx: FeedContext, userId: string, options:
             failures = 0;
             failingSince = undefined;
           } else if (since === undefined || message.event.seq > since) {
-            since = message.event.seq;
+            if (message.event.partial === true) cursor = message.event.cursor;
+            else [since, cursor] = [message.event.seq, undefined];
             yield message.event;
           }
         }

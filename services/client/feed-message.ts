@@ -22,6 +22,8 @@ export interface FeedTarget {
   userId: string;
   /** Deliver commits after this seq; undefined: from the latest commit on. */
   since: number | undefined;
+  /** Instead of since: resume inside a large commit, after the part that gave this cursor. */
+  cursor: string | undefined;
   includeData: boolean;
   /** The bearer token, or undefined without authentication. */
   token: string | undefined;
@@ -31,7 +33,8 @@ export interface FeedTarget {
 /** The query string of a feed connection. */
 export function feedQuery(target: FeedTarget): string {
   const params: string[] = [];
-  if (target.since !== undefined) params.push(`since=${target.since}`);
+  if (target.cursor !== undefined) params.push(`cursor=${encodeURIComponent(target.cursor)}`);
+  else if (target.since !== undefined) params.push(`since=${target.since}`);
   if (target.includeData) params.push('includeData=true');
   return params.length === 0 ? '' : `?${params.join('&')}`;
 }

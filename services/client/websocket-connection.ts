@@ -67,14 +67,18 @@ export async function* webSocketConnection(target: FeedTarget, WebSocket: WebSoc
   };
   socket.onmessage = (event) => {
     if (typeof event.data !== 'string') return;
-    let message: { type?: unknown; seq?: unknown; changes?: unknown };
+    let message: { type?: unknown; seq?: unknown; changes?: unknown; partial?: unknown; cursor?: unknown };
     try {
       message = JSON.parse(event.data) as typeof message;
     } catch {
       return finish(PinbaseError.client('invalid_response', 'a feed message is not JSON', undefined, false));
     }
     if (message.type === 'ready' && typeof message.seq === 'number') push({ kind: 'ready', seq: message.seq });
-    else if (message.type === 'change' && typeof message.seq === 'number') push({ kind: 'change', event: { seq: message.seq, changes: message.changes as ChangeEvent['changes'] } });
+    else if (message.type === 'change' && typeof message.seq === 'number') {
+      const event: ChangeEvent = { seq: message.seq, changes: message.changes as ChangeEvent['changes'] };
+      if (message.partial === true && typeof message.cursor === 'string') Object.assign(event, { partial: true, cursor: message.cursor });
+      push({ kind: 'change', event });
+    }
     else if (message.type === 'error') problem = message as Problem;
   };
   socket.onerror = () => undefined; // a close event follows

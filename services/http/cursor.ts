@@ -1,3 +1,5 @@
+import { COLLECTION_PATTERN, OBJECT_ID_PATTERN } from '../ids/id-patterns.js';
+import type { ChangesPosition } from '../partition/object-reads.js';
 import { PinbaseError } from '../problem/pinbase-error.js';
 
 /** Where a listing page ends: the last id returned, and the snapshot it was read at (if any). */
@@ -49,6 +51,24 @@ export function decodeQueryCursor(text: string): QueryCursor {
   if (!k.every((key) => key === null || typeof key === 'string' || (typeof key === 'number' && Number.isFinite(key)))) throw invalid;
   if (a !== undefined && (typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0)) throw invalid;
   return { query: q, keys: k as QueryCursor['keys'], id: i, ...(a === undefined ? {} : { at: a }) };
+}
+
+/**
+ * Where the change feed resumes inside a commit that comes in parts (a page
+ * of `_changes`, an SSE event's id, a WebSocket message): the commit's seq
+ * and the last object sent of it.
+ */
+export function encodeChangesCursor(position: Required<ChangesPosition>): string {
+  return Buffer.from(JSON.stringify({ s: position.seq, c: position.after.collection, i: position.after.id })).toString('base64url');
+}
+
+/** Decodes a cursor made by encodeChangesCursor; anything else is 400 `invalid_cursor`. */
+export function decodeChangesCursor(text: string): Required<ChangesPosition> {
+  const invalid = new PinbaseError('invalid_cursor', 'the cursor is not one this server returned for the change feed');
+  const { s, c, i } = decodeCursorObject(text, invalid) as { s?: unknown; c?: unknown; i?: unknown };
+  if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 1) throw invalid;
+  if (typeof c !== 'string' || !COLLECTION_PATTERN.test(c) || typeof i !== 'string' || !OBJECT_ID_PATTERN.test(i)) throw invalid;
+  return { seq: s, after: { collection: c, id: i } };
 }
 
 /** The JSON object inside a base64url cursor of at most MAX_CURSOR_CHARS; `invalid` for anything else. */

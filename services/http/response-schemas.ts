@@ -108,22 +108,44 @@ export const changeRow = {
 /** A JSON page of the change feed. */
 export const changePage = {
   type: 'object',
-  description: 'The commits after `since`, whole, oldest first',
+  description:
+    'The commits after `since`, whole, oldest first; a commit of more than 1000 changes or 2 MiB of bodies (an import, a large revert) ' +
+    'comes in parts, one page each, and `cursor` is set on every page but its last',
   additionalProperties: false,
   required: ['changes', 'lastSeq', 'hasMore'],
   properties: {
-    changes: { type: 'array', items: changeRow, description: 'Whole commits, oldest first' },
-    lastSeq: { ...seq, description: 'Resume with since=lastSeq' },
-    hasMore: { type: 'boolean', description: 'Whether commits after lastSeq exist already' },
+    changes: { type: 'array', items: changeRow, description: 'Whole commits, oldest first (or one part of a commit, see `cursor`)' },
+    lastSeq: { ...seq, description: 'The last commit this page holds whole: resume with since=lastSeq (unless `cursor` is set)' },
+    hasMore: { type: 'boolean', description: 'Whether more changes exist already' },
+    cursor: {
+      type: 'string',
+      description: 'Set when the page ends inside a commit (the one after lastSeq, which comes in parts): ask the next page with cursor=<this>, not since',
+    },
   },
 } as const;
 
-/** One commit of a live feed: the data of an SSE `change` event (its `id:` is the seq). */
+/** What marks a live feed's event as one part of a commit too large to send whole (more than 1000 changes or 2 MiB of bodies). */
+const commitPartProperties = {
+  partial: {
+    type: 'boolean',
+    const: true,
+    description: 'Set on every part of a large commit but its last (which has the same seq and no `partial`): the commit is complete after that one',
+  },
+  cursor: {
+    type: 'string',
+    description: 'With `partial`: where the feed resumes after this part (cursor=<this>, or the SSE id); without it, resume with since=seq',
+  },
+} as const;
+
+/**
+ * One commit of a live feed, or one part of a large one: the data of an SSE
+ * `change` event (its `id:` is the seq, or the cursor of a part).
+ */
 export const changeEvent = {
   type: 'object',
   additionalProperties: false,
   required: ['seq', 'changes'],
-  properties: { seq, changes: { type: 'array', items: changeRow } },
+  properties: { seq, changes: { type: 'array', items: changeRow }, ...commitPartProperties },
 } as const;
 
 /**
@@ -144,7 +166,7 @@ export const changeFeedMessage = {
       type: 'object',
       additionalProperties: false,
       required: ['type', 'seq', 'changes'],
-      properties: { type: { type: 'string', const: 'change' }, seq, changes: { type: 'array', items: changeRow } },
+      properties: { type: { type: 'string', const: 'change' }, seq, changes: { type: 'array', items: changeRow }, ...commitPartProperties },
     },
     {
       ...problemResponse,

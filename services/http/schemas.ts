@@ -84,6 +84,11 @@ export const changesQuery = {
   additionalProperties: false,
   properties: {
     since: { ...seq, description: 'Changes after this seq (0: from the beginning)' },
+    cursor: {
+      type: 'string',
+      maxLength: 2048,
+      description: 'Instead of since: resume inside a commit that comes in parts, from the `cursor` of a page, a partial event or message',
+    },
     limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
     includeData: { type: 'boolean', default: false, description: 'Include each object\'s current data' },
   },

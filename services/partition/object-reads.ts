@@ -237,35 +237,78 @@ export function objectHistory(
   return { items, more: false };
 }
 
+/** Where a change feed reads from: after commit `seq`, or inside it after the object `after` (a commit is read in (collection, id) order). */
+export interface ChangesPosition {
+  seq: number;
+  after?: { collection: string; id: string } | undefined;
+}
+
+/** A page of the change feed; `cursor` is set when it ends inside a commit (the last one on the page), where the next page resumes. */
+export interface ChangesPage {
+  changes: Change[];
+  cursor?: Required<ChangesPosition> | undefined;
+}
+
 /**
- * The change feed: the latest version of every object changed after `since`,
- * in commit order (an object changed twice appears once, at its last seq).
- * A page never splits one commit: it holds whole commits, within `bounds`
- * (changes, and characters of bodies), or one whole commit when that alone
- * is larger (a commit is bounded by the transaction limits).
+ * The most changes, and characters of bodies, of one commit that a page
+ * holds whole: a commit larger than this comes in parts of at most this
+ * size, each on a page of its own. No transaction can be larger with the
+ * default limits (1000 ops, 2 × the 1 MiB body limit of documents); an
+ * import (up to the user quota, in one commit) or a revert of more objects
+ * can, and without this one page of it would be all of it in memory.
  */
-export function readChanges(sql: Statements, since: number, includeBodies: boolean, bounds: PageBounds): Change[] {
+export const COMMIT_PART = { changes: 1000, bytes: 2 * 1024 * 1024 };
+
+/**
+ * The change feed: the latest version of every object changed after
+ * `from`, in commit order (an object changed twice appears once, at its last
+ * seq). A page holds whole commits, within `bounds` (changes, and
+ * characters of bodies), or one whole commit when that alone is larger; a
+ * commit beyond COMMIT_PART, which no page holds whole, comes in parts
+ * (`cursor` says where the next one starts).
+ */
+export function readChanges(sql: Statements, from: ChangesPosition, includeBodies: boolean, bounds: PageBounds): ChangesPage {
   const columns = `o.rev AS seq, o.collection, o.id, o.deleted${includeBodies ? ', v.body' : ''}`;
-  const from = includeBodies ? 'objects o JOIN versions v ON v.vid = o.vid' : 'objects o';
+  const source = includeBodies ? 'objects o JOIN versions v ON v.vid = o.vid' : 'objects o';
   type Row = Omit<Change, 'deleted'> & { deleted: number };
-  const rows = sql.get(`SELECT ${columns} FROM ${from} WHERE o.rev > ? ORDER BY o.rev, o.collection, o.id`).iterate(since) as IterableIterator<Row>;
+  const rows = (
+    from.after === undefined
+      ? sql.get(`SELECT ${columns} FROM ${source} WHERE o.rev > ? ORDER BY o.rev, o.collection, o.id`).iterate(from.seq)
+      : sql
+          .get(`SELECT ${columns} FROM ${source} WHERE (o.rev, o.collection, o.id) > (?, ?, ?) ORDER BY o.rev, o.collection, o.id`)
+          .iterate(from.seq, from.after.collection, from.after.id)
+  ) as IterableIterator<Row>;
   const changes: Change[] = [];
   let bytes = 0;
-  /** Where the commit being read starts in `changes`. */
+  /** Where the commit being read starts in `changes`, and its bodies' characters. */
   let commitStart = 0;
+  let commitBytes = 0;
   for (const row of rows) {
     const newCommit = changes.length === 0 || row.seq !== changes[changes.length - 1]!.seq;
     if (newCommit) {
       if (changes.length >= bounds.limit || bytes >= bounds.maxBytes) break;
       commitStart = changes.length;
+      commitBytes = 0;
+    }
+    const rowBytes = row.body?.length ?? 0;
+    const commitChanges = changes.length - commitStart;
+    if (commitChanges >= COMMIT_PART.changes || (commitChanges > 0 && commitBytes + rowBytes > COMMIT_PART.bytes)) {
+      // A commit too large for any page: alone on its page(s), in parts.
+      if (commitStart > 0) {
+        changes.length = commitStart;
+        return { changes };
+      }
+      const last = changes[changes.length - 1]!;
+      return { changes, cursor: { seq: last.seq, after: { collection: last.collection, id: last.id } } };
     }
     changes.push({ ...row, deleted: row.deleted === 1 });
-    bytes += row.body?.length ?? 0;
+    bytes += rowBytes;
+    commitBytes += rowBytes;
     if (commitStart > 0 && (changes.length > bounds.limit || bytes > bounds.maxBytes)) {
       // This commit does not fit after the ones before it: the next page starts with it.
       changes.length = commitStart;
       break;
     }
   }
-  return changes;
+  return { changes };
 }

@@ -222,7 +222,7 @@ function emptyView(userId: string): PartitionView {
     list: () => ({ items: [], more: false }),
     query: () => ({ items: [], more: false, index: undefined }),
     history: () => ({ items: [], more: false }),
-    changes: () => [],
+    changes: () => ({ changes: [] }),
     assertSnapshot: (at) => assertSnapshotWithin(at, 0, 0),
     indexes: () => [],
     index: () => undefined,

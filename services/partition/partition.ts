@@ -8,7 +8,8 @@ import {
   objectHistory,
   readChanges,
   readObject,
-  type Change,
+  type ChangesPage,
+  type ChangesPosition,
   type ListedObject,
   type Page,
   type StoredVersion,
@@ -217,11 +218,12 @@ export class Partition {
   }
 
   /**
-   * Whole commits after `since` (see readChanges), of at most `limit`
-   * changes and `maxBytes` of bodies (maxPageBytes by default, never more).
+   * Whole commits after `from` (see readChanges: a commit beyond COMMIT_PART
+   * comes in parts), of at most `limit` changes and `maxBytes` of bodies
+   * (maxPageBytes by default, never more).
    */
-  changes(since: number, limit: number, includeBodies: boolean, maxBytes = this.limits.maxPageBytes): Change[] {
-    return readChanges(this.sql, since, includeBodies, { limit, maxBytes: Math.min(maxBytes, this.limits.maxPageBytes) });
+  changes(from: ChangesPosition, limit: number, includeBodies: boolean, maxBytes = this.limits.maxPageBytes): ChangesPage {
+    return readChanges(this.sql, from, includeBodies, { limit, maxBytes: Math.min(maxBytes, this.limits.maxPageBytes) });
   }
 
   /**

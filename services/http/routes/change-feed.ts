@@ -1,7 +1,8 @@
 import type { FeedCloseReason } from '../../partition/commit-feed.js';
-import type { Change } from '../../partition/object-reads.js';
+import type { Change, ChangesPage, ChangesPosition } from '../../partition/object-reads.js';
 import type { PartitionStore } from '../../partition/partition-store.js';
 import { PinbaseError } from '../../problem/pinbase-error.js';
+import { decodeChangesCursor, encodeChangesCursor } from '../cursor.js';
 
 /** Changes a live stream reads per page. */
 const PAGE = 500;
@@ -11,6 +12,7 @@ const PAGE = 500;
  * for the socket to drain, so --max-streams of them stay within memory.
  */
 const STREAM_PAGE_BYTES = 256 * 1024;
+// A commit larger than COMMIT_PART (object-reads.ts) comes in parts of at most that size, whatever these are.
 
 /** Why a live feed ended. */
 export type FeedEnd =
@@ -28,10 +30,12 @@ export type FeedEnd =
 export interface FeedFraming {
   /**
    * Writes one commit: its seq and its changes, each already a JSON object
-   * (formatChange). Returns a promise when the transport's buffer is above
-   * its bound: the feed reads nothing more until it resolves.
+   * (formatChange); `cursor` is set when this is a part of a large commit
+   * and more of it follows (where the feed resumes after this part).
+   * Returns a promise when the transport's buffer is above its bound: the
+   * feed reads nothing more until it resolves.
    */
-  commit(seq: number, rows: string[]): Promise<void> | undefined;
+  commit(seq: number, rows: string[], cursor: string | undefined): Promise<void> | undefined;
   /** Called every heartbeat interval while the feed runs. */
   heartbeat(): void;
   /** Called once when the feed ends, for any reason but the client leaving: writes the end and closes the connection. */
@@ -42,8 +46,8 @@ export interface FeedOptions {
   store: Pick<PartitionStore, 'read' | 'subscribe'>;
   heartbeatMs: number;
   userId: string;
-  /** Streams commits after this seq. */
-  from: number;
+  /** Streams commits after this position. */
+  from: ChangesPosition;
   includeData: boolean;
   /** Turns a read failure into the problem the client gets. */
   toProblem(error: unknown): PinbaseError;
@@ -53,7 +57,7 @@ export interface FeedOptions {
 
 /** Where a live feed starts: after `from`; `seq` is the latest commit when it was asked. */
 export interface FeedStart {
-  from: number;
+  from: ChangesPosition;
   seq: number;
 }
 
@@ -62,12 +66,32 @@ export function assertSince(since: number | undefined, seq: number): void {
   if (since !== undefined && since > seq) throw new PinbaseError('invalid_since', `since ${since} is beyond the latest commit ${seq}`);
 }
 
-/** Where a live feed for `since` starts (no since: at the latest commit); invalid_since beyond the latest commit. */
-export function feedStart(store: Pick<PartitionStore, 'read'>, userId: string, since: number | undefined): Promise<FeedStart> {
-  return store.read(userId, (view) => {
-    assertSince(since, view.seq);
-    return { from: since ?? view.seq, seq: view.seq };
-  });
+/** Where the feed asked for resumes, the latest commit being `seq`: after `since`, or inside a commit after `cursor` (a page's, a part's); none of them: `otherwise`. */
+export function changesPosition(seq: number, since: number | undefined, cursor: string | undefined, otherwise: number): ChangesPosition {
+  if (cursor === undefined) {
+    assertSince(since, seq);
+    return { seq: since ?? otherwise };
+  }
+  if (since !== undefined) throw new PinbaseError('invalid_cursor', 'give since or cursor, not both');
+  const position = decodeChangesCursor(cursor);
+  if (position.seq > seq) throw new PinbaseError('invalid_cursor', `the cursor is beyond the latest commit ${seq}`);
+  return position;
+}
+
+/** since and cursor of a live feed's request, or of an SSE Last-Event-ID (a seq, or the cursor of a part). */
+export interface FeedResume {
+  since: number | undefined;
+  cursor: string | undefined;
+}
+
+/** Where a live feed resumes (no since nor cursor: at the latest commit); invalid_since / invalid_cursor beyond the latest commit. */
+export function feedStart(store: Pick<PartitionStore, 'read'>, userId: string, resume: FeedResume): Promise<FeedStart> {
+  return store.read(userId, (view) => ({ from: changesPosition(view.seq, resume.since, resume.cursor, view.seq), seq: view.seq }));
+}
+
+/** The cursor of a page that ends inside a commit, for the client to resume with. */
+export function pageCursor(page: ChangesPage): string | undefined {
+  return page.cursor === undefined ? undefined : encodeChangesCursor(page.cursor);
 }
 
 /** One change as the feed's JSON object (the rows of a JSON page, an SSE event, a WebSocket message). */
@@ -76,13 +100,14 @@ export function formatChange(change: Change): string {
   return `{"seq":${change.seq},"collection":${JSON.stringify(change.collection)},"id":${JSON.stringify(change.id)},"deleted":${change.deleted}${data}}`;
 }
 
-/** The page's commits, each as its seq and its rows; `changes` holds whole commits (readChanges never splits one). */
-function* commits(changes: Change[]): Generator<{ seq: number; rows: string[] }> {
+/** The page's commits, each as its seq and its rows; the last one is a part of a larger commit when the page has a cursor. */
+function* commits(page: ChangesPage): Generator<{ seq: number; rows: string[]; cursor: string | undefined }> {
+  const { changes } = page;
   for (let i = 0; i < changes.length; ) {
     const seq = changes[i]!.seq;
     const rows: string[] = [];
     for (; i < changes.length && changes[i]!.seq === seq; i++) rows.push(formatChange(changes[i]!));
-    yield { seq, rows };
+    yield { seq, rows, cursor: i === changes.length ? pageCursor(page) : undefined };
   }
 }
 
@@ -95,7 +120,7 @@ function* commits(changes: Change[]): Generator<{ seq: number; rows: string[] }>
  * transport says its buffer is full; the store holds nothing per subscriber.
  */
 export class ChangeFeed {
-  private position: number;
+  private position: ChangesPosition;
   private readonly abort = new AbortController();
   private pumping = false;
   private again = false;
@@ -143,12 +168,12 @@ export class ChangeFeed {
       do {
         this.again = false;
         for (;;) {
-          const changes = await store.read(userId, (view) => view.changes(this.position, PAGE, includeData, STREAM_PAGE_BYTES));
-          if (this.ended || changes.length === 0) break;
-          for (const commit of commits(changes)) {
+          const page = await store.read(userId, (view) => view.changes(this.position, PAGE, includeData, STREAM_PAGE_BYTES));
+          if (this.ended || page.changes.length === 0) break;
+          for (const commit of commits(page)) {
             if (this.ended) return;
-            this.position = commit.seq;
-            const full = this.framing.commit(commit.seq, commit.rows);
+            this.position = commit.cursor === undefined ? { seq: commit.seq } : page.cursor!;
+            const full = this.framing.commit(commit.seq, commit.rows, commit.cursor);
             if (full) await abortable(full, this.abort.signal);
           }
         }

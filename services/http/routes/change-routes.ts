@@ -7,7 +7,8 @@ import type { RequestSlots } from '../request-slots.js';
 import { changesQuery, errorResponses, userParams } from '../schemas.js';
 import { changeResponses } from '../response-schemas.js';
 import type { StreamSlots } from '../stream-slots.js';
-import { assertSince, ChangeFeed, formatChange, type FeedFraming } from './change-feed.js';
+import type { ChangesPosition } from '../../partition/object-reads.js';
+import { ChangeFeed, changesPosition, formatChange, pageCursor, type FeedFraming, type FeedResume } from './change-feed.js';
 import { admitSocketFeed, serveSocketFeed, type SocketFeedContext } from './change-socket.js';
 import { USER_BASE, type ApiInstance, type RouteContext } from './route-context.js';
 
@@ -45,51 +46,72 @@ export function changeRoutes(app: ApiInstance, ctx: SocketFeedContext): void {
       tags: ['changes'],
       params: userParams,
       querystring: { ...changesQuery, properties: { ...changesQuery.properties, ...accessTokenQueryProperty } },
-      headers: { type: 'object', properties: { 'last-event-id': { type: 'string', pattern: '^[0-9]{1,16}$' } } },
+      headers: {
+        type: 'object',
+        properties: {
+          'last-event-id': { type: 'string', pattern: '^[A-Za-z0-9_-]{1,2048}$', description: 'An SSE id: a seq, or the cursor of a part of a large commit' },
+        },
+      },
       response: { 200: changeResponses, ...errorResponses },
     },
     // EventSource cannot send an Authorization header (services/auth/request-auth.ts); WebSockets: change-socket.ts.
     config: { acceptsQueryToken: true, acceptsWebSocket: true },
     preHandler: async (request, reply) => {
       const { params, query } = request;
-      await admitSocketFeed(ctx, request, reply, { userId: params.userId, since: query.since, includeData: query.includeData });
+      await admitSocketFeed(ctx, request, reply, { userId: params.userId, since: query.since, cursor: query.cursor, includeData: query.includeData });
     },
     wsHandler: (socket, request) => {
       const { params, query } = request;
-      serveSocketFeed(ctx, socket, request, { userId: params.userId, since: query.since, includeData: query.includeData });
+      serveSocketFeed(ctx, socket, request, { userId: params.userId, since: query.since, cursor: query.cursor, includeData: query.includeData });
     },
     handler: async (request, reply) => {
       const { userId } = request.params;
       const { query } = request;
-      const lastEventId = request.headers['last-event-id'];
-      const since = typeof lastEventId === 'string' ? Number(lastEventId) : query.since;
       const live = request.headers.accept?.includes('text/event-stream') === true;
+      const { since, cursor } = resumeOf(query, request.headers['last-event-id']);
       const page = await ctx.store.read(userId, (view) => {
-        assertSince(since, view.seq);
-        const from = since ?? (live ? view.seq : 0);
-        return { from, seq: view.seq, changes: live ? [] : view.changes(from, query.limit, query.includeData) };
+        const from = changesPosition(view.seq, since, cursor, live ? view.seq : 0);
+        return { from, seq: view.seq, changes: live ? undefined : view.changes(from, query.limit, query.includeData) };
       });
       reply.header('x-pinbase-seq', String(page.seq));
-      if (live) {
+      if (page.changes === undefined) {
         // Throws overloaded / too_many_streams (with Retry-After) before any byte of the stream is sent.
         const release = slots.streams.acquire(userId);
         slots.requestSlots.leave(request);
         return streamChanges(ctx, request, reply, userId, page.from, query.includeData, release);
       }
-      const lastSeq = page.changes.length > 0 ? page.changes[page.changes.length - 1]!.seq : page.from;
-      const rows = page.changes.map(formatChange);
+      const { changes } = page.changes;
+      const next = pageCursor(page.changes);
+      // A page that ends inside a commit holds that commit alone (a part of it): the last whole one is before it.
+      const lastSeq = next !== undefined ? changes[0]!.seq - 1 : changes.length > 0 ? changes[changes.length - 1]!.seq : page.from.seq;
+      const rows = changes.map(formatChange);
       return reply
         .type('application/json; charset=utf-8')
-        .send(`{"changes":[${rows.join(',')}],"lastSeq":${lastSeq},"hasMore":${lastSeq < page.seq}}`);
+        .send(
+          `{"changes":[${rows.join(',')}],"lastSeq":${lastSeq},"hasMore":${next !== undefined || lastSeq < page.seq}` +
+            `${next === undefined ? '' : `,"cursor":"${next}"`}}`,
+        );
     },
   });
 }
 
-/** SSE framing: one event per commit (`id:` is its seq), a comment line as heartbeat, an `error` event before an end caused by one. */
+/** Where a request resumes: its since or cursor, or an SSE Last-Event-ID (a seq, or a part's cursor) instead. */
+function resumeOf(query: { since?: number | undefined; cursor?: string | undefined }, lastEventId: string | undefined): FeedResume {
+  if (lastEventId === undefined) return { since: query.since, cursor: query.cursor };
+  return /^[0-9]{1,16}$/.test(lastEventId) ? { since: Number(lastEventId), cursor: undefined } : { since: undefined, cursor: lastEventId };
+}
+
+/**
+ * SSE framing: one event per commit (`id:` is its seq; for a part of a
+ * large commit but its last, `partial` and its cursor, which is also the
+ * id), a comment line as heartbeat, an `error` event before an end caused
+ * by one.
+ */
 function sseFraming(raw: FastifyReply['raw']): FeedFraming {
   return {
-    commit(seq, rows) {
-      const text = `id: ${seq}\nevent: change\ndata: {"seq":${seq},"changes":[${rows.join(',')}]}\n\n`;
+    commit(seq, rows, cursor) {
+      const part = cursor === undefined ? '' : `,"partial":true,"cursor":"${cursor}"`;
+      const text = `id: ${cursor ?? seq}\nevent: change\ndata: {"seq":${seq},"changes":[${rows.join(',')}]${part}}\n\n`;
       return raw.write(text) ? undefined : once(raw, 'drain').then(() => undefined);
     },
     heartbeat() {
@@ -112,7 +134,7 @@ async function streamChanges(
   request: FastifyRequest,
   reply: FastifyReply,
   userId: string,
-  from: number,
+  from: ChangesPosition,
   includeData: boolean,
   releaseSlot: () => void,
 ): Promise<void> {

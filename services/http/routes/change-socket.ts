@@ -8,7 +8,7 @@ import { problemDocument } from '../../problem/problem-document.js';
 import { FEED_CLOSE, type FeedAuthMessage } from '../change-socket-protocol.js';
 import { toPinbaseError } from '../problem-reply.js';
 import { closeSocket, isWebSocketRequest } from '../websocket-upgrade.js';
-import { ChangeFeed, feedStart, type FeedFraming, type FeedStart } from './change-feed.js';
+import { ChangeFeed, feedStart, type FeedFraming, type FeedResume, type FeedStart } from './change-feed.js';
 import type { LiveStreamSlots } from './change-routes.js';
 import type { RouteContext } from './route-context.js';
 
@@ -30,9 +30,8 @@ export interface SocketFeedContext extends RouteContext {
 }
 
 /** The feed request as validated by the route's schema. */
-export interface FeedRequest {
+export interface FeedRequest extends FeedResume {
   userId: string;
-  since: number | undefined;
   includeData: boolean;
 }
 
@@ -83,7 +82,7 @@ export async function admitSocketFeed(ctx: SocketFeedContext, request: FastifyRe
     );
   }
   const authenticated = ctx.tokens === undefined || request.headers.authorization !== undefined;
-  const start = authenticated ? await feedStart(ctx.store, feed.userId, feed.since) : undefined;
+  const start = authenticated ? await feedStart(ctx.store, feed.userId, feed) : undefined;
   // Throws too_many_streams / overloaded (with Retry-After) before the upgrade. A socket that has not
   // authenticated yet takes no slot of the user's: anyone could otherwise hold all of them.
   const slot = new SocketSlot(authenticated ? ctx.slots.streams.acquire(feed.userId) : ctx.slots.streams.acquireUnattributed());
@@ -161,7 +160,7 @@ class SocketFeedSession {
     if (this.feed !== undefined) return;
     let start: FeedStart;
     try {
-      start = await feedStart(this.ctx.store, this.params.userId, this.params.since);
+      start = await feedStart(this.ctx.store, this.params.userId, this.params);
       if (this.closed) return;
       this.admission.slot.trade(() => this.ctx.slots.streams.acquire(this.params.userId));
     } catch (error) {
@@ -201,7 +200,10 @@ class SocketFeedSession {
 
   private framing(): FeedFraming {
     return {
-      commit: (seq, rows) => this.send(`{"type":"change","seq":${seq},"changes":[${rows.join(',')}]}`),
+      commit: (seq, rows, cursor) => {
+        const part = cursor === undefined ? '' : `,"partial":true,"cursor":"${cursor}"`;
+        return this.send(`{"type":"change","seq":${seq},"changes":[${rows.join(',')}]${part}}`);
+      },
       heartbeat: () => {
         // A peer that answered none of the last two pings is gone (or not reading at all).
         if (this.unansweredPings >= 2) {

@@ -243,6 +243,35 @@ describe('the client through the router', () => {
     expect(seen).toEqual([one.seq, two.seq]);
   });
 
+  it('delivers an import (one commit larger than a page) in parts, every object once, over SSE and a WebSocket', async () => {
+    const count = 2300;
+    const lines = [JSON.stringify({ type: 'header', format: 'pinbase-export', version: 1, user: 'x', seq: 1, history: false, prunedThrough: 0, exportedAt: '2026-12-02T00:00:00.000Z' })];
+    for (let n = 0; n < count; n++) lines.push(JSON.stringify({ type: 'version', collection: 'notes', id: `n${n}`, rev: 1, deleted: false, committedAt: 1, data: { title: String(n) } }));
+    lines.push(JSON.stringify({ type: 'end', count }));
+    const imported = await fetch(`${env.cluster.url}/api/users/feed-import/_import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await env.tokenFor('feed-import')}`, 'content-type': 'application/x-ndjson' },
+      body: `${lines.join('\n')}\n`,
+    });
+    expect(imported.status, await imported.clone().text()).toBe(200);
+    const later = await client.user('feed-import').collection<Note>('notes').put('after', { title: 'after' });
+    for (const transport of ['sse', 'websocket'] as const) {
+      const controller = new AbortController();
+      const parts: { seq: number; partial: boolean | undefined; ids: string[] }[] = [];
+      for await (const event of client.user('feed-import').changes({ since: 0, signal: controller.signal, transport })) {
+        parts.push({ seq: event.seq, partial: event.partial, ids: event.changes.map((c) => c.id) });
+        if (event.seq === later.seq) controller.abort();
+      }
+      expect(parts.map((p) => [p.seq, p.ids.length, p.partial]), transport).toEqual([
+        [1, 1000, true],
+        [1, 1000, true],
+        [1, 300, undefined],
+        [later.seq, 1, undefined],
+      ]);
+      expect(new Set(parts.flatMap((p) => p.ids)).size).toBe(count + 1);
+    }
+  });
+
   it('ends the feed with a typed 403 for a token of another user', async () => {
     const stranger = createClient({ url: env.cluster.url, token: await env.tokenFor('someone-else') });
     const feed = stranger.user('feed-sse').changes({ since: 0, transport: 'sse' });

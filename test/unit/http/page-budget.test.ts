@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Change } from '../../../services/partition/object-reads.js';
+import type { ChangesPage } from '../../../services/partition/object-reads.js';
 import { openSse } from '../../support/sse-client.js';
 import { TEST_LIMITS } from '../../support/test-store.js';
 import { body, jsonRequest, startHttpFixture, type HttpFixture } from './http-harness.js';
@@ -90,7 +90,8 @@ describe('pages of large objects with the default 4 MiB budget', () => {
     const read = fx.store.read.bind(fx.store);
     vi.spyOn(fx.store, 'read').mockImplementation(async (userId, reader) => {
       const result = await read(userId, reader);
-      if (Array.isArray(result)) pageBytes.push((result as Change[]).reduce((sum, change) => sum + (change.body?.length ?? 0), 0));
+      const changes = (result as Partial<ChangesPage> | undefined)?.changes;
+      if (Array.isArray(changes)) pageBytes.push(changes.reduce((sum, change) => sum + (change.body?.length ?? 0), 0));
       return result;
     });
     const url = await fx.app.listen({ host: '127.0.0.1', port: 0 });

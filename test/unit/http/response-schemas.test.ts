@@ -170,6 +170,16 @@ describe('2xx response schemas (OpenAPI)', () => {
       payload: exported.rawPayload,
     });
     check('POST', `${U}/_import`, imported);
+    // A commit larger than a page (an import of 1001 objects) comes in parts: a page with a cursor, then the rest.
+    const bulkLines = [JSON.stringify({ type: 'header', format: 'pinbase-export', version: 1, user: 'bulk', seq: 1, history: false, prunedThrough: 0, exportedAt: '2026-12-02T00:00:00.000Z' })];
+    for (let n = 0; n <= 1000; n++) bulkLines.push(JSON.stringify({ type: 'version', collection: 'notes', id: `b${n}`, rev: 1, deleted: false, committedAt: 1, data: { n } }));
+    bulkLines.push(JSON.stringify({ type: 'end', count: 1001 }));
+    check('POST', '/api/users/bulk/_import', await fx.app.inject({ method: 'POST', url: '/api/users/bulk/_import', headers: { 'content-type': 'application/x-ndjson' }, payload: bulkLines.join('\n') }));
+    const part = (await send('GET', '/api/users/bulk/_changes?since=0')) as { cursor?: string };
+    expect(part.cursor).toBeDefined();
+    await send('GET', `/api/users/bulk/_changes?cursor=${part.cursor}`);
+    expect(validator(changeEvent)({ seq: 1, changes: [], partial: true, cursor: part.cursor })).toBeUndefined();
+    expect(validator(changeFeedMessage)({ type: 'change', seq: 1, changes: [], partial: true, cursor: part.cursor })).toBeUndefined();
     expect(await send('GET', `${U}/_topology`)).toEqual({ version: 3, workers: [{ id: 'w-test', url: 'http://127.0.0.1:3601' }], down: [] });
 
     // A live feed's events (text/event-stream): each event's data is a ChangeEvent.

@@ -29,7 +29,7 @@ describe('pruner', () => {
       a: view.history('c', 'a', { limit: 10 }).items.map((v) => v.rev),
       b: view.history('c', 'b', { limit: 10 }).items.map((v) => v.deleted),
       current: view.object('c', 'a')?.body,
-      changes: view.changes(0, 10, false).map((c) => [c.id, c.deleted]),
+      changes: view.changes({ seq: 0 }, 10, false).changes.map((c) => [c.id, c.deleted]),
     }));
     expect(state).toEqual({ a: [5], b: [true], current: '{"v":5}', changes: [['a', false], ['b', true]] });
   });

@@ -52,7 +52,7 @@ describe('storage model', () => {
       aAt: [0, 1, 2, 3, 4, 5].map((at) => body(view.object('c', 'a', at))),
       bAt: [1, 2, 3, 4].map((at) => view.object('c', 'b', at)?.deleted),
       history: view.history('c', 'a', { limit: 10 }).items.map((v) => v.rev),
-      changes: view.changes(0, 10, true).map((c) => [c.id, c.seq, c.deleted, c.body]),
+      changes: view.changes({ seq: 0 }, 10, true).changes.map((c) => [c.id, c.seq, c.deleted, c.body]),
       listAt2: view.list('c', { after: '', limit: 10, at: 2 }).items.map((o) => o.id),
       listAt4: view.list('c', { after: '', limit: 10, at: 4 }).items.map((o) => o.id),
     }));
