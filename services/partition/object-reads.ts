@@ -8,6 +8,20 @@ export interface VersionHead {
   vid: number;
 }
 
+/**
+ * An object's current version as a write reads it: with its place in the
+ * chain (null for a version written before migration 4 or imported), which
+ * the next version continues.
+ */
+export interface ChainHead extends VersionHead {
+  depth: number | null;
+  /** The newest anchor of the chain at or below this version (see chainAt). */
+  anchor: number | null;
+}
+
+/** Every this-many-th version of an object is an anchor: a snapshot read walks at most this many versions past the anchors it hops. */
+export const ANCHOR_EVERY = 1024;
+
 /** One version of an object as stored. `body` is JSON text, null for a deletion. */
 export interface StoredVersion extends VersionHead {
   body: string | null;
@@ -58,10 +72,23 @@ export function versionAt(sql: Statements, vid: number): StoredVersion | undefin
  * newest version with rev ≤ `at`; undefined if the object had none then (or
  * it was pruned). Costs one row lookup per version written after `at`.
  */
-export function chainAt(sql: Statements, vid: number, rev: number, at: number): number | undefined {
-  const link = sql.get('SELECT rev, prev FROM versions WHERE vid = ?');
+export function chainAt(sql: Statements, vid: number, rev: number, at: number, anchor: number | null = null): number | undefined {
   let current = vid;
   let currentRev = rev;
+  if (currentRev > at && anchor !== null) {
+    // Hop the anchors (one every ANCHOR_EVERY versions) while they are still after `at`; the version
+    // sought is then at most ANCHOR_EVERY links below the last one hopped. An anchor pruned away ends
+    // the hops: everything below it is older still, and the version sought is above it.
+    const hop = sql.get('SELECT rev, up FROM versions WHERE vid = ?');
+    for (let next: number | null = anchor; next !== null; ) {
+      const row = hop.get(next) as { rev: number; up: number | null } | undefined;
+      if (row === undefined || row.rev <= at) break;
+      current = next;
+      currentRev = row.rev;
+      next = row.up;
+    }
+  }
+  const link = sql.get('SELECT rev, prev FROM versions WHERE vid = ?');
   let prev: number | null | undefined;
   while (currentRev > at) {
     prev ??= (link.get(current) as Link | undefined)?.prev ?? null;
@@ -79,16 +106,18 @@ interface Head {
   vid: number;
   rev: number;
   deleted: number;
+  depth: number | null;
+  anchor: number | null;
 }
 
 function head(sql: Statements, collection: string, id: string): Head | undefined {
-  return sql.get('SELECT vid, rev, deleted FROM objects WHERE collection = ? AND id = ?').get(collection, id) as Head | undefined;
+  return sql.get('SELECT vid, rev, deleted, depth, anchor FROM objects WHERE collection = ? AND id = ?').get(collection, id) as Head | undefined;
 }
 
 /** The current version of (collection, id) without its body, tombstones included; undefined if it never existed. */
-export function readHead(sql: Statements, collection: string, id: string): VersionHead | undefined {
+export function readHead(sql: Statements, collection: string, id: string): ChainHead | undefined {
   const row = head(sql, collection, id);
-  return row && { vid: row.vid, rev: row.rev, deleted: row.deleted === 1 };
+  return row && { vid: row.vid, rev: row.rev, deleted: row.deleted === 1, depth: row.depth, anchor: row.anchor };
 }
 
 /**
@@ -107,7 +136,7 @@ export function readObject(sql: Statements, collection: string, id: string, at?:
   }
   const current = head(sql, collection, id);
   if (!current) return undefined;
-  const vid = chainAt(sql, current.vid, current.rev, at);
+  const vid = chainAt(sql, current.vid, current.rev, at, current.anchor);
   return vid === undefined ? undefined : versionAt(sql, vid);
 }
 
@@ -194,10 +223,10 @@ export function listObjects(
   for (;;) {
     if (scanned >= MAX_SNAPSHOT_HEADS_PER_PAGE) return { items, more: true, after };
     const heads = sql
-      .get('SELECT id, vid, rev FROM objects WHERE collection = ? AND id > ? ORDER BY id LIMIT ?')
-      .all(collection, after, chunk) as { id: string; vid: number; rev: number }[];
+      .get('SELECT id, vid, rev, anchor FROM objects WHERE collection = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(collection, after, chunk) as { id: string; vid: number; rev: number; anchor: number | null }[];
     for (const h of heads) {
-      const vid = chainAt(sql, h.vid, h.rev, at);
+      const vid = chainAt(sql, h.vid, h.rev, at, h.anchor);
       const version = vid === undefined ? undefined : versionAt(sql, vid);
       if (!version || version.deleted) continue;
       if (!fill.admit(version.body!.length)) return { items, more: true };
@@ -224,7 +253,7 @@ export function objectHistory(
   if (!current) return { items: [], more: false };
   const fill = new PageFill(options);
   const items: StoredVersion[] = [];
-  let vid = options.before === undefined ? current.vid : chainAt(sql, current.vid, current.rev, options.before - 1);
+  let vid = options.before === undefined ? current.vid : chainAt(sql, current.vid, current.rev, options.before - 1, current.anchor);
   while (vid !== undefined) {
     const row = sql.get(`SELECT ${VERSION_COLUMNS}, prev FROM versions WHERE vid = ?`).get(vid) as
       | (VersionRow & { prev: number | null })

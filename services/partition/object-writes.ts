@@ -3,7 +3,7 @@ import { applyJsonPatchToObject, inTransactionOp, PatchBudget } from './json-pat
 import { assertNodeCount, DOCUMENT_STRUCTURE, scanJsonStructure } from './json-structure.js';
 import { mergePatchInPlace } from './merge-patch.js';
 import { newObjectId } from './object-id.js';
-import type { VersionHead } from './object-reads.js';
+import type { ChainHead, VersionHead } from './object-reads.js';
 import { applyRevert, type ChangedObject } from './revert-write.js';
 import type {
   JsonObject,
@@ -19,7 +19,7 @@ import type {
 /** The objects a write reads and appends versions to: a partition's file, or nothing (a user with no file). */
 export interface ObjectAccess {
   /** The current version of (collection, id) without its body, tombstones included; undefined if it never existed. */
-  head(collection: string, id: string): VersionHead | undefined;
+  head(collection: string, id: string): ChainHead | undefined;
   /** The body of a live version returned by head(). */
   body(head: VersionHead): string;
   /**
@@ -27,7 +27,7 @@ export interface ObjectAccess {
    * at commit `seq`, linked to `previous` (its current version as head()
    * returned it).
    */
-  append(collection: string, id: string, body: string | null, previous: VersionHead | undefined, seq: number, now: number): void;
+  append(collection: string, id: string, body: string | null, previous: ChainHead | undefined, seq: number, now: number): void;
   /**
    * Every object (of `collection`, or all) with a version after commit
    * `at`, tombstones included, with its version at `at`. Read lazily: the
@@ -212,7 +212,7 @@ function objectResult(
   return { kind: 'object', outcome, collection, id, rev, seq: ctx.commitSeq() };
 }
 
-function append(ctx: WriteContext, collection: string, id: string, body: string | null, previous: VersionHead | undefined): number {
+function append(ctx: WriteContext, collection: string, id: string, body: string | null, previous: ChainHead | undefined): number {
   const seq = ctx.commitSeq();
   ctx.objects.append(collection, id, body, previous, seq, ctx.now);
   return seq;
@@ -275,7 +275,7 @@ interface TouchedObject {
   collection: string;
   id: string;
   /** Its current version before the transaction (tombstones included). */
-  stored: VersionHead | undefined;
+  stored: ChainHead | undefined;
   /** Its rev before the transaction, 0 when absent: what read sets and `ifRev` are judged against. */
   committedRev: number;
   /** Whether it exists at this point of the transaction. */

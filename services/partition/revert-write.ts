@@ -1,5 +1,5 @@
 import { PinbaseError } from '../problem/pinbase-error.js';
-import type { VersionHead } from './object-reads.js';
+import type { ChainHead, VersionHead } from './object-reads.js';
 import type { WriteContext } from './object-writes.js';
 import type { WriteResult } from './write-request.js';
 
@@ -8,7 +8,7 @@ export interface ChangedObject {
   collection: string;
   id: string;
   /** Its current version, tombstones included. */
-  current: VersionHead;
+  current: ChainHead;
   /** Its version at the commit (a tombstone included); undefined when it had none then. */
   then: PastVersion | undefined;
 }

@@ -143,6 +143,18 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   INSERT INTO meta (key, value) VALUES ('index_generation', 0);
   `,
+  // 4: anchors, so that a snapshot read does not walk a long chain one
+  //    version at a time. A head row carries its version's depth in the
+  //    chain (counted from 1 where this migration found the chain: versions
+  //    written before it have none) and its chain's newest anchor; every
+  //    ANCHOR_EVERY-th version is an anchor, and `up` links it to the
+  //    anchor before it (see object-reads.ts chainAt). Adding columns
+  //    rewrites nothing.
+  `
+  ALTER TABLE versions ADD COLUMN up INTEGER;
+  ALTER TABLE objects ADD COLUMN depth INTEGER;
+  ALTER TABLE objects ADD COLUMN anchor INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,4 +1,4 @@
-import { chainAt, readHead, type VersionHead } from './object-reads.js';
+import { ANCHOR_EVERY, chainAt, readHead, type ChainHead, type VersionHead } from './object-reads.js';
 import type { ChangedObject } from './revert-write.js';
 import type { ObjectAccess } from './object-writes.js';
 import type { Statements } from './statements.js';
@@ -31,7 +31,7 @@ export class StoredObjects implements ObjectAccess {
     this.indexedCollections = new Set(collections);
   }
 
-  head(collection: string, id: string): VersionHead | undefined {
+  head(collection: string, id: string): ChainHead | undefined {
     return readHead(this.sql, collection, id);
   }
 
@@ -46,21 +46,21 @@ export class StoredObjects implements ObjectAccess {
   *changedSince(at: number, collection: string | undefined): Iterable<ChangedObject> {
     const rows = (
       collection === undefined
-        ? this.sql.get('SELECT collection, id, vid, rev, deleted FROM objects WHERE rev > ?').iterate(at)
-        : this.sql.get('SELECT collection, id, vid, rev, deleted FROM objects WHERE collection = ? AND rev > ?').iterate(collection, at)
-    ) as IterableIterator<{ collection: string; id: string; vid: number; rev: number; deleted: number }>;
+        ? this.sql.get('SELECT collection, id, vid, rev, deleted, depth, anchor FROM objects WHERE rev > ?').iterate(at)
+        : this.sql.get('SELECT collection, id, vid, rev, deleted, depth, anchor FROM objects WHERE collection = ? AND rev > ?').iterate(collection, at)
+    ) as IterableIterator<{ collection: string; id: string; vid: number; rev: number; deleted: number; depth: number | null; anchor: number | null }>;
     const version = this.sql.get(
       `SELECT v.rev, v.deleted, coalesce(length(CAST(v.body AS BLOB)), 0) AS bytes, v.body IS c.body AS same
        FROM versions v, versions c WHERE v.vid = ? AND c.vid = ?`,
     );
     type Row = { rev: number; deleted: number; bytes: number; same: number };
     for (const row of rows) {
-      const thenVid = chainAt(this.sql, row.vid, row.rev, at);
+      const thenVid = chainAt(this.sql, row.vid, row.rev, at, row.anchor);
       const then = thenVid === undefined ? undefined : (version.get(thenVid, row.vid) as Row | undefined);
       yield {
         collection: row.collection,
         id: row.id,
-        current: { vid: row.vid, rev: row.rev, deleted: row.deleted === 1 },
+        current: { vid: row.vid, rev: row.rev, deleted: row.deleted === 1, depth: row.depth, anchor: row.anchor },
         then: then && { vid: thenVid!, rev: then.rev, deleted: then.deleted === 1, bytes: then.bytes, sameBody: then.same === 1 },
       };
     }
@@ -69,7 +69,8 @@ export class StoredObjects implements ObjectAccess {
   /**
    * Appends the version to `versions`, linked to `previous` (the current
    * version, tombstone included, as just read), and points the object's head
-   * at it. Each write request writes an object at most once (a transaction
+   * at it, one deeper in the chain; every ANCHOR_EVERY-th version is an
+   * anchor, linked to the one before (see chainAt). No other row is read. Each write request writes an object at most once (a transaction
    * folds its ops on one object into one version), at its own seq.
    *
    * In a collection with an index, the previous version stops being live
@@ -79,16 +80,24 @@ export class StoredObjects implements ObjectAccess {
    * version breaks makes the INSERT throw SQLITE_CONSTRAINT_UNIQUE; the
    * caller runs the write in a savepoint when the collection has one.
    */
-  append(collection: string, id: string, body: string | null, previous: VersionHead | undefined, seq: number, now: number): void {
+  append(collection: string, id: string, body: string | null, previous: ChainHead | undefined, seq: number, now: number): void {
     const deleted = body === null ? 1 : 0;
     if (previous && !previous.deleted && this.indexedCollections.has(collection)) this.sql.get('UPDATE versions SET live = 0 WHERE vid = ?').run(previous.vid);
-    const vid = this.sql
-      .get('INSERT INTO versions (rev, collection, id, prev, deleted, committed_at, body, live, ixgen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(seq, collection, id, previous?.vid ?? null, deleted, now, body, 1 - deleted, this.indexGeneration).lastInsertRowid;
+    const depth = (previous?.depth ?? 0) + 1;
+    const isAnchor = depth % ANCHOR_EVERY === 0;
+    const up = isAnchor ? (previous?.anchor ?? null) : null;
+    const vid = Number(
+      this.sql
+        .get('INSERT INTO versions (rev, collection, id, prev, deleted, committed_at, body, live, ixgen, up) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(seq, collection, id, previous?.vid ?? null, deleted, now, body, 1 - deleted, this.indexGeneration, up).lastInsertRowid,
+    );
+    const anchor = isAnchor ? vid : (previous?.anchor ?? null);
     if (previous) {
-      this.sql.get('UPDATE objects SET vid = ?, rev = ?, deleted = ? WHERE collection = ? AND id = ?').run(vid, seq, deleted, collection, id);
+      this.sql
+        .get('UPDATE objects SET vid = ?, rev = ?, deleted = ?, depth = ?, anchor = ? WHERE collection = ? AND id = ?')
+        .run(vid, seq, deleted, depth, anchor, collection, id);
     } else {
-      this.sql.get('INSERT INTO objects (collection, id, vid, rev, deleted) VALUES (?, ?, ?, ?, ?)').run(collection, id, vid, seq, deleted);
+      this.sql.get('INSERT INTO objects (collection, id, vid, rev, deleted, depth, anchor) VALUES (?, ?, ?, ?, ?, ?, ?)').run(collection, id, vid, seq, deleted, depth, anchor);
     }
   }
 }

@@ -135,13 +135,13 @@ export class NdjsonExport {
   private readChunk(after: [string, string]): { text: string; count: number; next: [string, string] | undefined } {
     const sql = this.partition!.sql;
     const heads = sql
-      .get('SELECT collection, id, vid, rev FROM objects WHERE (collection, id) > (?, ?) ORDER BY collection, id LIMIT ?')
-      .all(after[0], after[1], OBJECTS_PER_TURN) as { collection: string; id: string; vid: number; rev: number }[];
+      .get('SELECT collection, id, vid, rev, anchor FROM objects WHERE (collection, id) > (?, ?) ORDER BY collection, id LIMIT ?')
+      .all(after[0], after[1], OBJECTS_PER_TURN) as { collection: string; id: string; vid: number; rev: number; anchor: number | null }[];
     let text = '';
     let count = 0;
     for (let i = 0; i < heads.length; i++) {
       const head = heads[i]!;
-      const atSeq = chainAt(sql, head.vid, head.rev, this.seq);
+      const atSeq = chainAt(sql, head.vid, head.rev, this.seq, head.anchor);
       for (const vid of this.history ? this.olderChain(atSeq) : atSeq === undefined ? [] : [atSeq]) {
         const version = versionAt(sql, vid);
         if (!version || (!this.history && version.deleted)) continue;

@@ -173,6 +173,7 @@ interface Head {
   vid: number;
   rev: number;
   deleted: number;
+  anchor: number | null;
   body: string | null;
 }
 
@@ -188,14 +189,14 @@ const SNAPSHOT_CHUNK = 256;
 function* objectsAt(sql: Statements, collection: string, at: number, after: string): Generator<{ id: string; vid?: number; rev: number; body: string }> {
   for (;;) {
     const heads = sql
-      .get('SELECT o.id, o.vid, o.rev, o.deleted, v.body FROM objects o JOIN versions v ON v.vid = o.vid WHERE o.collection = ? AND o.id > ? ORDER BY o.id LIMIT ?')
+      .get('SELECT o.id, o.vid, o.rev, o.deleted, o.anchor, v.body FROM objects o JOIN versions v ON v.vid = o.vid WHERE o.collection = ? AND o.id > ? ORDER BY o.id LIMIT ?')
       .all(collection, after, SNAPSHOT_CHUNK) as Head[];
     for (const head of heads) {
       if (head.rev <= at) {
         yield head.deleted === 1 ? { id: head.id, rev: head.rev, body: '' } : { id: head.id, vid: head.vid, rev: head.rev, body: head.body! };
         continue;
       }
-      const vid = chainAt(sql, head.vid, head.rev, at);
+      const vid = chainAt(sql, head.vid, head.rev, at, head.anchor);
       const version = vid === undefined ? undefined : versionAt(sql, vid);
       if (!version || version.deleted) yield { id: head.id, rev: 0, body: '' };
       else yield { id: head.id, vid: version.vid, rev: version.rev, body: version.body! };
