@@ -78,11 +78,14 @@ export function chainAt(sql: Statements, vid: number, rev: number, at: number, a
   if (currentRev > at && anchor !== null) {
     // Hop the anchors (one every ANCHOR_EVERY versions) while they are still after `at`; the version
     // sought is then at most ANCHOR_EVERY links below the last one hopped. An anchor pruned away ends
-    // the hops: everything below it is older still, and the version sought is above it.
+    // the hops: everything below it is older still, and the version sought is above it. Each hop must
+    // go back in time (the head can be an anchor itself), so the hops end whatever the file holds.
     const hop = sql.get('SELECT rev, up FROM versions WHERE vid = ?');
-    for (let next: number | null = anchor; next !== null; ) {
-      const row = hop.get(next) as { rev: number; up: number | null } | undefined;
-      if (row === undefined || row.rev <= at) break;
+    type Anchor = { rev: number; up: number | null } | undefined;
+    let next: number | null = anchor === vid ? ((hop.get(vid) as Anchor)?.up ?? null) : anchor;
+    while (next !== null) {
+      const row = hop.get(next) as Anchor;
+      if (row === undefined || row.rev <= at || row.rev >= currentRev) break;
       current = next;
       currentRev = row.rev;
       next = row.up;

@@ -40,8 +40,9 @@ interface SchemaRow {
  * 5. rows, in passes of ROWS_PER_TURN: ids and collections match their
  *    patterns, bodies are JSON objects within the document limits (null
  *    exactly for tombstones), revs positive and in commit (vid) order,
- *    chain links to an earlier version of the same object, each object's
- *    head its newest version, catalog rows valid, meta values integers.
+ *    chain and anchor links to an earlier version of the same object, each
+ *    object's head its newest version (its anchor one of its versions, its
+ *    depth a positive integer), catalog rows valid, meta values integers.
  * Anything else is invalid_import saying what. Cost: bounded by the file
  * size (≤ the user quota); integrity_check is one synchronous pass.
  */
@@ -221,13 +222,18 @@ async function checkRows(db: Database.Database, limits: StagingLimits): Promise<
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? undefined : 'a body that is not a JSON object';
   };
   const page = db.prepare(
-    `SELECT v.vid, v.rev, v.collection, v.id, v.deleted, v.committed_at, v.body, v.prev,
+    `SELECT v.vid, v.rev, v.collection, v.id, v.deleted, v.committed_at, v.body, v.prev, v.up,
             p.vid AS p_vid, p.rev AS p_rev, p.collection AS p_collection, p.id AS p_id,
+            u.vid AS u_vid, u.rev AS u_rev, u.collection AS u_collection, u.id AS u_id,
             o.vid AS o_vid
-     FROM versions v LEFT JOIN versions p ON p.vid = v.prev LEFT JOIN objects o ON o.collection = v.collection AND o.id = v.id
+     FROM versions v LEFT JOIN versions p ON p.vid = v.prev LEFT JOIN versions u ON u.vid = v.up
+       LEFT JOIN objects o ON o.collection = v.collection AND o.id = v.id
      WHERE v.vid > ? ORDER BY v.vid LIMIT ?`,
   );
-  type Row = Record<'vid' | 'rev' | 'collection' | 'id' | 'deleted' | 'committed_at' | 'body' | 'prev' | 'p_vid' | 'p_rev' | 'p_collection' | 'p_id' | 'o_vid', unknown>;
+  type Row = Record<
+    'vid' | 'rev' | 'collection' | 'id' | 'deleted' | 'committed_at' | 'body' | 'prev' | 'up' | 'p_vid' | 'p_rev' | 'p_collection' | 'p_id' | 'u_vid' | 'u_rev' | 'u_collection' | 'u_id' | 'o_vid',
+    unknown
+  >;
   let after = 0;
   let lastRev = 0;
   for (;;) {
@@ -242,6 +248,8 @@ async function checkRows(db: Database.Database, limits: StagingLimits): Promise<
         : row.o_vid === null || (row.o_vid as number) < (row.vid as number) ? 'not in an object\'s chain'
         : row.prev !== null && (typeof row.prev !== 'number' || row.prev >= (row.vid as number)) ? 'bad chain link'
         : row.p_vid !== null && (row.p_collection !== row.collection || row.p_id !== row.id || (row.p_rev as number) >= (row.rev as number)) ? 'chain link to another object or a later version'
+        : row.up !== null && (typeof row.up !== 'number' || row.up >= (row.vid as number)) ? 'bad anchor link'
+        : row.u_vid !== null && (row.u_collection !== row.collection || row.u_id !== row.id || (row.u_rev as number) >= (row.rev as number)) ? 'anchor link to another object or a later version'
         : bodyProblem(row.deleted, row.body);
       if (problem !== undefined) throw invalidImport(`${at}: ${problem}`);
       lastRev = row.rev as number;
@@ -257,4 +265,14 @@ async function checkRows(db: Database.Database, limits: StagingLimits): Promise<
     )
     .get() as { collection: string; id: string } | undefined;
   if (badHead) throw invalidImport(`object ${JSON.stringify(String(badHead.collection).slice(0, 64))}/${JSON.stringify(String(badHead.id).slice(0, 128))}: its head is not its newest version`);
+  // Its anchor (a pruned one may be gone) is one of its versions; its depth a positive integer.
+  const badAnchor = db
+    .prepare(
+      `SELECT o.collection, o.id FROM objects o LEFT JOIN versions a ON a.vid = o.anchor
+       WHERE (o.depth IS NOT NULL AND (typeof(o.depth) != 'integer' OR o.depth < 1))
+          OR (o.anchor IS NOT NULL AND typeof(o.anchor) != 'integer')
+          OR (a.vid IS NOT NULL AND (a.collection IS NOT o.collection OR a.id IS NOT o.id OR a.vid > o.vid)) LIMIT 1`,
+    )
+    .get() as { collection: string; id: string } | undefined;
+  if (badAnchor) throw invalidImport(`object ${JSON.stringify(String(badAnchor.collection).slice(0, 64))}/${JSON.stringify(String(badAnchor.id).slice(0, 128))}: its depth or anchor is not valid`);
 }

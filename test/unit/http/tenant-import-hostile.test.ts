@@ -115,6 +115,10 @@ describe('a SQLite import is checked as hostile input', () => {
     ['a body that is not JSON', () => altered((db) => db.exec("UPDATE versions SET body = '{not json' WHERE deleted = 0")), /version row/],
     ['an object id with a slash', () => altered((db) => db.exec("UPDATE versions SET id = 'a/b' WHERE vid = 2; UPDATE objects SET id = 'a/b' WHERE vid = 2")), /bad object id/],
     ['a chain link to another object', () => altered((db) => db.exec('UPDATE versions SET prev = 2 WHERE vid = 3')), /chain link/],
+    ['an anchor link to a later version (a loop for a snapshot read)', () => altered((db) => db.exec('UPDATE versions SET up = 3 WHERE vid = 2')), /version row 2: bad anchor link/],
+    ['an anchor link to another object', () => altered((db) => db.exec('UPDATE versions SET up = 2 WHERE vid = 3')), /anchor link to another object/],
+    ['a head whose anchor is another object\'s version', () => altered((db) => db.exec('UPDATE objects SET anchor = 2 WHERE vid = 3')), /depth or anchor is not valid/],
+    ['a head of depth 0', () => altered((db) => db.exec('UPDATE objects SET depth = 0')), /depth or anchor is not valid/],
     ['garbage bytes', () => Buffer.from('SQLite format 3\0 but then nothing useful at all'), /not a SQLite file/],
   ])('%s', async (_name, payload, detail) => {
     await expectRefused('application/vnd.sqlite3', payload(), 'invalid_import', 400, detail);

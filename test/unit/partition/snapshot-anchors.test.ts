@@ -68,6 +68,13 @@ describe('snapshot reads of an object with many versions', () => {
     expect(lookups() - before).toBeLessThan(versions / 2);
   });
 
+  it('end the hops at an anchor link that does not go back in time (a damaged file), and still answer right', () => {
+    const { sql } = writtenTimes(3 * ANCHOR_EVERY + 5);
+    // The anchor at depth 2 × ANCHOR_EVERY (seq = vid = depth here) links forward to the newest anchor, which links back to it: a loop.
+    sql.db.prepare('UPDATE versions SET up = ? WHERE vid = ?').run(3 * ANCHOR_EVERY, 2 * ANCHOR_EVERY);
+    for (const at of [1, ANCHOR_EVERY + 3, 2 * ANCHOR_EVERY + 1]) expect(readObject(sql, 'c', 'a', at)?.body ?? null, `at ${at}`).toBe(expected(at));
+  });
+
   it('stop hopping at an anchor that was pruned, and still find every snapshot after the horizon', () => {
     const versions = 4 * ANCHOR_EVERY + 10;
     const { sql } = writtenTimes(versions);
