@@ -96,6 +96,19 @@ it('the read-cost benchmark prints the SQLite and object-cache cost per read for
   }
 }, 60_000);
 
+it('the snapshot-walk benchmark prints the append cost and each snapshot read with anchors and without', async () => {
+  const { out, err } = await runQuickBench('partition/snapshot-walk.js', { args: ['3000'] });
+  const what = `${out}\n${err}`;
+  const [first, ...reads] = out.trim().split('\n');
+  expectPositive(/^3000 versions of one object: (\S+) µs per append$/.exec(first ?? '')?.[1], `append\n${what}`);
+  expect(reads.map((line) => line.split(':')[0]), what).toEqual(['at=2999', 'at=1500', 'at=1']);
+  for (const line of reads) {
+    const [, anchored, linear] = /^at=\d+: (\S+) ms with anchors, (\S+) ms one version at a time$/.exec(line) ?? [];
+    expectFiniteNonNegative(anchored, `anchored: ${line}\n${what}`);
+    expectFiniteNonNegative(linear, `linear: ${line}\n${what}`);
+  }
+}, 60_000);
+
 it('the revert benchmark reverts every object of each size and prints the batch time and the durable answer time', async () => {
   const { out, err } = await runQuickBench('partition/revert-bench.js', { args: ['100', '1000'] });
   const what = `${out}\n${err}`;
