@@ -16,7 +16,8 @@ import { catalogPaths, fileSeq } from './tenant-export.js';
  *
  * Unless `replace`, the user must have no live object (tenant_not_empty);
  * its tombstones and history go. Imported: versions (same vids, chains,
- * revs, commit times), object heads, the index catalog (every index
+ * revs, commit times), object heads, the chains' anchors (as anchorChains
+ * computed them on the staging file), the index catalog (every index
  * rebuilt, ready: every version carries the newest generation; a unique
  * index the data breaks is kept as failed), the
  * retention horizon and the seq. Not imported, and cleared: idempotency
@@ -67,12 +68,14 @@ function replaceData(sql: Statements, replace: boolean, maxUserBytes: number) {
   // A version is live when it is its object's head and not a tombstone.
   const versions = db
     .prepare(
-      `INSERT INTO main.versions (vid, rev, collection, id, prev, deleted, committed_at, body, live, ixgen)
-       SELECT v.vid, v.rev, v.collection, v.id, v.prev, v.deleted, v.committed_at, v.body, o.vid IS v.vid AND v.deleted = 0, ?
+      `INSERT INTO main.versions (vid, rev, collection, id, prev, deleted, committed_at, body, live, ixgen, up)
+       SELECT v.vid, v.rev, v.collection, v.id, v.prev, v.deleted, v.committed_at, v.body, o.vid IS v.vid AND v.deleted = 0, ?, v.up
        FROM staging.versions v LEFT JOIN staging.objects o ON o.collection = v.collection AND o.id = v.id ORDER BY v.vid`,
     )
     .run(generation).changes;
-  db.exec('INSERT INTO main.objects (collection, id, vid, rev, deleted) SELECT collection, id, vid, rev, deleted FROM staging.objects ORDER BY collection, id');
+  db.exec(
+    'INSERT INTO main.objects (collection, id, vid, rev, deleted, depth, anchor) SELECT collection, id, vid, rev, deleted, depth, anchor FROM staging.objects ORDER BY collection, id',
+  );
   const insertIndex = db.prepare(
     "INSERT INTO main.indexes (collection, name, paths, is_unique, generation, state, built_through, error, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
   );

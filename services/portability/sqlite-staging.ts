@@ -43,7 +43,9 @@ interface SchemaRow {
  *    chain and anchor links to an earlier version of the same object, each
  *    object's head its newest version (its anchor one of its versions, its
  *    depth a positive integer), catalog rows valid, meta values integers.
- * Anything else is invalid_import saying what. Cost: bounded by the file
+ * Anything else is invalid_import saying what. (The anchors are then
+ * computed afresh, anchorChains: these checks only refuse a damaged file.)
+ * Cost: bounded by the file
  * size (≤ the user quota); integrity_check is one synchronous pass.
  */
 export async function stageSqlite(file: string, limits: StagingLimits): Promise<void> {
@@ -264,7 +266,8 @@ async function checkRows(db: Database.Database, limits: StagingLimits): Promise<
        WHERE v.vid IS NULL OR v.collection IS NOT o.collection OR v.id IS NOT o.id OR v.rev IS NOT o.rev OR v.deleted IS NOT o.deleted LIMIT 1`,
     )
     .get() as { collection: string; id: string } | undefined;
-  if (badHead) throw invalidImport(`object ${JSON.stringify(String(badHead.collection).slice(0, 64))}/${JSON.stringify(String(badHead.id).slice(0, 128))}: its head is not its newest version`);
+  const objectLabel = (row: { collection: unknown; id: unknown }) => `object ${JSON.stringify(String(row.collection).slice(0, 64))}/${JSON.stringify(String(row.id).slice(0, 128))}`;
+  if (badHead) throw invalidImport(`${objectLabel(badHead)}: its head is not its newest version`);
   // Its anchor (a pruned one may be gone) is one of its versions; its depth a positive integer.
   const badAnchor = db
     .prepare(
@@ -274,5 +277,5 @@ async function checkRows(db: Database.Database, limits: StagingLimits): Promise<
           OR (a.vid IS NOT NULL AND (a.collection IS NOT o.collection OR a.id IS NOT o.id OR a.vid > o.vid)) LIMIT 1`,
     )
     .get() as { collection: string; id: string } | undefined;
-  if (badAnchor) throw invalidImport(`object ${JSON.stringify(String(badAnchor.collection).slice(0, 64))}/${JSON.stringify(String(badAnchor.id).slice(0, 128))}: its depth or anchor is not valid`);
+  if (badAnchor) throw invalidImport(`${objectLabel(badAnchor)}: its depth or anchor is not valid`);
 }

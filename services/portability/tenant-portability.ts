@@ -10,6 +10,7 @@ import { PinbaseError } from '../problem/pinbase-error.js';
 import type { ImportResult, PortableFormat } from './export-format.js';
 import { applyImport } from './import-apply.js';
 import { receiveFile } from './import-source.js';
+import { anchorChains } from './chain-anchors.js';
 import { stageNdjson } from './ndjson-staging.js';
 import { stageSqlite } from './sqlite-staging.js';
 import { backupPartition, NdjsonExport } from './tenant-export.js';
@@ -135,6 +136,7 @@ export class TenantPortability {
         await receiveFile(body, staging, this.maxImportBytes);
         await stageSqlite(staging, limits);
       }
+      anchorChains(staging);
       this.assertFits(staging);
       const partition = await this.options.pool.acquire(userId);
       let result: ImportResult;

@@ -329,11 +329,18 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
     ['cursor of JSON null', `${V}/notes?cursor=${b64('null')}`, 'invalid_cursor'],
     ['cursor with a __proto__ key', `${V}/notes?cursor=${b64('{"__proto__":{"after":"a"}}')}`, 'invalid_cursor'],
     ['cursor of 2049 chars', `${V}/notes?cursor=${'A'.repeat(2049)}`, 'invalid_cursor'],
+    ['a listing\'s cursor on the change feed', `${V}/_changes?cursor=${b64('{"after":"n1"}')}`, 'invalid_cursor'],
+    ['a feed cursor with seq 0', `${V}/_changes?cursor=${b64('{"s":0,"c":"notes","i":"n1"}')}`, 'invalid_cursor'],
+    ['a feed cursor beyond the latest commit', `${V}/_changes?cursor=${b64('{"s":99,"c":"notes","i":"n1"}')}`, 'invalid_cursor'],
+    ['a feed cursor naming a bad object id', `${V}/_changes?cursor=${b64('{"s":1,"c":"notes","i":"../x"}')}`, 'invalid_cursor'],
+    ['a feed cursor with since', `${V}/_changes?since=0&cursor=${b64('{"s":1,"c":"notes","i":"n1"}')}`, 'invalid_cursor'],
+    ['a feed cursor of 2049 chars', `${V}/_changes?cursor=${'A'.repeat(2049)}`, 'invalid_cursor'],
     ['an unknown query parameter', `${V}/notes?filter[$where]=1`, 'invalid_request'],
     ['an unknown parameter on an object', `${V}/notes/n1?debug=1`, 'invalid_request'],
   ];
   for (const [name, path, code] of query) add(name, request('GET', path), P(code, 400));
   add('Last-Event-ID that is not a number', request('GET', `${V}/_changes`, { headers: [['Last-Event-ID', '1; DROP TABLE objects']] }), P('invalid_since', 400));
+  add('Last-Event-ID that is a cursor beyond the latest commit', request('GET', `${V}/_changes`, { headers: [['Accept', 'text/event-stream'], ['Last-Event-ID', b64('{"s":99,"c":"notes","i":"n1"}')]] }), P('invalid_cursor', 400));
 
   // --- Conditional, idempotency and hint headers.
   add('If-Match garbage', json('PUT', `${V}/notes/n1`, '{}', { headers: [['If-Match', 'garbage']] }), P('invalid_precondition', 400));

@@ -1,4 +1,9 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ANCHOR_EVERY, readObject } from '../../../services/partition/object-reads.js';
+import { formatLine, formatVersionLine } from '../../../services/portability/export-format.js';
 import { createIndexSql } from '../../../services/query/index-sql.js';
 import { body, expectProblem, jsonRequest, startHttpFixture, type HttpFixture } from './http-harness.js';
 
@@ -95,6 +100,80 @@ describe('POST /_import', () => {
     expect(imported.statusCode).toBe(200);
     expect(body(imported)).toEqual({ seq: 8, objects: 6, versions: 9, indexes: 0 });
     expect((await exportOf(B, '?history=true')).body.split('\n').slice(1)).toEqual((await exportOf(A, '?history=true')).body.split('\n').slice(1));
+  });
+});
+
+describe('POST /_import of a long chain', () => {
+  /** An NDJSON export with history of c/a written `versions` times (rev v holds {"v":v}) and c/b once after. */
+  function longChain(versions: number): string {
+    const line = (rev: number, id: string) => formatVersionLine({ collection: 'c', id, rev, deleted: false, committedAt: rev, body: `{"v":${rev}}` });
+    return (
+      formatLine({ type: 'header', format: 'pinbase-export', version: 1, user: 'alice', seq: versions + 1, history: true, prunedThrough: 0, exportedAt: new Date(0).toISOString() }) +
+      Array.from({ length: versions }, (_, i) => line(i + 1, 'a')).join('') +
+      line(versions + 1, 'b') +
+      formatLine({ type: 'end', count: versions + 1 })
+    );
+  }
+
+  it('gives the chain the anchors its writes would have, so a snapshot read hops them; writes after it go on', async () => {
+    const versions = 3 * ANCHOR_EVERY + 10;
+    const ndjson = longChain(versions);
+    expect((await fx.app.inject({ method: 'POST', url: `${A}/_import`, headers: { 'content-type': 'application/x-ndjson' }, payload: ndjson })).statusCode).toBe(200);
+    // A SQLite file with no anchors (as one written before they were): the import computes them.
+    const file = join(fx.root, 'no-anchors.sqlite');
+    writeFileSync(file, (await exportOf(A, '', 'application/vnd.sqlite3')).rawPayload);
+    const edit = (sql: string) => {
+      const db = new Database(file);
+      db.exec(sql);
+      db.close();
+      return readFileSync(file);
+    };
+    const stripped = edit('UPDATE versions SET up = NULL; UPDATE objects SET depth = NULL, anchor = NULL');
+    // One that passes the file checks (links go back, within the object) but whose only anchor is the
+    // object's second version: trusted, it would make a snapshot read walk the whole chain.
+    const sparse = edit("UPDATE objects SET depth = 1, anchor = 2 WHERE id = 'a'");
+    for (const [user, type, payload] of [
+      ['bob', 'application/x-ndjson', ndjson],
+      ['carol', 'application/vnd.sqlite3', stripped],
+      ['dave', 'application/vnd.sqlite3', sparse],
+    ] as const) {
+      const imported = await fx.app.inject({ method: 'POST', url: `/api/users/${user}/_import`, headers: { 'content-type': type }, payload });
+      expect(body(imported), user).toEqual({ seq: versions + 1, objects: 2, versions: versions + 1, indexes: 0 });
+      const partition = await fx.store.pool.acquire(user);
+      try {
+        // vid = rev here: version d of c/a is at depth d; anchors at every ANCHOR_EVERY-th, linked down.
+        const anchors = partition.sql.get("SELECT vid, up FROM versions WHERE collection = 'c' AND id = 'a' AND vid % ? = 0 ORDER BY vid").all(ANCHOR_EVERY);
+        expect(anchors, user).toEqual([1, 2, 3].map((k) => ({ vid: k * ANCHOR_EVERY, up: k === 1 ? null : (k - 1) * ANCHOR_EVERY })));
+        expect(partition.sql.get('SELECT count(*) FROM versions WHERE up IS NOT NULL').pluck().get(), user).toBe(2);
+        expect(partition.sql.get('SELECT id, depth, anchor FROM objects ORDER BY id').all(), user).toEqual([
+          { id: 'a', depth: versions, anchor: 3 * ANCHOR_EVERY },
+          { id: 'b', depth: 1, anchor: null },
+        ]);
+        // A snapshot read far back hops the anchors: it looks up fewer than ANCHOR_EVERY + 8 versions, not `versions`.
+        let lookups = 0;
+        const link = partition.sql.get('SELECT rev, prev FROM versions WHERE vid = ?');
+        const get = link.get.bind(link);
+        link.get = ((...args: unknown[]) => (lookups++, get(...args)));
+        expect(readObject(partition.sql, 'c', 'a', 2)?.body).toBe('{"v":2}');
+        link.get = get;
+        expect(lookups, user).toBeLessThan(ANCHOR_EVERY + 8);
+      } finally {
+        fx.store.pool.release(partition);
+      }
+      // The next anchor is where appends put it: at depth 4 × ANCHOR_EVERY.
+      for (let i = versions + 1; i <= 4 * ANCHOR_EVERY; i++) {
+        expect((await fx.app.inject(jsonRequest('PUT', `/api/users/${user}/c/a`, { v: i + 1 }))).statusCode).toBe(200);
+      }
+      const after = await fx.store.pool.acquire(user);
+      try {
+        expect(after.sql.get("SELECT depth, anchor FROM objects WHERE id = 'a'").get(), user).toMatchObject({ depth: 4 * ANCHOR_EVERY });
+        const head = after.sql.get("SELECT vid, anchor FROM objects WHERE id = 'a'").get() as { vid: number; anchor: number };
+        expect(head.anchor, user).toBe(head.vid);
+        expect(after.sql.get('SELECT up FROM versions WHERE vid = ?').pluck().get(head.vid), user).toBe(3 * ANCHOR_EVERY);
+      } finally {
+        fx.store.pool.release(after);
+      }
+    }
   });
 });
 
