@@ -190,9 +190,12 @@ const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
  *   doubles (`%.17g` included: `0.10000000000000001` is 0.1) means it.
  * Most numbers are decided in the one pass over their bytes (an integer
  * below 2^53; up to 17 significant digits with at most 20 zeros before
- * them and an exponent of at most ±280); the rest are parsed and compared: ~0.4–1 µs each on the 2-core development VM
- * (a 1 MiB body of nothing but such numbers: ~45 ms, against ~6 ms for
- * JSON.parse; typical numbers add nothing measurable).
+ * them and an exponent of at most ±280); the rest are parsed (and integers
+ * written back and compared). `node dist/bench/partition/json-numbers.js`
+ * on the 2-core development VM (2026-12-02), a 1 MiB body of nothing but
+ * such numbers: integers above 2^53 ~43 ms, 17 digits with an exponent
+ * beyond 280 ~21 ms, against ~8 ms for JSON.parse of the same text; typical
+ * doubles ~7 ms, all of it the structure scan.
  * Text that is not a JSON number is left to JSON.parse, which refuses it.
  */
 function exactNumberEnd(bytes: Buffer, start: number): number {
@@ -234,6 +237,9 @@ function exactNumberEnd(bytes: Buffer, start: number): number {
   if (!JSON_NUMBER.test(token)) return end;
   const value = Number(token);
   if (!Number.isFinite(value)) throw new PinbaseError('invalid_body', 'a number is beyond the range of a double (RFC 7493 §2.2)');
+  // Up to 17 significant digits with a fraction or an exponent mean the double nearest them: only a
+  // value that would be read back as 0 is left to refuse (no need to write the double out).
+  if (!integer && significant <= DIGITS_OF_A_DOUBLE && (value !== 0 || significant === 0)) return end;
   const stored = String(value);
   if (stored === token) return end;
   const written = decimalParts(token);
