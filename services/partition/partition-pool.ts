@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { PinbaseError } from '../problem/pinbase-error.js';
 import { PartitionLease, type LeaseTiming, type OwnerRecord } from './lease.js';
 import { Partition, type PartitionLimits, type PartitionObserver } from './partition.js';
+import { FairTurns } from './fair-turns.js';
 import { ObjectCache } from './object-cache.js';
 import { openPartitionDatabase, type DatabaseOptions } from './partition-database.js';
 import { classifyStorageError } from './storage-errors.js';
@@ -89,6 +90,8 @@ export class PartitionPool {
   private readonly observer: PartitionObserver;
   /** Recently read current versions of every open partition (see ObjectCache). */
   readonly objectCache: ObjectCache;
+  /** The event loop's turns, shared fairly between users (see FairTurns): reads and commits alike. */
+  readonly turns = new FairTurns();
 
   constructor(private readonly options: PoolOptions) {
     this.objectCache = new ObjectCache(options.objectCacheBytes ?? DEFAULT_OBJECT_CACHE_BYTES);
@@ -97,7 +100,10 @@ export class PartitionPool {
     this.leaseWatchdog = setInterval(() => this.checkLeases(), options.lease.updateMs / LEASE_CHECK_SLICES);
     this.leaseWatchdog.unref();
     this.observer = {
-      onBatch: (_partition, size, seconds) => options.events.batch(size, seconds),
+      onBatch: (partition, size, seconds) => {
+        this.turns.charge(partition.userId, seconds * 1000);
+        options.events.batch(size, seconds);
+      },
       onCommitted: (partition, seq) => options.onCommit(partition.userId, seq),
       onBroken: (partition, reason) => this.markBroken(partition, reason),
     };
@@ -213,7 +219,7 @@ export class PartitionPool {
     try {
       const db = await this.openDatabase(file, () => lost);
       const walSync = this.options.database.durability === 'pipelined' ? new WalSync(`${file}-wal`) : undefined;
-      partition = new Partition(userId, db, lease, walSync, this.options.limits, this.observer, this.objectCache);
+      partition = new Partition(userId, db, lease, walSync, this.options.limits, this.observer, this.objectCache, this.turns);
     } catch (error) {
       await lease.release();
       this.options.events.lease('released', userId);

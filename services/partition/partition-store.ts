@@ -65,6 +65,9 @@ export class PartitionStore {
    * written reads as empty, and reading it creates nothing on disk.
    */
   async read<T>(userId: string, fn: (view: PartitionView) => T): Promise<T> {
+    // A user that has spent its turn of the event loop waits for the next (FairTurns).
+    const turn = this.pool.turns.admit(userId);
+    if (turn) await turn;
     // The hot path: an open partition is taken without a promise between the request and its read.
     let partition = this.pool.acquireOpen(userId);
     if (partition === undefined) {
@@ -75,7 +78,12 @@ export class PartitionStore {
     try {
       const wait = partition.whenReadable();
       if (wait) await wait;
-      return fn(partition);
+      const started = performance.now();
+      try {
+        return fn(partition);
+      } finally {
+        this.pool.turns.charge(userId, performance.now() - started);
+      }
     } finally {
       this.pool.release(partition);
     }

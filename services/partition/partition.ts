@@ -18,6 +18,7 @@ import { runQuery, type QueryPage } from '../query/run-query.js';
 import type { Keyset } from '../query/query-sql.js';
 import type { QuerySpec } from '../query/query-spec.js';
 import { applyWrite, assertQuota, assertSnapshotWithin, type WriteContext, type WriteLimits } from './object-writes.js';
+import { ROUND_MS, type FairTurns } from './fair-turns.js';
 import type { ObjectCache } from './object-cache.js';
 import { Statements } from './statements.js';
 import { SnapshotPins } from './snapshot-pins.js';
@@ -151,6 +152,7 @@ export class Partition {
     private readonly limits: PartitionLimits,
     private readonly observer: PartitionObserver,
     private readonly objectCache?: ObjectCache,
+    private readonly turns?: FairTurns,
   ) {
     this.cacheGeneration = objectCache?.generation() ?? 0;
     this.sql = new Statements(db);
@@ -297,9 +299,22 @@ export class Partition {
     return this.flushScheduled || this.pending.length > 0;
   }
 
+  /**
+   * Commits what is queued, a batch at a time. Once this user has spent its
+   * round of the event loop (FairTurns: a burst of large transactions or
+   * reverts, or its reads), the rest waits for a later round, so that other
+   * users' requests run in between.
+   */
   private flush(): void {
     this.flushScheduled = false;
-    while (this.pending.length > 0) this.commitNext(this.pending.splice(0, MAX_BATCH_WRITES));
+    while (this.pending.length > 0) {
+      if (this.turns?.mustWait(this.userId)) {
+        this.flushScheduled = true;
+        this.turns.later(this.userId, () => this.flush());
+        return;
+      }
+      this.commitNext(this.pending.splice(0, MAX_BATCH_WRITES));
+    }
   }
 
   /** Commits one batch, then settles its writes once the commit is durable. */
@@ -328,6 +343,8 @@ export class Partition {
       if (classified.fatal || classified.error.code === 'partition_lost') this.observer.onBroken(this, classified.error);
       return;
     }
+    // Jobs the batch left for a later round (see applyBatch) go back to the front of the queue.
+    if (settled.length < batch.length) this.pending.unshift(...batch.splice(settled.length));
     this.epochRecorded = true;
     this.observer.onBatch(this, batch.length, Number(process.hrtime.bigint() - started) / 1e9);
     const committed = this.seq > startSeq ? this.seq : 0;
@@ -382,6 +399,9 @@ export class Partition {
     };
     let guardUnique = (this.uniqueIndexed ??= hasUniqueIndex(this.sql));
     for (const job of batch) {
+      // A batch of large writes (transactions of 1000 ops, reverts) ends once it has held the event
+      // loop for a round (FairTurns): the rest goes back to the queue, for a later round.
+      if (settled.length > 0 && performance.now() - started >= ROUND_MS) break;
       const jobStartSeq = this.seq;
       const ctx: BatchContext = {
         sql: this.sql,

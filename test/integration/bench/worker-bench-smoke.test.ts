@@ -173,3 +173,27 @@ it('the GlusterFS benchmark sets up a real volume and prints cold opens and HTTP
     expect(putLatency, what).toMatch(/^[\d,]+\.\d\d \/ [\d,]+\.\d\d$/);
   }
 }, 150_000);
+
+it('the co-tenant benchmark prints the quiet tenant\'s GET latency alone and beside the busy one, and the busy one\'s rate alone and beside it', async () => {
+  const { out, err } = await runQuickBench('worker/co-tenant-bench.js');
+  const what = `${out}\n${err}`;
+  const rows = tableCells(out, 'phase');
+  expect(rows.map(([phase]) => phase), what).toEqual(['light alone', 'heavy alone', 'both']);
+  const [alone, heavy, both] = rows;
+  for (const row of [alone!, both!]) for (const cell of row.slice(1, 5)) expect(figure(cell), `${row.join(' | ')}\n${what}`).toBeGreaterThan(0);
+  expect(figure(heavy![5]), what).toBeGreaterThan(0);
+  expect(figure(both![5]), what).toBeGreaterThan(0);
+  expect(out, what).toMatch(/^light's p99 beside heavy: \S+× alone; heavy's rate beside light: \S+× alone$/m);
+}, 120_000);
+
+it('the JSON numbers benchmark times the number check beside JSON.parse for each kind of number', async () => {
+  const { out, err } = await runQuickBench('partition/json-numbers.js', { args: ['65536', '3'] });
+  const lines = out.trim().split('\n');
+  expect(lines[0], err).toBe('body of 65536 bytes, median of 3 runs');
+  expect(lines.slice(1).map((line) => line.split(':')[0]), out).toEqual(['typical doubles', 'integers above 2^53', '17 digits, exponent beyond 280']);
+  for (const line of lines.slice(1)) {
+    const [, check, parse] = /: check (\S+) ms, JSON\.parse (\S+) ms, \S+×$/.exec(line) ?? [];
+    expect(figure(check), line).toBeGreaterThan(0);
+    expect(figure(parse), line).toBeGreaterThan(0);
+  }
+}, 60_000);
