@@ -27,6 +27,8 @@ export class FairTurns {
   /** Work waiting for a later round, per user, oldest first. */
   private readonly waiting = new Map<string, (() => void)[]>();
   private roundScheduled = false;
+  /** Pieces of work that waited for a later round, since the start (metrics: pinbase_turn_waits_total). */
+  waits = 0;
 
   constructor(private readonly roundMs: number = ROUND_MS) {}
 
@@ -43,6 +45,7 @@ export class FairTurns {
 
   /** Runs `work` in a later round, after the user's earlier waiters. */
   later(userId: string, work: () => void): void {
+    this.waits++;
     const queue = this.waiting.get(userId);
     if (queue === undefined) this.waiting.set(userId, [work]);
     else queue.push(work);
@@ -75,8 +78,9 @@ export class FairTurns {
       released.push(queue.shift()!);
       if (queue.length === 0) this.waiting.delete(userId);
     }
-    // A user whose queue just emptied keeps its place until its released work has run: it charges this
-    // round, and anything it sends meanwhile waits for the next.
+    // Released work runs now (a write's flush) or in the microtasks right after this callback (a read),
+    // before the next poll of the event loop: it counts against the new round, as does whatever its user
+    // sends in that poll.
     for (const work of released) work();
     if (this.waiting.size > 0) this.scheduleRound();
   }

@@ -19,7 +19,7 @@ export class WorkerMetrics {
   /** Per (method, route, status): the labelled children, so that a request does not hash its labels (prom-client does on every call). */
   private readonly requestSeries = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<'method' | 'route'> }>();
 
-  constructor(gauges: { openPartitions: () => number; liveStreams: () => number; objectCache: () => ObjectCache }) {
+  constructor(gauges: { openPartitions: () => number; liveStreams: () => number; objectCache: () => ObjectCache; turnWaits: () => number }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'pinbase_' });
     this.requests = new Counter({
@@ -76,6 +76,15 @@ export class WorkerMetrics {
       collect() {
         this.reset();
         this.inc(gauges.objectCache().misses);
+      },
+    });
+    new Counter({
+      name: 'pinbase_turn_waits_total',
+      help: 'Reads and queued writes that waited for a later turn of the event loop: their user had spent its share of the turn (FairTurns)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(gauges.turnWaits());
       },
     });
     this.commits = new Counter({ name: 'pinbase_commits_total', help: 'Group-commit batches committed', registers });

@@ -47,6 +47,7 @@ class WorkerServer {
     this.ownership = this.topology && new Ownership(config.id, this.topology.current, hintVerifier(config.auth.clusterSecret));
     this.metrics = new WorkerMetrics({ openPartitions: () => this.store.pool.openCount, liveStreams: () => this.store.subscriberCount,
       objectCache: () => this.store.pool.objectCache,
+      turnWaits: () => this.store.pool.turns.waits,
     });
     this.store = new PartitionStore({
       dataDir: config.dataDir,

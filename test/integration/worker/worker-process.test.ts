@@ -48,6 +48,7 @@ describe('worker process', () => {
       'pinbase_commits_total',
       'pinbase_group_commit_batch_size_bucket',
       'pinbase_lease_events_total{event="acquired"} 1',
+      'pinbase_turn_waits_total 0',
     ]) {
       expect(metrics).toContain(name);
     }

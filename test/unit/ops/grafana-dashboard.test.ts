@@ -57,7 +57,7 @@ function labelsUsed(expr: string): string[] {
 describe('the Grafana dashboard', () => {
   it('queries only metrics the worker and the router export, by labels they have', async () => {
     const exported = new Map([
-      ...(await seriesOf(new WorkerMetrics({ openPartitions: () => 0, liveStreams: () => 0, objectCache: () => new ObjectCache(0) }).registry)),
+      ...(await seriesOf(new WorkerMetrics({ openPartitions: () => 0, liveStreams: () => 0, objectCache: () => new ObjectCache(0), turnWaits: () => 0 }).registry)),
       ...(await seriesOf(new RouterMetrics().registry)),
     ]);
     const queries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr })));

@@ -28,6 +28,7 @@ describe('FairTurns', () => {
     expect(ran).toEqual(['a1', 'b1', 'a2', 'a3']);
     await nextTurn();
     expect(turns.waitingUsers).toBe(0);
+    expect(turns.waits).toBe(4);
     // The round is over: a runs at once again.
     expect(turns.admit('a')).toBeUndefined();
   });
@@ -89,6 +90,8 @@ describe('a busy tenant beside a quiet one', () => {
     await Promise.all([...sorts, get]);
     // Each sort of 4,000 objects costs milliseconds: a round (ROUND_MS) holds a few of them, not 24.
     expect(order.indexOf('get'), order.join(' ')).toBeLessThan(20);
+    // What pinbase_turn_waits_total reports: the sorts that waited for a later turn.
+    expect(fx.store.pool.turns.waits).toBeGreaterThan(0);
   });
 
   it("commits the busy tenant's large transactions a round at a time, not all in one batch, and every one of them", async () => {
