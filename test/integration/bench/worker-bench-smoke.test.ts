@@ -5,6 +5,8 @@
  *   bench/worker/fsync-scaling.ts    the four libuv pool sizes (docs/BENCHMARKS.md)
  *   bench/worker/json-patch-cost.ts  the six costliest patches (docs/ARCHITECTURE.md), each refused or applied as expected
  *   bench/storage/glusterfs-bench.ts `npm run bench:glusterfs`: local disk and a real GlusterFS volume, cold opens and HTTP
+ *   bench/worker/co-tenant-bench.ts a quiet tenant's GETs alone and beside a busy one's unindexed sorts (fair turns)
+ *   bench/partition/json-numbers.ts  the number check beside JSON.parse, per kind of number (positional size and runs)
  * Every table's rows are checked to be there with finite figures (> 0 where
  * they must be) and no errors; the figures themselves are not judged (a
  * shared CI machine).
