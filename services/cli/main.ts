@@ -5,6 +5,7 @@
  * the router.
  */
 import { CliError, type Command } from './command.js';
+import { holdStartupSignals } from './startup-signals.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   up: { summary: 'run a local cluster: router + N workers (what `npm start` runs)', load: () => import('./up-command.js') },
@@ -18,6 +19,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   backup: { summary: 'back up every tenant (--all) into a directory, resumable', load: () => import('./backup-command.js') },
   restore: { summary: 'import every tenant of a backup directory (--all)', load: () => import('./restore-command.js') },
 };
+
+/** The commands that run until they are stopped: their signals are held while they start. */
+const SERVICES = new Set(['worker', 'router']);
 
 /** Printed under every command's help. */
 const CONFIGURATION_NOTE = `Durations: 500ms, 30s, 5m, 24h, 7d (a bare number is milliseconds).
@@ -49,8 +53,11 @@ async function main(argv: string[]): Promise<void> {
   }
   const entry = COMMANDS[name];
   if (entry === undefined) throw new CliError(`unknown command "${name}"; run \`pinbase --help\``);
+  const help = rest.includes('--help') || rest.includes('-h');
+  // A service's reload or stop signal while it loads and starts is held, not fatal (startup-signals.ts).
+  if (SERVICES.has(name) && !help) holdStartupSignals();
   const command = await entry.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (help) {
     process.stdout.write(`${command.usage.replace(/\n\nDurations: [^\n]*$/, '')}\n\n${CONFIGURATION_NOTE}\n`);
     return;
   }

@@ -15,6 +15,7 @@ import { formatDuration } from '../worker/durations.js';
 import { createLogger, LOG_FORMATS, parseLogFormat, type LogFormat } from './log-output.js';
 import { CliError, durationOption, integerOption, parseCommandArgs } from './command.js';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel, type LogLevel } from './log-level.js';
+import { takeStartupSignals } from './startup-signals.js';
 
 export const usage = `Usage: pinbase router --port ${D.port} --topology FILE [options]
 
@@ -158,26 +159,39 @@ export async function run(argv: string[]): Promise<void> {
 async function runAsSingleProcess(options: RouterOptions, log: Logger): Promise<void> {
   const router = await startRouter(options, log);
   log.info({ url: router.url }, `router listening on ${router.url}`);
-  process.on('SIGHUP', () => router.control.reload());
-  onShutdownSignal(log, () => router.close());
+  installSignalHandlers(log, () => router.control.reload(), () => router.close());
 }
 
 async function runAsClusterPrimary(options: RouterOptions, processes: number, log: Logger): Promise<void> {
   const primary = await RouterClusterPrimary.start(options, { processes }, log);
   log.info({ url: primary.url, processes }, `router listening on ${primary.url} (${processes} processes)`);
-  process.on('SIGHUP', () => primary.reload());
-  onShutdownSignal(log, () => primary.close());
+  installSignalHandlers(log, () => primary.reload(), () => primary.close());
 }
 
 async function runAsClusterProcess(options: RouterOptions, log: Logger): Promise<void> {
   const server = await runRouterProcess(options, log);
-  // Ctrl-C reaches the whole process group: the primary orchestrates the shutdown.
+  // Ctrl-C and reloads are the primary's to orchestrate; it stops this process with SIGTERM.
+  const held = takeStartupSignals();
+  const stop = () => void server.close().then(() => process.exit(0));
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
-  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+  process.once('SIGTERM', stop);
+  if (held.stop === 'SIGTERM') stop();
 }
 
-function onShutdownSignal(log: Logger, close: () => Promise<void>): void {
+/** SIGHUP reloads the topology, SIGTERM/SIGINT stop gracefully; then what arrived while starting is done. */
+function installSignalHandlers(log: Logger, reload: () => void, close: () => Promise<void>): void {
+  const held = takeStartupSignals();
+  process.on('SIGHUP', reload);
+  const stop = onShutdownSignal(log, close);
+  if (held.reload) {
+    log.info({ signal: 'SIGHUP' }, 'SIGHUP received while starting: topology reloaded');
+    reload();
+  }
+  if (held.stop !== undefined) stop(held.stop);
+}
+
+function onShutdownSignal(log: Logger, close: () => Promise<void>): (signal: string) => void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -193,4 +207,5 @@ function onShutdownSignal(log: Logger, close: () => Promise<void>): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  return stop;
 }
