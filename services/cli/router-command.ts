@@ -15,7 +15,7 @@ import { formatDuration } from '../worker/durations.js';
 import { createLogger, LOG_FORMATS, parseLogFormat, type LogFormat } from './log-output.js';
 import { CliError, durationOption, integerOption, parseCommandArgs } from './command.js';
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, parseLogLevel, type LogLevel } from './log-level.js';
-import { takeStartupSignals } from './startup-signals.js';
+import { handOverStartupSignals } from './startup-signals.js';
 
 export const usage = `Usage: pinbase router --port ${D.port} --topology FILE [options]
 
@@ -171,24 +171,18 @@ async function runAsClusterPrimary(options: RouterOptions, processes: number, lo
 async function runAsClusterProcess(options: RouterOptions, log: Logger): Promise<void> {
   const server = await runRouterProcess(options, log);
   // Ctrl-C and reloads are the primary's to orchestrate; it stops this process with SIGTERM.
-  const held = takeStartupSignals();
   const stop = () => void server.close().then(() => process.exit(0));
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   process.once('SIGTERM', stop);
-  if (held.stop === 'SIGTERM') stop();
+  handOverStartupSignals({ stop: (signal) => signal === 'SIGTERM' && stop(), log });
 }
 
 /** SIGHUP reloads the topology, SIGTERM/SIGINT stop gracefully; then what arrived while starting is done. */
 function installSignalHandlers(log: Logger, reload: () => void, close: () => Promise<void>): void {
-  const held = takeStartupSignals();
   process.on('SIGHUP', reload);
   const stop = onShutdownSignal(log, close);
-  if (held.reload) {
-    log.info({ signal: 'SIGHUP' }, 'SIGHUP received while starting: topology reloaded');
-    reload();
-  }
-  if (held.stop !== undefined) stop(held.stop);
+  handOverStartupSignals({ reload, stop, log });
 }
 
 function onShutdownSignal(log: Logger, close: () => Promise<void>): (signal: string) => void {

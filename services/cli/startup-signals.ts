@@ -15,7 +15,7 @@ import { constants } from 'node:os';
  * flight yet), and a second stop signal exits at once (128 + its number, as
  * the default would have).
  */
-export interface HeldSignals {
+interface HeldSignals {
   /** The first SIGTERM or SIGINT that arrived while starting. */
   stop?: NodeJS.Signals;
   /** Whether a SIGHUP arrived while starting. */
@@ -47,18 +47,29 @@ export function holdStartupSignals(): void {
   holding = { held, onStop, onReload };
 }
 
+/** What a started service does with a signal held while it started; an absent one is ignored. */
+export interface StartedService {
+  reload?: () => void;
+  stop?: (signal: NodeJS.Signals) => void;
+  log: { info: (fields: object, message: string) => void };
+}
+
 /**
- * Stops holding and returns what arrived meanwhile (nothing when nothing was
- * held, as for a service started in-process). Call it in the same turn of
- * the event loop as installing the service's own handlers, so that no signal
- * falls between the two.
+ * Stops holding and does what arrived meanwhile: a SIGHUP's reload, then a
+ * stop signal's stop (nothing when nothing was held, as for a service started
+ * in-process). Call it in the same turn of the event loop as installing the
+ * service's own handlers, so that no signal falls between the two.
  */
-export function takeStartupSignals(): HeldSignals {
-  if (holding === undefined) return { reload: false };
+export function handOverStartupSignals(service: StartedService): void {
+  if (holding === undefined) return;
   const { held, onStop, onReload } = holding;
   holding = undefined;
   process.off('SIGTERM', onStop);
   process.off('SIGINT', onStop);
   process.off('SIGHUP', onReload);
-  return held;
+  if (held.reload && service.reload !== undefined) {
+    service.log.info({ signal: 'SIGHUP' }, 'SIGHUP received while starting: topology reloaded');
+    service.reload();
+  }
+  if (held.stop !== undefined) service.stop?.(held.stop);
 }

@@ -8,7 +8,7 @@ import { HintVerifier } from '../auth/hint-signature.js';
 import { TOKEN_SAFE_LOGGING } from '../auth/token-redaction.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import { CliError } from '../cli/command.js';
-import { takeStartupSignals } from '../cli/startup-signals.js';
+import { handOverStartupSignals } from '../cli/startup-signals.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_LEASE_TIMING, type OwnerRecord } from '../partition/lease.js';
 import { PartitionStore } from '../partition/partition-store.js';
@@ -259,14 +259,9 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
       },
     );
   };
-  const held = takeStartupSignals();
   process.once('SIGTERM', () => exitAfterStop('SIGTERM'));
   process.once('SIGINT', () => exitAfterStop('SIGINT'));
   process.on('SIGHUP', () => server.reloadTopology());
-  if (held.reload) {
-    server.log.info({ signal: 'SIGHUP' }, 'SIGHUP received while starting: topology reloaded');
-    server.reloadTopology();
-  }
-  if (held.stop !== undefined) exitAfterStop(held.stop);
+  handOverStartupSignals({ reload: () => server.reloadTopology(), stop: exitAfterStop, log: server.log });
   return running;
 }
