@@ -21,7 +21,7 @@
  * deletes the volume, kills every process started here by pid, deletes the
  * namespaces and the temporary folder.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
@@ -44,6 +44,9 @@ export const REQUIRED_VOLUME_OPTIONS: Readonly<Record<string, string>> = {
 export const REQUIRED_MOUNT_FLAGS: readonly string[] = ['--fopen-keep-cache=false', '--attribute-timeout=0', '--entry-timeout=0'];
 
 const GLUSTERD_PORT = 24007;
+
+/** How long one mount attempt may take by default (it takes ~40 ms here). */
+const MOUNT_ATTEMPT_MS = 20_000;
 
 /** Why this machine cannot run the GlusterFS tests, or undefined when it can. */
 export function glusterUnavailable(): string | undefined {
@@ -82,6 +85,7 @@ export class GlusterVolume {
   readonly hosts: NetnsHost[] = [];
   brickPort = 0;
   private glusterdPid = 0;
+  private mountAttempts = 0;
   private tornDown = false;
 
   private constructor() {
@@ -113,6 +117,11 @@ export class GlusterVolume {
     }
   }
 
+  /** The pid of this volume's glusterd (0 before it started). */
+  get glusterdProcess(): number {
+    return this.glusterdPid;
+  }
+
   /** Runs the gluster CLI against this test's glusterd; returns its output, throws with it on failure. */
   gluster(...args: string[]): string {
     const cli = ['--mode=script', `--glusterd-sock=${join(this.dir, 'glusterd.sock')}`, `--log-file=${join(this.dir, 'cli.log')}`];
@@ -134,30 +143,61 @@ export class GlusterVolume {
     return host;
   }
 
-  /** Mounts the volume at a new folder (in `host`'s network namespace when given); resolves once it is a mount. */
-  async mount(host?: NetnsHost): Promise<GlusterMount> {
-    const index = this.mounts.length + 1;
+  /**
+   * Mounts the volume at a new folder (in `host`'s network namespace when
+   * given); resolves once it is a mount. The client's first process returns
+   * once the client it forked has the volume (~40 ms here); once in many CI
+   * runs (2026-12-03) it did not return in 30 s. An attempt that has not
+   * mounted in `attemptMs` is ended (its processes killed, its folder
+   * unmounted) and one more is made at a new folder; the error names both
+   * attempts with the tail of their client logs.
+   */
+  async mount(host?: NetnsHost, { attemptMs = MOUNT_ATTEMPT_MS }: { attemptMs?: number } = {}): Promise<GlusterMount> {
+    const failures: string[] = [];
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const result = await this.mountOnce(host, attemptMs);
+      if (typeof result !== 'string') {
+        this.mounts.push(result);
+        return result;
+      }
+      failures.push(`attempt ${attempt}: ${result}`);
+    }
+    throw new Error(`the volume did not mount${host ? ` in ${host.name}` : ''}:\n${failures.join('\n')}`);
+  }
+
+  /** One mount attempt: the mount, or why it failed (after cleaning up after itself). */
+  private async mountOnce(host: NetnsHost | undefined, attemptMs: number): Promise<GlusterMount | string> {
+    const index = ++this.mountAttempts;
     const path = join(this.dir, `mount${index}`);
     mkdirSync(path);
     const pidFile = join(this.dir, `mount${index}.pid`);
-    const args = [
-      `--volfile-server=${this.server}`,
-      `--volfile-id=${this.name}`,
-      ...REQUIRED_MOUNT_FLAGS,
-      `--pid-file=${pidFile}`,
-      `--log-file=${join(this.dir, `mount${index}.log`)}`,
-      path,
-    ];
-    // The client daemonizes: the command returns once it forked.
-    execFileSync(...withHost(host, 'glusterfs', args), { stdio: 'pipe', timeout: 30_000 });
-    const deadline = Date.now() + 15_000;
-    while (!isMountPoint(path)) {
-      if (Date.now() > deadline) throw new Error(`${path} is not mounted after 15 s:\n${tail(join(this.dir, `mount${index}.log`))}`);
-      await sleep(50);
+    const logFile = join(this.dir, `mount${index}.log`);
+    const args = [`--volfile-server=${this.server}`, `--volfile-id=${this.name}`, ...REQUIRED_MOUNT_FLAGS, `--pid-file=${pidFile}`, `--log-file=${logFile}`, path];
+    const started = Date.now();
+    const client = spawn(...withHost(host, 'glusterfs', args), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    client.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-2000)));
+    const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
+      const timer = setTimeout(() => resolve({ code: null }), attemptMs);
+      client.once('error', (error) => (clearTimeout(timer), resolve({ code: null, error })));
+      client.once('exit', (code) => (clearTimeout(timer), resolve({ code })));
+    });
+    let why: string | undefined;
+    if (exit.error) why = `glusterfs could not start: ${exit.error.message}`;
+    else if (exit.code === null) why = `glusterfs had not returned after ${attemptMs} ms`;
+    else if (exit.code !== 0) why = `glusterfs exited ${exit.code}: ${stderr.trim()}`;
+    while (why === undefined && !isMountPoint(path)) {
+      if (Date.now() - started > attemptMs) why = `${path} is not a mount ${attemptMs} ms after glusterfs returned`;
+      else await sleep(50);
     }
-    const mount = { path, pid: Number(readFileSync(pidFile, 'utf8').trim()), host };
-    this.mounts.push(mount);
-    return mount;
+    client.stderr.destroy();
+    const clientPid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+    if (why === undefined && !(clientPid > 0)) why = `${pidFile} names no process`;
+    if (why === undefined) return { path, pid: clientPid, host };
+    if (client.exitCode === null) client.kill('SIGKILL');
+    spawnSync('umount', ['-l', path], { stdio: 'ignore' });
+    if (clientPid > 0) killPid(clientPid);
+    return `${why}; its log:\n${tail(logFile)}`;
   }
 
   /** Unmounts, stops and deletes the volume, kills what it started, deletes namespaces and files. Idempotent; synchronous. */

@@ -9,13 +9,15 @@
  *      time printed);
  *   3. network partition of a host with writes in flight;
  *   4. the chaos test (test/system/chaos) with each worker on its own mount
- *      (the long run: `npm run chaos:glusterfs -- --seconds N`).
+ *      (the long run: `npm run chaos:glusterfs -- --seconds N`);
+ *   5. the harness itself: a mount whose client hangs is tried again.
  * The times printed are quoted in docs/ARCHITECTURE.md.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GlusterCluster } from '../../support/glusterfs/gluster-cluster.js';
-import { GlusterVolume, glusterUnavailable } from '../../support/glusterfs/gluster-volume.js';
+import { GlusterVolume, glusterUnavailable, isMountPoint } from '../../support/glusterfs/gluster-volume.js';
 import { runChaos } from '../chaos/chaos-run.js';
 import { formatSummary } from '../chaos/chaos-summary.js';
 import { unreadableWrites, WriteLoad } from '../../support/write-load.js';
@@ -147,3 +149,66 @@ describe.skipIf(unavailable !== undefined)('GlusterFS, three hosts: the chaos te
     expect(report.tally.total('ok'), summary).toBeGreaterThan(300);
   });
 });
+
+describe.skipIf(unavailable !== undefined)('GlusterFS test volume: a mount whose client hangs', () => {
+  let volume: GlusterVolume;
+  beforeAll(async () => {
+    volume = await GlusterVolume.create();
+  }, 60_000);
+  afterAll(() => {
+    if (volume) process.kill(volume.glusterdProcess, 'SIGCONT');
+    volume?.teardown();
+  }, 60_000);
+
+  // glusterd stopped (SIGSTOP): the client waits for its volume file, the way one CI run's mount hung for 30 s.
+  it('ends an attempt that has not mounted in time and mounts at a new folder', { timeout: 30_000 }, async () => {
+    const host = volume.addHost();
+    process.kill(volume.glusterdProcess, 'SIGSTOP');
+    const resume = setTimeout(() => process.kill(volume.glusterdProcess, 'SIGCONT'), 3000);
+    try {
+      const mount = await volume.mount(host, { attemptMs: 2000 });
+      expect(mount.path).toMatch(/mount2$/);
+      expect(isMountPoint(mount.path)).toBe(true);
+      expect(isMountPoint(mount.path.replace(/mount2$/, 'mount1'))).toBe(false);
+      expect(processAlive(mount.pid)).toBe(true);
+    } finally {
+      clearTimeout(resume);
+      process.kill(volume.glusterdProcess, 'SIGCONT');
+    }
+  });
+
+  it('fails after two attempts, naming both with their client logs, and leaves no client running', { timeout: 30_000 }, async () => {
+    const before = glusterfsClients(volume.dir);
+    process.kill(volume.glusterdProcess, 'SIGSTOP');
+    try {
+      await expect(volume.mount(undefined, { attemptMs: 1500 })).rejects.toThrow(/attempt 1: glusterfs had not returned after 1500 ms.*\n[\s\S]*attempt 2: glusterfs had not returned after 1500 ms/);
+    } finally {
+      process.kill(volume.glusterdProcess, 'SIGCONT');
+    }
+    expect(glusterfsClients(volume.dir)).toEqual(before);
+  });
+});
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of glusterfs clients whose command line names a folder under `dir`. */
+function glusterfsClients(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args[0]?.endsWith('glusterfs') && args.some((arg) => arg.startsWith(dir))) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids.sort((a, b) => a - b);
+}
