@@ -41,7 +41,7 @@ Options:
   --log-format FORMAT   ${LOG_FORMATS.join(', ')}: the processes' logs as JSON lines (each names its process
                         in \`name\`), or readable ones (auto: readable on a terminal)
   -q, --quiet           no log line per request (by default every worker logs each request at info:
-                        method, path, status, ms)
+                        method, path, status, ms; not /healthz, /readyz or /metrics unless they fail)
   --allow-unsafe-storage
                         start the workers even on a file system under --data that the storage check
                         refuses (see \`pinbase worker --help\`)`;

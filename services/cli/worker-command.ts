@@ -45,7 +45,8 @@ Options:
                           turn of the event loop); more trades latency for larger batches
   -l, --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
   --log-format FORMAT     ${LOG_FORMATS.join(', ')}: JSON lines, or readable ones (auto: readable on a terminal)
-  --log-requests          log every request (method, path, status, ms) at info; off by default
+  --log-requests          log every request (method, path, status, ms) at info, but for /healthz,
+                          /readyz and /metrics answers below 400; off by default
 
 ${WORKER_AUTH_USAGE}
   --allow-unsafe-storage  start even if --data is on storage that can break the single-writer

@@ -19,6 +19,18 @@ import { Ownership } from './ownership.js';
 import { WORKER_DEFAULTS, type WorkerConfig } from './worker-config.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
+/** The paths load balancers and monitors poll (the router probes /readyz twice a second). */
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * True for a probe that found the worker well (status below 400): the
+ * request log leaves those out, or the router's probes alone would write
+ * most of its lines. A probe that fails is logged like any request.
+ */
+export function isRoutineProbe(path: string, status: number): boolean {
+  return status < 400 && PROBE_PATHS.has(path);
+}
+
 export interface RunningWorker {
   app: FastifyInstance;
   store: PartitionStore;
@@ -182,8 +194,11 @@ class WorkerServer {
         onResponse: (method, route, status, seconds, url) => {
           metrics.inFlight.dec();
           metrics.countRequest(method, route, status, seconds);
+          if (config.logRequests !== true) return;
           // The path only: a query string may carry an access token (EventSource) or a user's filter.
-          if (config.logRequests === true) this.log.info({ method, path: url.split('?', 1)[0], status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+          const path = url.split('?', 1)[0]!;
+          if (isRoutineProbe(path, status)) return;
+          this.log.info({ method, path, status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
         },
       },
       bodyLimit: config.bodyLimit,

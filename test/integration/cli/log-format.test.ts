@@ -55,9 +55,12 @@ describe.skipIf(!hasScript)('worker logs', () => {
     const port = await freePort();
     const worker = onTerminal(['worker', '--id', 'w1', '--port', String(port), '--data', dir.path, '--log-requests']);
     await worker.waitFor(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  w1 {6}worker w1 listening at http://127\\.0\\.0\\.1:${port} \\(data `, 'm'));
+    // A router's probes and a metrics scrape that find the worker well are not request lines.
+    for (const probe of ['/readyz', '/healthz', '/metrics']) expect((await send(`http://127.0.0.1:${port}`, probe)).status).toBe(200);
     expect((await send(`http://127.0.0.1:${port}`, `/api/users/bob/notes?filter=${encodeURIComponent('{"secret":1}')}`)).status).toBe(200);
     await worker.waitFor(/^\S+ INFO {2}w1 {6}request {2}method=GET path=\/api\/users\/bob\/notes status=200 ms=[\d.]+$/m);
     expect(worker.output()).not.toContain('secret');
+    expect(worker.output()).not.toMatch(/path=\/(readyz|healthz|metrics)/);
     // One startup line: no second "listening" from the framework.
     expect(worker.output().match(/listening/g)).toHaveLength(1);
   });
