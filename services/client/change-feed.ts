@@ -5,6 +5,9 @@ import { sseConnection } from './sse-connection.js';
 import type { ChangeEvent, ChangesOptions } from './types.js';
 import { webSocketConnection, type WebSocketClass } from './websocket-connection.js';
 
+/** Commits a WebSocket connection keeps for a slow consumer before it lets go (ChangesOptions.maxBuffered). */
+const DEFAULT_MAX_BUFFERED = 1000;
+
 /** A WebSocket class to use, and whether it can send the token as a header (Node) or must send it as the first message (browsers). */
 export interface WebSocketSupport {
   WebSocket: WebSocketClass;
@@ -54,6 +57,8 @@ export async function* openChangeFeed(ctx: FeedContext, userId: string, options:
   if (options.signal?.aborted) return;
   options.signal?.addEventListener('abort', stop, { once: true });
   const signal = controller.signal;
+  const maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
+  if (!Number.isInteger(maxBuffered) || maxBuffered < 1) throw new TypeError(`changes: maxBuffered must be a positive integer, got ${String(options.maxBuffered)}`);
   const webSocket = options.transport === 'sse' ? undefined : await ctx.webSocket();
   if (options.transport === 'websocket' && webSocket === undefined) {
     throw PinbaseError.client('feed_closed', 'no WebSocket on this platform', undefined, false);
@@ -69,7 +74,7 @@ export async function* openChangeFeed(ctx: FeedContext, userId: string, options:
       let lastError: PinbaseError | undefined;
       try {
         const token = ctx.token === undefined ? undefined : await ctx.token(userId);
-        const target: FeedTarget = { baseUrl: ctx.baseUrl, userId, since, cursor, includeData: options.includeData === true, token, signal };
+        const target: FeedTarget = { baseUrl: ctx.baseUrl, userId, since, cursor, includeData: options.includeData === true, token, signal, maxBuffered };
         const connection: AsyncGenerator<FeedMessage> = sse ? sseConnection(target, ctx.fetch) : webSocketConnection(target, webSocket!.WebSocket, webSocket!.headerAuth);
         for await (const message of connection) {
           if (message.kind === 'ready') {

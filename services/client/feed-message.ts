@@ -28,6 +28,8 @@ export interface FeedTarget {
   /** The bearer token, or undefined without authentication. */
   token: string | undefined;
   signal: AbortSignal;
+  /** WebSocket: the most commits that may wait for the consumer (see ChangesOptions.maxBuffered). */
+  maxBuffered: number;
 }
 
 /** The query string of a feed connection. */

@@ -94,6 +94,14 @@ export interface ChangesOptions {
   signal?: AbortSignal;
   /** `auto` (default): WebSocket where available, else SSE; `sse`: SSE only. */
   transport?: 'auto' | 'websocket' | 'sse';
+  /**
+   * WebSocket: how many commits may wait in memory for a loop that consumes
+   * them slower than they arrive (default 1000; also at most 16 Mi characters
+   * of messages). Beyond it the client closes the connection and, once the
+   * loop has taken what waits, resumes after the last commit delivered. SSE
+   * reads only as fast as the loop consumes, and needs no such bound.
+   */
+  maxBuffered?: number;
 }
 
 export interface ClientOptions {

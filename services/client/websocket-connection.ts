@@ -25,14 +25,22 @@ const FATAL_CODES: ReadonlyMap<number, { status: number; code: string; title: st
   [4400, { status: 400, code: 'invalid_request', title: 'The server refused a message of the feed' }],
 ]);
 
+/** The most characters of messages that wait for the consumer, whatever maxBuffered says (one message is always taken). */
+const MAX_BUFFERED_CHARS = 16 * 1024 * 1024;
+
 /**
  * Waiting messages of one socket, while the iterator's consumer is busy.
  * A WebSocket has no read back-pressure in the WHATWG API: what the server
  * sends is buffered here. The server sends a commit at a time and waits for
- * its socket to drain, so the backlog is what a slow consumer lets pile up.
+ * its socket to drain, so the backlog is what a slow consumer lets pile up;
+ * it is bounded (target.maxBuffered, MAX_BUFFERED_CHARS): a message that
+ * would go beyond ends the connection instead, as if the server had said
+ * "reconnect", and the feed resumes after the last commit the consumer took.
  */
 interface Inbox {
   messages: FeedMessage[];
+  /** Characters of the waiting messages' text. */
+  chars: number[];
   ended: { error: Error | undefined } | undefined;
   wake: (() => void) | undefined;
 }
@@ -50,11 +58,14 @@ export async function* webSocketConnection(target: FeedTarget, WebSocket: WebSoc
   const url = `${target.baseUrl.replace(/^http/, 'ws')}${userPath(target.userId, '_changes')}${feedQuery(target)}`;
   const socket =
     headerAuth && target.token !== undefined ? new WebSocket(url, { headers: { authorization: `Bearer ${target.token}` } }) : new WebSocket(url);
-  const inbox: Inbox = { messages: [], ended: undefined, wake: undefined };
+  const inbox: Inbox = { messages: [], chars: [], ended: undefined, wake: undefined };
+  let bufferedChars = 0;
   let opened = false;
   let problem: Problem | undefined;
-  const push = (message: FeedMessage) => {
+  const push = (message: FeedMessage, chars: number) => {
     inbox.messages.push(message);
+    inbox.chars.push(chars);
+    bufferedChars += chars;
     inbox.wake?.();
   };
   const finish = (error: Error | undefined) => {
@@ -66,18 +77,25 @@ export async function* webSocketConnection(target: FeedTarget, WebSocket: WebSoc
     if (!headerAuth && target.token !== undefined) socket.send(JSON.stringify({ type: 'auth', token: target.token }));
   };
   socket.onmessage = (event) => {
-    if (typeof event.data !== 'string') return;
+    if (typeof event.data !== 'string' || inbox.ended !== undefined) return;
+    const text = event.data;
+    const waiting = inbox.messages.length;
+    if (waiting > 0 && (waiting >= target.maxBuffered || bufferedChars + text.length > MAX_BUFFERED_CHARS)) {
+      // The consumer is behind: stop taking messages; what waits is still delivered, then the feed reconnects.
+      socket.close(1000, 'client behind');
+      return finish(undefined);
+    }
     let message: { type?: unknown; seq?: unknown; changes?: unknown; partial?: unknown; cursor?: unknown };
     try {
-      message = JSON.parse(event.data) as typeof message;
+      message = JSON.parse(text) as typeof message;
     } catch {
       return finish(PinbaseError.client('invalid_response', 'a feed message is not JSON', undefined, false));
     }
-    if (message.type === 'ready' && typeof message.seq === 'number') push({ kind: 'ready', seq: message.seq });
+    if (message.type === 'ready' && typeof message.seq === 'number') push({ kind: 'ready', seq: message.seq }, text.length);
     else if (message.type === 'change' && typeof message.seq === 'number') {
       const event: ChangeEvent = { seq: message.seq, changes: message.changes as ChangeEvent['changes'] };
       if (message.partial === true && typeof message.cursor === 'string') Object.assign(event, { partial: true, cursor: message.cursor });
-      push({ kind: 'change', event });
+      push({ kind: 'change', event }, text.length);
     }
     else if (message.type === 'error') problem = message as Problem;
   };
@@ -92,6 +110,7 @@ export async function* webSocketConnection(target: FeedTarget, WebSocket: WebSoc
     for (;;) {
       const message = inbox.messages.shift();
       if (message !== undefined) {
+        bufferedChars -= inbox.chars.shift()!;
         yield message;
         continue;
       }

@@ -243,6 +243,39 @@ describe('the client through the router', () => {
     expect(seen).toEqual([one.seq, two.seq]);
   });
 
+  it('lets go of a WebSocket its consumer cannot keep up with (maxBuffered) and resumes after the last commit delivered: each commit once, in order', async () => {
+    const user = client.user('feed-slow');
+    const notes = user.collection<Note>('notes');
+    const seqs: number[] = [];
+    for (let n = 0; n < 40; n++) seqs.push((await notes.put(`n${n}`, { title: String(n) })).seq);
+    // Count the connections the feed makes, with the WebSocket it would use anyway.
+    const { NodeWebSocket } = await import('../../../services/client/node-websocket.js');
+    let connections = 0;
+    const Counting = class extends NodeWebSocket {
+      constructor(...args: ConstructorParameters<typeof NodeWebSocket>) {
+        super(...args);
+        connections++;
+      }
+    };
+    const globals = globalThis as { WebSocket?: unknown };
+    const before = globals.WebSocket;
+    globals.WebSocket = Counting;
+    try {
+      const controller = new AbortController();
+      const seen: number[] = [];
+      for await (const event of user.changes({ since: 0, signal: controller.signal, transport: 'websocket', maxBuffered: 4 })) {
+        seen.push(event.seq);
+        // A slow consumer: the 40 commits of the catch-up arrive while it works on the first ones.
+        if (seen.length <= 8) await new Promise((resolve) => setTimeout(resolve, 25));
+        if (event.seq === seqs.at(-1)) controller.abort();
+      }
+      expect(seen).toEqual(seqs);
+      expect(connections).toBeGreaterThan(1);
+    } finally {
+      globals.WebSocket = before;
+    }
+  });
+
   it('delivers an import (one commit larger than a page) in parts, every object once, over SSE and a WebSocket', async () => {
     const count = 2300;
     const lines = [JSON.stringify({ type: 'header', format: 'pinbase-export', version: 1, user: 'x', seq: 1, history: false, prunedThrough: 0, exportedAt: '2026-12-02T00:00:00.000Z' })];
