@@ -57,16 +57,13 @@ Options:
   --upstream-timeout DURATION     wait for a worker's response headers (default ${formatDuration(D.headersTimeoutMs)}); 504 beyond
   --max-attempts N                attempts per request where a retry is safe (default ${D.maxAttempts})
   -l, --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
-<<<<<<< HEAD
   --log-format FORMAT             ${LOG_FORMATS.join(', ')}: JSON lines, or readable ones (auto: readable on a terminal)
-=======
   --cors-origin ORIGIN            browser apps on ORIGIN can read the router's own refusals (429, 503, 413…);
                                   give the workers the same list (repeatable or comma-separated; * = any)
->>>>>>> i14/browser
 
 ${ROUTER_AUTH_USAGE}`;
 
-const FLAGS = {
+export const FLAGS = {
   topology: { type: 'string', short: 't' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },

@@ -57,7 +57,7 @@ ${WORKER_AUTH_USAGE}
 
 Durations: 500ms, 30s, 15m, 24h, 7d.`;
 
-const OPTIONS = {
+export const OPTIONS = {
   id: { type: 'string' },
   port: { type: 'string', short: 'p' },
   data: { type: 'string', short: 'd' },
