@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The router's dashboard at GET /_router/: one static page (no build step,
  * no library, nothing fetched from elsewhere: it works offline) that polls
@@ -313,3 +315,34 @@ setInterval(refresh, 2000);
 </body>
 </html>
 `;
+
+/** The base64 SHA-256 of the text between `open` and `close` in the page: a CSP hash source. */
+function inlineHash(open: string, close: string): string {
+  const start = DASHBOARD_HTML.indexOf(open) + open.length;
+  const text = DASHBOARD_HTML.slice(start, DASHBOARD_HTML.indexOf(close, start));
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
+
+/**
+ * The page's response headers. It holds an admin token and drain buttons,
+ * so it runs only its own inline script and style (by their hashes), talks
+ * only to this router, cannot be framed by another page (no clickjacking of
+ * a drain), and sends no referrer.
+ */
+export const DASHBOARD_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': [
+    "default-src 'none'",
+    `script-src ${inlineHash('<script>', '</script>')}`,
+    `style-src ${inlineHash('<style>', '</style>')}`,
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "form-action 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; '),
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};

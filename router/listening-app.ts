@@ -22,7 +22,7 @@ import { PinbaseError } from '../services/problem/pinbase-error.js';
 import { ADMIN_CHALLENGE, adminRefusal, type AdminAccessPolicy } from './admin-access.js';
 import { ConnectionGate, connectionRefusal, type ConnectionLimits } from './connection-gate.js';
 import { countHostHeaders, hostHeaderProblem } from './host-header.js';
-import { DASHBOARD_HTML } from './dashboard-page.js';
+import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard-page.js';
 import { replyClientError, replyProblem, replyRawProblem } from './problem-reply.js';
 import type { MetricsText } from './router-metrics.js';
 import { isRoutable, type DrainOutcome, type RouterControl } from './router-state.js';
@@ -160,7 +160,7 @@ export function buildListeningApp(parts: ListeningAppParts): FastifyInstance<Ser
     return reply.header('cache-control', 'no-store').send(await backend.history(windowMs));
   });
   app.get('/_router', async (_request, reply) => reply.redirect('/_router/'));
-  app.get('/_router/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
+  app.get('/_router/', async (_request, reply) => reply.headers(DASHBOARD_HEADERS).send(DASHBOARD_HTML));
   for (const action of ['drain', 'undrain'] as const) {
     app.post<{ Params: { id: string }; Querystring: { force?: string } }>(`/_router/workers/:id/${action}`, async (request, reply) => {
       const id = request.params.id;

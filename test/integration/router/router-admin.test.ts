@@ -66,6 +66,13 @@ describe('router admin API (fake workers)', () => {
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toMatch(/^text\/html/);
     expect(reply.body).toContain('/_router/status');
+    // An admin page: its own inline script and style only, this router only, never in another page's frame.
+    const csp = String(reply.headers['content-security-policy']);
+    expect(csp).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}='; style-src 'sha256-[A-Za-z0-9+/]{43}='; connect-src 'self'; /);
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(reply.headers['x-frame-options']).toBe('DENY');
+    expect(reply.headers['x-content-type-options']).toBe('nosniff');
+    expect(reply.headers['referrer-policy']).toBe('no-referrer');
   });
 
   it('answers its own /healthz and /readyz', async () => {

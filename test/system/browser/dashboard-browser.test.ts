@@ -82,6 +82,19 @@ describe.skipIf(!haveChromium)(`the router's dashboard in headless Chromium${hav
     return (await send(cluster.url, '/_router/status', { headers: adminHeaders() })).json() as RouterStatus;
   }
 
+  /**
+   * Polls an in-page expression until it is true. Not waitForFunction: with
+   * a string, that evaluates it with eval, which the page's CSP (no
+   * 'unsafe-eval') refuses; page.evaluate runs it from outside the page.
+   */
+  async function waitInPage(page: Page, expression: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await page.evaluate<boolean>(expression))) {
+      if (Date.now() > deadline) throw new Error(`not true in ${timeoutMs} ms: ${expression}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** The dashboard, signed in: a stale token kept from before is refused, and the page asks for the token once. */
   async function openDashboard(): Promise<{ page: Page; errors: string[] }> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -112,13 +125,13 @@ describe.skipIf(!haveChromium)(`the router's dashboard in headless Chromium${hav
     const { page, errors } = await openDashboard();
     // Charts drawn from at least two samples with traffic on every worker, 404s included.
     // (In-page code as text: the tests are compiled without the DOM's types.)
-    await page.waitForFunction(
+    await waitInPage(
+      page,
       `[...document.querySelectorAll('.card[data-worker]')].length === 2 &&
        [...document.querySelectorAll('.card[data-worker]')].every((card) =>
          Number(card.querySelector('[data-metric=errorRate4xx]')?.textContent) > 0 &&
          (card.querySelector('svg[data-chart=latency] path[data-series=p99Ms]')?.getAttribute('d') ?? '').includes('L'))`,
-      undefined,
-      { timeout: 15_000 },
+      15_000,
     );
     type Card = { worker: string; requestRate: number; errorRate4xx: number; p50: string; p99: string; openPartitions: number; charts: string[] };
     const cards = await page.evaluate<Card[]>(`[...document.querySelectorAll('.card[data-worker]')].map((card) => {
@@ -150,6 +163,20 @@ describe.skipIf(!haveChromium)(`the router's dashboard in headless Chromium${hav
     expect(errors).toEqual([]);
     await page.context().close();
   }, 40_000);
+
+  it('will not be shown inside another page\'s frame (no clickjacking of a drain)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const messages: string[] = [];
+    page.on('console', (message) => messages.push(message.text()));
+    await page.setContent(`<iframe id="framed" src="${cluster.url}/_router/"></iframe>`);
+    const deadline = Date.now() + 10_000;
+    while (!messages.some((text) => text.includes("frame-ancestors 'none'")) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(messages.join('\n')).toMatch(/Framing '[^']*' violates .*frame-ancestors 'none'/);
+    const framed = page.frames().find((frame) => frame !== page.mainFrame());
+    expect(await framed?.evaluate<boolean>(`document.getElementById('banner') !== null`).catch(() => false)).toBe(false);
+    await context.close();
+  }, 20_000);
 
   it('asks before every drain, naming the worker and its users, and drains the last routable worker only after a second, explicit yes', async () => {
     const { page, errors } = await openDashboard();
