@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { FeedMessage, FeedTarget } from '../../../services/client/feed-message.js';
+import { openChangeFeed } from '../../../services/client/change-feed.js';
 import { webSocketConnection, type WebSocketLike } from '../../../services/client/websocket-connection.js';
 
 /** A socket whose server side the test drives: open, send messages, close. */
@@ -85,5 +86,14 @@ describe('the change feed over a WebSocket, for a slow consumer', () => {
     const delivered: number[] = [];
     for await (const message of connection) if (message.kind === 'change') delivered.push(message.event.seq);
     expect(delivered).toEqual([1]);
+  });
+
+  it('refuses a maxBuffered that is not a positive integer, before connecting', async () => {
+    let connected = false;
+    const ctx = { baseUrl: 'http://127.0.0.1:1', token: undefined, fetch, deadlineMs: 1000, webSocket: async () => ((connected = true), undefined) };
+    for (const maxBuffered of [0, -1, 1.5, Number.NaN]) {
+      await expect(openChangeFeed(ctx, 'u', { maxBuffered }).next()).rejects.toThrow(/maxBuffered must be a positive integer/);
+    }
+    expect(connected).toBe(false);
   });
 });
