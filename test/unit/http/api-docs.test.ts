@@ -44,6 +44,20 @@ describe('the OpenAPI document and Swagger UI at /docs', () => {
     expect(spec.info.description).toContain('router\'s own `/docs`');
   });
 
+  it('sends the docs under a strict policy, and only the docs: an API answer carries none (the hook costs the data path nothing)', async () => {
+    const page = await fixture.app.inject({ url: '/docs/' });
+    const policy = String(page.headers['content-security-policy']);
+    expect(policy).toMatch(/(^|; )script-src 'self'( 'sha256-[A-Za-z0-9+/]+=*')*(;|$)/);
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).toContain("style-src 'self' 'unsafe-inline'");
+    expect(policy).not.toContain('upgrade-insecure-requests');
+    expect(policy).not.toContain('validator.swagger.io');
+    expect(policy).not.toContain('https:');
+    const answer = await fixture.app.inject({ url: '/api/users/alice/notes' });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-security-policy']).toBeUndefined();
+  });
+
   it('documents the JSON-pointer route with a named, described path parameter, and no {*}', () => {
     expect(Object.keys(spec.paths).filter((path) => path.includes('{*}'))).toEqual([]);
     const parameters = spec.paths['/api/users/{userId}/{collection}/{id}/{pointer}']?.get?.parameters ?? [];
