@@ -38,9 +38,10 @@ const MAX_BUFFERED_CHARS = 16 * 1024 * 1024;
  * "reconnect", and the feed resumes after the last commit the consumer took.
  */
 interface Inbox {
-  messages: FeedMessage[];
-  /** Characters of the waiting messages' text. */
-  chars: number[];
+  /** Each waiting message, with the length of its text. */
+  messages: { message: FeedMessage; chars: number }[];
+  /** The sum of their lengths. */
+  chars: number;
   ended: { error: Error | undefined } | undefined;
   wake: (() => void) | undefined;
 }
@@ -58,14 +59,12 @@ export async function* webSocketConnection(target: FeedTarget, WebSocket: WebSoc
   const url = `${target.baseUrl.replace(/^http/, 'ws')}${userPath(target.userId, '_changes')}${feedQuery(target)}`;
   const socket =
     headerAuth && target.token !== undefined ? new WebSocket(url, { headers: { authorization: `Bearer ${target.token}` } }) : new WebSocket(url);
-  const inbox: Inbox = { messages: [], chars: [], ended: undefined, wake: undefined };
-  let bufferedChars = 0;
+  const inbox: Inbox = { messages: [], chars: 0, ended: undefined, wake: undefined };
   let opened = false;
   let problem: Problem | undefined;
   const push = (message: FeedMessage, chars: number) => {
-    inbox.messages.push(message);
-    inbox.chars.push(chars);
-    bufferedChars += chars;
+    inbox.messages.push({ message, chars });
+    inbox.chars += chars;
     inbox.wake?.();
   };
   const finish = (error: Error | undefined) => {
@@ -80,7 +79,7 @@ export async function* webSocketConnection(target: FeedTarget, WebSocket: WebSoc
     if (typeof event.data !== 'string' || inbox.ended !== undefined) return;
     const text = event.data;
     const waiting = inbox.messages.length;
-    if (waiting > 0 && (waiting >= target.maxBuffered || bufferedChars + text.length > MAX_BUFFERED_CHARS)) {
+    if (waiting > 0 && (waiting >= target.maxBuffered || inbox.chars + text.length > MAX_BUFFERED_CHARS)) {
       // The consumer is behind: stop taking messages; what waits is still delivered, then the feed reconnects.
       socket.close(1000, 'client behind');
       return finish(undefined);
@@ -108,10 +107,10 @@ export async function* webSocketConnection(target: FeedTarget, WebSocket: WebSoc
   target.signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      const message = inbox.messages.shift();
-      if (message !== undefined) {
-        bufferedChars -= inbox.chars.shift()!;
-        yield message;
+      const waiting = inbox.messages.shift();
+      if (waiting !== undefined) {
+        inbox.chars -= waiting.chars;
+        yield waiting.message;
         continue;
       }
       if (inbox.ended !== undefined) {

@@ -7,22 +7,18 @@
  * Set PINBASE_CHROMIUM to another Chromium executable; without one the
  * suite is skipped, saying so (CI installs Debian's package: .ci/run).
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RealCluster } from '../../integration/router/real-cluster.js';
 import { send } from '../../support/http-client.js';
+import { chromiumSuiteTitle, frameFromElsewhere, haveChromium, launchChromium } from './headless-chromium.js';
 
-const CHROMIUM = process.env.PINBASE_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`api-docs-browser.test.ts: SKIPPED, no Chromium at ${CHROMIUM} (apt-get install chromium, or set PINBASE_CHROMIUM)`);
-
-describe.skipIf(!haveChromium)(`the API docs in headless Chromium${haveChromium ? '' : ` (SKIPPED: no Chromium at ${CHROMIUM})`}`, () => {
+describe.skipIf(!haveChromium)(chromiumSuiteTitle('api-docs-browser.test.ts', 'the API docs in headless Chromium'), () => {
   let cluster: RealCluster;
   let browser: Browser;
 
   beforeAll(async () => {
-    [cluster, browser] = await Promise.all([RealCluster.start(1), chromium.launch({ executablePath: CHROMIUM, headless: true })]);
+    [cluster, browser] = await Promise.all([RealCluster.start(1), launchChromium()]);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -54,14 +50,9 @@ describe.skipIf(!haveChromium)(`the API docs in headless Chromium${haveChromium 
   }
 
   it('will not be shown inside another page\'s frame', async () => {
-    const page = await (await browser.newContext()).newPage();
-    const messages: string[] = [];
-    page.on('console', (message) => messages.push(message.text()));
-    await page.setContent(`<iframe src="${cluster.workerUrl('w1')}/docs/"></iframe>`);
-    const deadline = Date.now() + 10_000;
-    while (!messages.some((text) => text.includes("frame-ancestors 'none'")) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(messages.join('\n')).toMatch(/Framing '[^']*' violates .*frame-ancestors 'none'/);
-    await page.context().close();
+    const framing = await frameFromElsewhere(browser, `${cluster.workerUrl('w1')}/docs/`);
+    expect(framing.console).toMatch(/Framing '[^']*' violates .*frame-ancestors 'none'/);
+    await framing.page.context().close();
   }, 20_000);
 
   it('sends the document itself (/docs/json) as JSON', async () => {

@@ -10,9 +10,9 @@
  * Set PINBASE_CHROMIUM to another Chromium executable; without one the
  * suite is skipped, saying so (CI installs Debian's package: .ci/run).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret } from '../../../services/auth/secret-file.js';
 import { signUserToken } from '../../../services/auth/token-signer.js';
@@ -20,11 +20,8 @@ import { RealCluster } from '../../integration/router/real-cluster.js';
 import { freePort } from '../../support/free-port.js';
 import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
+import { chromiumSuiteTitle, haveChromium, launchChromium } from './headless-chromium.js';
 import { PageServer } from './page-server.js';
-
-const CHROMIUM = process.env.PINBASE_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`client-browser.test.ts: SKIPPED, no Chromium at ${CHROMIUM} (apt-get install chromium, or set PINBASE_CHROMIUM)`);
 
 /** What the page's window.app answers (see page/index.html). */
 interface PageApp {
@@ -50,7 +47,7 @@ declare global {
   var notesAppLoaded: boolean | undefined;
 }
 
-describe.skipIf(!haveChromium)(`the client in headless Chromium${haveChromium ? '' : ` (SKIPPED: no Chromium at ${CHROMIUM})`}`, () => {
+describe.skipIf(!haveChromium)(chromiumSuiteTitle('client-browser.test.ts', 'the client in headless Chromium'), () => {
   let dir: ReturnType<typeof makeTempDir>;
   let secret: string;
   let cluster: RealCluster;
@@ -70,7 +67,7 @@ describe.skipIf(!haveChromium)(`the client in headless Chromium${haveChromium ? 
     const shared = ['--cluster-secret-file', clusterFile, '--admin-token-file', adminFile, '--cors-origin', pages.origin];
     [cluster, browser] = await Promise.all([
       RealCluster.start(2, shared, ['--auth-secret-file', authFile, ...shared]),
-      chromium.launch({ executablePath: CHROMIUM, headless: true }),
+      launchChromium(),
     ]);
   }, 60_000);
   afterAll(async () => {

@@ -11,10 +11,10 @@
  * Set PINBASE_CHROMIUM to another Chromium executable; without one the
  * suite is skipped, saying so (CI installs Debian's package: .ci/run).
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Dialog, type Page } from 'playwright-core';
+import type { Browser, Dialog, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouterStatus } from '../../../router/status-report.js';
 import { generateSecret } from '../../../services/auth/secret-file.js';
@@ -22,12 +22,9 @@ import { signUserToken } from '../../../services/auth/token-signer.js';
 import { RealCluster } from '../../integration/router/real-cluster.js';
 import { send } from '../../support/http-client.js';
 import { makeTempDir } from '../../support/temp-dir.js';
+import { chromiumSuiteTitle, frameFromElsewhere, haveChromium, launchChromium } from './headless-chromium.js';
 
-const CHROMIUM = process.env.PINBASE_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`dashboard-browser.test.ts: SKIPPED, no Chromium at ${CHROMIUM} (apt-get install chromium, or set PINBASE_CHROMIUM)`);
-
-describe.skipIf(!haveChromium)(`the router's dashboard in headless Chromium${haveChromium ? '' : ` (SKIPPED: no Chromium at ${CHROMIUM})`}`, () => {
+describe.skipIf(!haveChromium)(chromiumSuiteTitle('dashboard-browser.test.ts', "the router's dashboard in headless Chromium"), () => {
   let secrets: ReturnType<typeof makeTempDir>;
   /** Kept after the run: the screenshots are for people to look at. */
   const shots = mkdtempSync(join(tmpdir(), 'pinbase-dashboard-'));
@@ -50,7 +47,7 @@ describe.skipIf(!haveChromium)(`the router's dashboard in headless Chromium${hav
     const shared = ['--cluster-secret-file', clusterFile, '--admin-token-file', adminFile];
     [cluster, browser] = await Promise.all([
       RealCluster.start(2, shared, ['--auth-secret-file', authFile, ...shared]),
-      chromium.launch({ executablePath: CHROMIUM, headless: true }),
+      launchChromium(),
     ]);
     // Traffic on both workers until the suite ends: a write, a read and a 404 per user and round.
     const users = [...cluster.usersOwnedBy('w1', 2, 'dash'), ...cluster.usersOwnedBy('w2', 2, 'dash')];
@@ -165,17 +162,11 @@ describe.skipIf(!haveChromium)(`the router's dashboard in headless Chromium${hav
   }, 40_000);
 
   it('will not be shown inside another page\'s frame (no clickjacking of a drain)', async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const messages: string[] = [];
-    page.on('console', (message) => messages.push(message.text()));
-    await page.setContent(`<iframe id="framed" src="${cluster.url}/_router/"></iframe>`);
-    const deadline = Date.now() + 10_000;
-    while (!messages.some((text) => text.includes("frame-ancestors 'none'")) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(messages.join('\n')).toMatch(/Framing '[^']*' violates .*frame-ancestors 'none'/);
+    const { page, console: said } = await frameFromElsewhere(browser, `${cluster.url}/_router/`);
+    expect(said).toMatch(/Framing '[^']*' violates .*frame-ancestors 'none'/);
     const framed = page.frames().find((frame) => frame !== page.mainFrame());
     expect(await framed?.evaluate<boolean>(`document.getElementById('banner') !== null`).catch(() => false)).toBe(false);
-    await context.close();
+    await page.context().close();
   }, 20_000);
 
   it('asks before every drain, naming the worker and its users, and drains the last routable worker only after a second, explicit yes', async () => {
